@@ -1,0 +1,373 @@
+//! The accounts area's SQL: accounts, organizations, memberships, organization reviews.
+
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{
+    Account, AccountRole, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization,
+};
+
+pub struct NewAccount<'a> {
+    pub email: &'a str,
+    pub password_hash: &'a str,
+    pub display_name: &'a str,
+    pub phone: Option<&'a str>,
+    pub role: AccountRole,
+}
+
+pub struct NewOrganization<'a> {
+    pub kind: OrgKind,
+    pub legal_name: &'a str,
+    pub uscc: &'a str,
+    pub region_adcode: i32,
+    pub contact_name: &'a str,
+    pub contact_phone: &'a str,
+    pub address: &'a str,
+    pub farmer_linkage: Option<&'a str>,
+    pub households: Option<i32>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_account(
+    db: impl PgExecutor<'_>,
+    new: &NewAccount<'_>,
+) -> sqlx::Result<Account> {
+    sqlx::query_as(
+        r#"
+        insert into accounts (id, email, password_hash, display_name, phone, role)
+        values ($1, $2, $3, $4, $5, $6)
+        returning id, email, display_name, phone, role, created_at
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(new.email)
+    .bind(new.password_hash)
+    .bind(new.display_name)
+    .bind(new.phone)
+    .bind(new.role)
+    .fetch_one(db)
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_organization(
+    db: impl PgExecutor<'_>,
+    new: &NewOrganization<'_>,
+) -> sqlx::Result<Organization> {
+    sqlx::query_as(
+        r#"
+        insert into organizations (id, kind, legal_name, uscc, region_adcode, contact_name,
+                                   contact_phone, address, farmer_linkage, households)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+        returning *
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(new.kind)
+    .bind(new.legal_name)
+    .bind(new.uscc)
+    .bind(new.region_adcode)
+    .bind(new.contact_name)
+    .bind(new.contact_phone)
+    .bind(new.address)
+    .bind(new.farmer_linkage)
+    .bind(new.households)
+    .fetch_one(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn insert_membership(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    account_id: Uuid,
+    role: MemberRole,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"insert into memberships (organization_id, account_id, role) values ($1, $2, $3)"#,
+    )
+    .bind(organization_id)
+    .bind(account_id)
+    .bind(role)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// What login needs to know about an email: id, hash, role and whether it may sign in.
+#[derive(Debug, sqlx::FromRow)]
+pub struct Credentials {
+    pub id: Uuid,
+    pub password_hash: String,
+    pub role: AccountRole,
+    pub status: String,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_credentials_by_email(
+    db: impl PgExecutor<'_>,
+    email: &str,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as(r#"select id, password_hash, role, status from accounts where email = $1"#)
+        .bind(email)
+        .fetch_optional(db)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_credentials_by_id(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as(r#"select id, password_hash, role, status from accounts where id = $1"#)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_account(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Account>> {
+    sqlx::query_as(
+        r#"
+        select id, email, display_name, phone, role, created_at
+        from accounts where id = $1 and status = 'active'
+        "#,
+    )
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn memberships_of(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+) -> sqlx::Result<Vec<Membership>> {
+    sqlx::query_as(
+        r#"
+        select m.organization_id, o.kind, m.role, o.status as organization_status
+        from memberships m join organizations o on o.id = m.organization_id
+        where m.account_id = $1
+        "#,
+    )
+    .bind(account_id)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn update_password(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(r#"update accounts set password_hash = $2, updated_at = now() where id = $1"#)
+        .bind(account_id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_organization(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(r#"select * from organizations where id = $1"#)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The organization, locked until the transaction ends, so that status changes serialize.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_organization(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(r#"select * from organizations where id = $1 for update"#)
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn membership_role(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    account_id: Uuid,
+) -> sqlx::Result<Option<MemberRole>> {
+    sqlx::query_scalar(
+        r#"select role from memberships where organization_id = $1 and account_id = $2"#,
+    )
+    .bind(organization_id)
+    .bind(account_id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list_members(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> sqlx::Result<Vec<Member>> {
+    sqlx::query_as(
+        r#"
+        select a.id as account_id, a.email, a.display_name, m.role, m.created_at as joined_at
+        from memberships m join accounts a on a.id = m.account_id
+        where m.organization_id = $1
+        order by m.created_at, a.id
+        "#,
+    )
+    .bind(organization_id)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_member(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    account_id: Uuid,
+) -> sqlx::Result<Option<Member>> {
+    sqlx::query_as(
+        r#"
+        select a.id as account_id, a.email, a.display_name, m.role, m.created_at as joined_at
+        from memberships m join accounts a on a.id = m.account_id
+        where m.organization_id = $1 and m.account_id = $2
+        "#,
+    )
+    .bind(organization_id)
+    .bind(account_id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn update_member_role(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    account_id: Uuid,
+    role: MemberRole,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"update memberships set role = $3 where organization_id = $1 and account_id = $2"#,
+    )
+    .bind(organization_id)
+    .bind(account_id)
+    .bind(role)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete_membership(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    account_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(r#"delete from memberships where organization_id = $1 and account_id = $2"#)
+        .bind(organization_id)
+        .bind(account_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A removed member's account can no longer sign in; it stays for the record (and its email
+/// stays taken) because orders and audit entries will point at it.
+#[tracing::instrument(skip(db))]
+pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(r#"update accounts set status = 'disabled', updated_at = now() where id = $1"#)
+        .bind(account_id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn member_account_ids(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(r#"select account_id from memberships where organization_id = $1"#)
+        .bind(organization_id)
+        .fetch_all(db)
+        .await
+}
+
+/// One page of organizations in id (creation) order, after the cursor's id.
+#[tracing::instrument(skip(db))]
+pub async fn list_organizations(
+    db: impl PgExecutor<'_>,
+    kind: Option<OrgKind>,
+    status: Option<OrgStatus>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Organization>> {
+    sqlx::query_as(
+        r#"
+        select * from organizations
+        where ($1::text is null or kind = $1)
+          and ($2::text is null or status = $2)
+          and ($3::uuid is null or id > $3)
+        order by id
+        limit $4
+        "#,
+    )
+    .bind(kind.map(OrgKind::as_str))
+    .bind(status.map(OrgStatus::as_str))
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_organization_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: OrgStatus,
+    reason: Option<&str>,
+) -> sqlx::Result<Organization> {
+    sqlx::query_as(
+        r#"
+        update organizations set status = $2, status_reason = $3, updated_at = now()
+        where id = $1
+        returning *
+        "#,
+    )
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn insert_review(
+    tx: &mut Transaction<'_, Postgres>,
+    organization_id: Uuid,
+    admin_id: Uuid,
+    from: OrgStatus,
+    to: OrgStatus,
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into organization_reviews (id, organization_id, admin_id, from_status, to_status, reason)
+        values ($1, $2, $3, $4, $5, $6)
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(organization_id)
+    .bind(admin_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}

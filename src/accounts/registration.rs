@@ -1,0 +1,109 @@
+//! Sign-up of consumers and of organizations with their owner, each in one transaction so
+//! that a failure halfway leaves no organization without an owner and no orphan account.
+
+use sqlx::PgPool;
+
+use super::db::{self, NewAccount, NewOrganization};
+use super::model::{
+    Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text, Uscc,
+};
+use super::password::PasswordHasher;
+use crate::error::{FieldErrors, Result};
+use crate::regions::{self, model::Adcode};
+
+/// A person's account details, already checked.
+#[derive(Debug)]
+pub struct AccountForm {
+    pub email: Email,
+    pub password: Password,
+    pub display_name: Text,
+    pub phone: Option<Phone>,
+}
+
+/// An organization's details, already checked except for the region, which needs the database.
+#[derive(Debug)]
+pub struct OrganizationForm {
+    pub kind: OrgKind,
+    pub legal_name: Text,
+    pub uscc: Uscc,
+    pub region: Adcode,
+    /// The request field the region came from, to name it in errors.
+    pub region_field: &'static str,
+    pub contact_name: Text,
+    pub contact_phone: Phone,
+    pub address: Text,
+    pub farmer_linkage: Option<Text>,
+    pub households: Option<i32>,
+}
+
+#[tracing::instrument(skip_all, fields(email = form.email.as_str()))]
+pub async fn register_consumer(
+    db: &PgPool,
+    hasher: &PasswordHasher,
+    form: AccountForm,
+) -> Result<Account> {
+    let hash = hasher.hash(form.password.expose()).await?;
+    let account = db::insert_account(db, &new_account(&form, &hash, AccountRole::Consumer)).await?;
+    Ok(account)
+}
+
+#[tracing::instrument(skip_all, fields(email = owner.email.as_str(), kind = org.kind.as_str()))]
+pub async fn register_organization(
+    db: &PgPool,
+    hasher: &PasswordHasher,
+    org: OrganizationForm,
+    owner: AccountForm,
+) -> Result<(Account, Organization)> {
+    let region_ok = match org.kind {
+        OrgKind::Enterprise => regions::is_tianjin_district(db, org.region).await?,
+        OrgKind::Producer => regions::is_gansu_county(db, org.region).await?,
+    };
+    if !region_ok {
+        let message = match org.kind {
+            OrgKind::Enterprise => "must be the code of a Tianjin district",
+            OrgKind::Producer => "must be the code of a Gansu county",
+        };
+        let mut errors = FieldErrors::new();
+        errors.add(format!("organization.{}", org.region_field), message);
+        errors.into_result()?;
+    }
+    let hash = hasher.hash(owner.password.expose()).await?;
+    let role = match org.kind {
+        OrgKind::Enterprise => AccountRole::Enterprise,
+        OrgKind::Producer => AccountRole::Producer,
+    };
+    let mut tx = db.begin().await?;
+    let organization = db::insert_organization(
+        &mut *tx,
+        &NewOrganization {
+            kind: org.kind,
+            legal_name: org.legal_name.as_str(),
+            uscc: org.uscc.as_str(),
+            region_adcode: org.region.get(),
+            contact_name: org.contact_name.as_str(),
+            contact_phone: org.contact_phone.as_str(),
+            address: org.address.as_str(),
+            farmer_linkage: org.farmer_linkage.as_ref().map(Text::as_str),
+            households: org.households,
+        },
+    )
+    .await?;
+    let account = db::insert_account(&mut *tx, &new_account(&owner, &hash, role)).await?;
+    db::insert_membership(&mut *tx, organization.id, account.id, MemberRole::Owner).await?;
+    tx.commit().await?;
+    Ok((account, organization))
+}
+
+pub(super) fn new_account<'a>(
+    form: &'a AccountForm,
+    hash: &'a str,
+    role: AccountRole,
+) -> NewAccount<'a> {
+    NewAccount {
+        email: form.email.as_str(),
+        password_hash: hash,
+        display_name: form.display_name.as_str(),
+        phone: form.phone.as_ref().map(Phone::as_str),
+        role,
+    }
+}

@@ -1,0 +1,81 @@
+//! Login, logout and password change: where passwords meet sessions.
+
+use std::net::IpAddr;
+
+use uuid::Uuid;
+
+use super::db;
+use super::model::Password;
+use crate::error::{AppError, FieldErrors, Result};
+use crate::startup::AppState;
+
+/// Checks the password and starts a new session (a fresh id, so that an id planted before
+/// login is worthless). Unknown emails and wrong passwords cost the same and answer the same.
+#[tracing::instrument(skip(state, password))]
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    client: IpAddr,
+) -> Result<String> {
+    let email = email.trim().to_lowercase();
+    state.login_throttle.check(&email, client).await?;
+    let credentials = db::find_credentials_by_email(&state.db, &email).await?;
+    let ok = state
+        .hasher
+        .verify(
+            password,
+            credentials.as_ref().map(|c| c.password_hash.as_str()),
+        )
+        .await?;
+    let Some(credentials) = credentials.filter(|_| ok) else {
+        state.login_throttle.record_failure(&email, client).await?;
+        return Err(AppError::InvalidCredentials);
+    };
+    if credentials.status != "active" {
+        return Err(AppError::forbidden(
+            "account_disabled",
+            "this account has been disabled",
+        ));
+    }
+    state.login_throttle.record_success(&email, client).await?;
+    Ok(state
+        .sessions
+        .create(credentials.id, credentials.role)
+        .await?)
+}
+
+/// Changes the password after checking the current one, ends every session of the account
+/// (a stolen session must not survive the change) and returns a new session for this client.
+#[tracing::instrument(skip(state, current, new))]
+pub async fn change_password(
+    state: &AppState,
+    account_id: Uuid,
+    current: &str,
+    new: &str,
+) -> Result<String> {
+    let mut errors = FieldErrors::new();
+    let new = errors.check("new_password", Password::parse(new));
+    if new.as_ref().is_some_and(|n| n.expose() == current) {
+        errors.add("new_password", "must differ from the current password");
+    }
+    let credentials = db::find_credentials_by_id(&state.db, account_id)
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    if !state
+        .hasher
+        .verify(current, Some(&credentials.password_hash))
+        .await?
+    {
+        errors.add("current_password", "is wrong");
+    }
+    errors.into_result()?;
+    let new = new.expect("checked above");
+    let hash = state.hasher.hash(new.expose()).await?;
+    let mut tx = state.db.begin().await?;
+    db::update_password(&mut *tx, account_id, &hash).await?;
+    // Before the commit: if Redis fails, the old password and sessions both stay.
+    state.sessions.destroy_all(account_id).await?;
+    tx.commit().await?;
+    Ok(state.sessions.create(account_id, credentials.role).await?)
+}

@@ -1,0 +1,136 @@
+//! The command line: `serve`, `migrate`, `admin create`.
+
+use std::io::Read;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use sqlx::PgPool;
+
+use crate::accounts::db::{NewAccount, insert_account};
+use crate::accounts::model::{AccountRole, Email, Password};
+use crate::accounts::password::PasswordHasher;
+use crate::config::Settings;
+use crate::startup::{self, AppState};
+use crate::telemetry;
+
+/// The migrations, compiled in so the binary can migrate any database it is pointed at.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tonggan",
+    version,
+    about = "Consumption-assistance marketplace backend"
+)]
+pub struct Cli {
+    /// Folder holding default.toml and the per-environment overlays.
+    #[arg(long, global = true, default_value = "config", env = "APP_CONFIG_DIR")]
+    config_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API.
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Platform staff accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an admin or auditor; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_enum)]
+        role: StaffRole,
+        /// Name shown in audit trails (defaults to the email).
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum StaffRole {
+    Admin,
+    Auditor,
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let (environment, settings) = Settings::load(&cli.config_dir)?;
+    telemetry::init_tracing(&settings.telemetry);
+    match cli.command {
+        Command::Serve => {
+            let addr = format!("{}:{}", settings.server.host, settings.server.port);
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))?;
+            let local = listener.local_addr()?;
+            tracing::info!(
+                environment = environment.as_str(),
+                "listening on http://{local}"
+            );
+            let state = AppState::build(settings)?;
+            startup::serve(listener, state).await
+        }
+        Command::Migrate => {
+            let pool = startup::db_pool(&settings)?;
+            migrate(&pool).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Create { email, role, name },
+        } => {
+            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("cannot read the password from stdin")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            let password =
+                Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+            let pool = startup::db_pool(&settings)?;
+            let hasher = PasswordHasher::new(&settings.password)?;
+            let hash = hasher.hash(password.expose()).await?;
+            let role = match role {
+                StaffRole::Admin => AccountRole::Admin,
+                StaffRole::Auditor => AccountRole::Auditor,
+            };
+            let account = insert_account(
+                &pool,
+                &NewAccount {
+                    email: email.as_str(),
+                    password_hash: &hash,
+                    display_name: name.as_deref().unwrap_or(email.as_str()),
+                    phone: None,
+                    role,
+                },
+            )
+            .await
+            .map_err(|e| match crate::error::AppError::from(e) {
+                crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
+                other => anyhow::anyhow!("cannot create the account: {other:?}"),
+            })?;
+            println!(
+                "created {:?} {} ({})",
+                account.role, account.email, account.id
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Applies every pending migration (safe to run from several instances: sqlx takes an
+/// advisory lock).
+pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
+    MIGRATOR.run(pool).await.context("migrations failed")
+}

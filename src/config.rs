@@ -1,0 +1,216 @@
+//! Settings, layered: `config/default.toml` → `config/{APP_ENVIRONMENT}.toml` → `APP__*`
+//! environment variables, with `DATABASE_URL` / `REDIS_URL` as fallbacks for the two URLs.
+
+use std::path::Path;
+
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+/// Which overlay file is read after the defaults, and how strictly settings are checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Local,
+    Test,
+    Production,
+}
+
+impl Environment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Local => "local",
+            Environment::Test => "test",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl TryFrom<String> for Environment {
+    type Error = anyhow::Error;
+
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        match value.to_lowercase().as_str() {
+            "local" => Ok(Self::Local),
+            "test" => Ok(Self::Test),
+            "production" => Ok(Self::Production),
+            other => {
+                anyhow::bail!("APP_ENVIRONMENT must be local, test or production, not {other:?}")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub database: DatabaseSettings,
+    pub redis: RedisSettings,
+    pub session: SessionSettings,
+    pub login_throttle: LoginThrottleSettings,
+    pub password: PasswordSettings,
+    pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ServerSettings {
+    pub host: String,
+    pub port: u16,
+    pub request_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub trusted_origins: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub max_connections: u32,
+    pub acquire_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct RedisSettings {
+    pub url: SecretString,
+    pub key_prefix: String,
+    pub response_timeout_ms: u64,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum SameSite {
+    Strict,
+    Lax,
+    None,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SessionSettings {
+    pub cookie_name: String,
+    pub cookie_secure: bool,
+    pub cookie_same_site: SameSite,
+    pub idle_timeout_secs: u64,
+    pub absolute_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginThrottleSettings {
+    pub window_secs: u64,
+    pub max_failures_per_email: u64,
+    pub max_failures_per_client: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSettings {
+    pub argon2_memory_kib: u32,
+    pub argon2_iterations: u32,
+    pub argon2_parallelism: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TelemetrySettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+impl Settings {
+    /// Reads the layered configuration from `config_dir` for the environment named by
+    /// `APP_ENVIRONMENT` (default `local`), then checks it.
+    pub fn load(config_dir: &Path) -> anyhow::Result<(Environment, Settings)> {
+        let environment: Environment = std::env::var("APP_ENVIRONMENT")
+            .unwrap_or_else(|_| "local".into())
+            .try_into()?;
+        Ok((environment, Self::load_for(config_dir, environment)?))
+    }
+
+    /// As `load`, for a given environment (tests use this rather than setting variables).
+    pub fn load_for(config_dir: &Path, environment: Environment) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from(config_dir.join("default.toml")))
+            .add_source(
+                config::File::from(config_dir.join(format!("{}.toml", environment.as_str())))
+                    .required(false),
+            );
+        // The conventional variables are fallbacks: an explicit APP__ form wins.
+        if std::env::var_os("APP__DATABASE__URL").is_none()
+            && let Ok(url) = std::env::var("DATABASE_URL")
+        {
+            builder = builder.set_override("database.url", url)?;
+        }
+        if std::env::var_os("APP__REDIS__URL").is_none()
+            && let Ok(url) = std::env::var("REDIS_URL")
+        {
+            builder = builder.set_override("redis.url", url)?;
+        }
+        let settings: Settings = builder
+            .add_source(
+                config::Environment::with_prefix("APP")
+                    .prefix_separator("__")
+                    .separator("__")
+                    .list_separator(",")
+                    .with_list_parse_key("server.trusted_origins")
+                    .try_parsing(true),
+            )
+            .build()?
+            .try_deserialize()?;
+        settings.check(environment)?;
+        Ok(settings)
+    }
+
+    /// Refuses settings that would be unsafe or nonsensical; production is held to more.
+    pub fn check(&self, environment: Environment) -> anyhow::Result<()> {
+        let s = &self.session;
+        anyhow::ensure!(
+            s.idle_timeout_secs > 0,
+            "session.idle_timeout_secs must be positive"
+        );
+        anyhow::ensure!(
+            s.absolute_timeout_secs >= s.idle_timeout_secs,
+            "session.absolute_timeout_secs must not be shorter than session.idle_timeout_secs"
+        );
+        anyhow::ensure!(
+            s.cookie_same_site != SameSite::None || s.cookie_secure,
+            "session.cookie_same_site = \"none\" requires session.cookie_secure = true"
+        );
+        anyhow::ensure!(
+            self.login_throttle.window_secs > 0,
+            "login_throttle.window_secs must be positive"
+        );
+        for origin in &self.server.trusted_origins {
+            if let Err(e) = tower_http::csrf::CsrfLayer::new().add_trusted_origin(origin) {
+                anyhow::bail!("server.trusted_origins: {origin:?} is not an origin: {e:?}");
+            }
+        }
+        if environment == Environment::Production {
+            anyhow::ensure!(
+                s.cookie_secure,
+                "production requires session.cookie_secure = true"
+            );
+            anyhow::ensure!(
+                s.cookie_same_site != SameSite::None,
+                "production refuses session.cookie_same_site = \"none\""
+            );
+            anyhow::ensure!(
+                self.password.argon2_memory_kib >= 19456 && self.password.argon2_iterations >= 2,
+                "production refuses Argon2 costs below 19 MiB and 2 passes"
+            );
+            anyhow::ensure!(
+                !self.redis.key_prefix.is_empty(),
+                "production requires a redis.key_prefix"
+            );
+            anyhow::ensure!(
+                !self
+                    .database
+                    .url
+                    .expose_secret()
+                    .contains("postgres@127.0.0.1:5432/tonggan"),
+                "production refuses the development database URL; set APP__DATABASE__URL"
+            );
+        }
+        Ok(())
+    }
+}

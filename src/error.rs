@@ -1,0 +1,252 @@
+//! One error type for the whole service, answered as RFC 9457 `application/problem+json`
+//! with a stable machine `code` that clients can branch on.
+
+use std::collections::BTreeMap;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Per-field messages for a 422, keyed by the field's path in the request (`owner.email`).
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+
+impl FieldErrors {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.entry(field.into()).or_default().push(message.into());
+    }
+
+    pub fn merge(&mut self, other: FieldErrors) {
+        for (field, messages) in other.0 {
+            self.0.entry(field).or_default().extend(messages);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Parses `value`, recording the message under `field` when it fails, so that one request
+    /// reports every bad field at once instead of the first.
+    pub fn check<T, M: Into<String>>(&mut self, field: &str, value: Result<T, M>) -> Option<T> {
+        match value {
+            Ok(v) => Some(v),
+            Err(message) => {
+                self.add(field, message);
+                None
+            }
+        }
+    }
+
+    /// `Ok(())` when nothing was recorded, else the 422.
+    pub fn into_result(self) -> Result<()> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(self))
+        }
+    }
+
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> AppError {
+        let mut errors = Self::new();
+        errors.add(field, message);
+        AppError::Validation(errors)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("the request has invalid fields")]
+    Validation(FieldErrors),
+    #[error("{detail}")]
+    BadRequest { code: &'static str, detail: String },
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("email or password is wrong")]
+    InvalidCredentials,
+    #[error("{detail}")]
+    Forbidden { code: &'static str, detail: String },
+    #[error("no such resource")]
+    NotFound,
+    #[error("{detail}")]
+    Conflict { code: &'static str, detail: String },
+    #[error("the request body is larger than allowed")]
+    PayloadTooLarge,
+    #[error("expected a JSON body (Content-Type: application/json)")]
+    UnsupportedMediaType,
+    #[error("too many failed attempts; try again later")]
+    TooManyAttempts { retry_after_secs: u64 },
+    #[error("database error")]
+    Database(#[source] sqlx::Error),
+    #[error("redis error")]
+    Redis(#[from] redis::RedisError),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl AppError {
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Forbidden {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::Conflict {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            AppError::NotFound => StatusCode::NOT_FOUND,
+            AppError::Conflict { .. } => StatusCode::CONFLICT,
+            AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The stable machine code; documented in docs/errors.md.
+    pub fn code(&self) -> &'static str {
+        match self {
+            AppError::Validation(_) => "validation_failed",
+            AppError::BadRequest { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::Conflict { code, .. } => code,
+            AppError::Unauthenticated => "unauthenticated",
+            AppError::InvalidCredentials => "invalid_credentials",
+            AppError::NotFound => "not_found",
+            AppError::PayloadTooLarge => "payload_too_large",
+            AppError::UnsupportedMediaType => "unsupported_media_type",
+            AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => "internal_error",
+        }
+    }
+}
+
+/// Unique constraints whose violation is the client's doing, answered 409 with a code.
+/// Every other database error is ours and becomes a logged 500.
+const UNIQUE_CONFLICTS: &[(&str, &str, &str)] = &[
+    (
+        "accounts_email_key",
+        "email_taken",
+        "an account with this email already exists",
+    ),
+    (
+        "organizations_uscc_key",
+        "uscc_taken",
+        "an organization with this USCC is already registered",
+    ),
+];
+
+impl From<sqlx::Error> for AppError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &error
+            && db.is_unique_violation()
+            && let Some(constraint) = db.constraint()
+            && let Some((_, code, detail)) =
+                UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)
+        {
+            return AppError::conflict(code, *detail);
+        }
+        AppError::Database(error)
+    }
+}
+
+/// The problem document of RFC 9457, plus `code` and, for 422, `errors`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A relative URI naming the problem kind: `/docs/errors#{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub errors: Option<FieldErrors>,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            // Runs inside the request span, so the log line carries the request id.
+            tracing::error!(error = ?self, "request failed");
+        }
+        let detail = self.to_string();
+        let retry_after = match &self {
+            AppError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        let code = self.code();
+        let problem = Problem {
+            kind: format!("/docs/errors#{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            code: code.to_string(),
+            errors: match self {
+                AppError::Validation(errors) => Some(errors),
+                _ => None,
+            },
+        };
+        problem_response(status, &problem, retry_after)
+    }
+}
+
+/// Renders a problem document; also used by layers (CSRF, timeouts) that answer on their own.
+pub fn problem_response(
+    status: StatusCode,
+    problem: &Problem,
+    retry_after: Option<u64>,
+) -> Response {
+    let body = serde_json::to_vec(problem).unwrap_or_default();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if let Some(secs) = retry_after {
+        headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    response
+}
+
+/// A problem for a status and code outside `AppError` (layer rejections).
+pub fn simple_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+    let problem = Problem {
+        kind: format!("/docs/errors#{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        status: status.as_u16(),
+        detail: detail.to_string(),
+        code: code.to_string(),
+        errors: None,
+    };
+    problem_response(status, &problem, None)
+}

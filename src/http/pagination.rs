@@ -1,0 +1,68 @@
+//! Keyset pagination: `?limit=&cursor=`, replies `{items, next_cursor}`. Cursors are opaque
+//! (base64url JSON of the last row's sort key), so the key can change without breaking clients.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
+
+use crate::error::{FieldErrors, Result};
+
+pub const DEFAULT_LIMIT: i64 = 20;
+pub const MAX_LIMIT: i64 = 100;
+
+/// Checks `limit` (1..=100, default 20) and decodes `cursor` into the sort key it carries.
+pub fn parse<K: DeserializeOwned>(
+    limit: Option<i64>,
+    cursor: Option<&str>,
+) -> Result<(i64, Option<K>)> {
+    let mut errors = FieldErrors::new();
+    let limit = limit.unwrap_or(DEFAULT_LIMIT);
+    if !(1..=MAX_LIMIT).contains(&limit) {
+        errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
+    }
+    let key = match cursor {
+        None => None,
+        Some(raw) => errors.check("cursor", Cursor::decode(raw)),
+    };
+    errors.into_result()?;
+    Ok((limit, key))
+}
+
+pub struct Cursor;
+
+impl Cursor {
+    pub fn encode<K: Serialize>(key: &K) -> String {
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys serialize"))
+    }
+
+    pub fn decode<K: DeserializeOwned>(raw: &str) -> Result<K, &'static str> {
+        URL_SAFE_NO_PAD
+            .decode(raw)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or("is not a cursor this service issued")
+    }
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+impl<T> Page<T> {
+    /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
+    pub fn from_rows(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Self {
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let next_cursor = if more { rows.last().map(key) } else { None };
+        Page {
+            items: rows,
+            next_cursor,
+        }
+    }
+}

@@ -1,0 +1,11 @@
+//! tonggan (同甘): a consumption-assistance marketplace backend. See README.md and docs/.
+
+pub mod accounts;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod regions;
+pub mod session;
+pub mod startup;
+pub mod telemetry;

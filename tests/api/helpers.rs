@@ -1,0 +1,351 @@
+//! A real server on port 0 per test, with its own database (cloned from a migrated template)
+//! and its own Redis key prefix, so tests run in parallel without seeing each other.
+
+use std::path::Path;
+
+use rand::Rng;
+use redis::aio::ConnectionManager;
+use reqwest::{Client, Response};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use sqlx::postgres::PgPoolOptions;
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+use uuid::Uuid;
+
+use tonggan::accounts::db::{NewAccount, insert_account};
+use tonggan::accounts::model::{AccountRole, Uscc};
+use tonggan::accounts::password::PasswordHasher;
+use tonggan::config::{Environment, Settings};
+use tonggan::startup::{self, AppState};
+
+pub const PASSWORD: &str = "gansu-apples-2026";
+
+pub struct TestApp {
+    pub address: String,
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub settings: Settings,
+    /// A client with its own cookie jar: one browser.
+    pub client: Client,
+}
+
+pub fn base_settings() -> Settings {
+    Settings::load_for(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("config")
+            .as_path(),
+        Environment::Test,
+    )
+    .expect("test settings load")
+}
+
+/// Replaces the database name at the end of a Postgres URL.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let base = base.rsplit_once('/').map(|(b, _)| b).unwrap_or(base);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// The migrated template, made once per test process (and shared by name across processes:
+/// its name carries a hash of the migrations).
+async fn template(admin_url: &str) -> String {
+    static TEMPLATE: OnceCell<String> = OnceCell::const_new();
+    TEMPLATE
+        .get_or_init(|| async {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            for m in tonggan::cli::MIGRATOR.iter() {
+                std::hash::Hash::hash(&m.version, &mut hasher);
+                std::hash::Hash::hash(&*m.checksum, &mut hasher);
+            }
+            let name = format!("tonggan_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
+            let mut conn = PgConnection::connect(admin_url)
+                .await
+                .expect("connect to Postgres");
+            sqlx::query("select pg_advisory_lock(72061)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let exists: bool =
+                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut conn)
+                    .await
+                    .unwrap();
+            if !exists {
+                let building = format!("{name}_building");
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    r#"drop database if exists "{building}""#
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    r#"create database "{building}""#
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+                let pool = PgPoolOptions::new()
+                    .max_connections(1)
+                    .connect(&with_database(admin_url, &building))
+                    .await
+                    .unwrap();
+                tonggan::cli::migrate(&pool)
+                    .await
+                    .expect("migrations apply");
+                pool.close().await;
+                sqlx::query(sqlx::AssertSqlSafe(format!(
+                    r#"alter database "{building}" rename to "{name}""#
+                )))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            }
+            sqlx::query("select pg_advisory_unlock(72061)")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            name
+        })
+        .await
+        .clone()
+}
+
+impl TestApp {
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A server whose settings `adjust` may change (limits, a dead Redis, ...).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = base_settings();
+        let admin_url = settings.database.url.expose_secret().to_string();
+        let template = template(&admin_url).await;
+        let name = format!("tonggan_test_{}", Uuid::now_v7().simple());
+        let mut conn = PgConnection::connect(&admin_url).await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            r#"create database "{name}" template "{template}""#
+        )))
+        .execute(&mut conn)
+        .await
+        .expect("clone the template");
+        conn.close().await.unwrap();
+        settings.database.url = SecretString::from(with_database(&admin_url, &name));
+        settings.redis.key_prefix = format!("tonggan-test:{}:", Uuid::now_v7().simple());
+        adjust(&mut settings);
+        Self::serve(settings).await
+    }
+
+    async fn serve(settings: Settings) -> TestApp {
+        let state = AppState::build(settings.clone()).expect("state builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let db = state.db.clone();
+        let redis = state.redis.clone();
+        tokio::spawn(startup::serve(listener, state));
+        TestApp {
+            address,
+            db,
+            redis,
+            settings,
+            client: new_client(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// The value of the session cookie this app's client holds, read from a response.
+    pub fn session_cookie(&self, response: &Response) -> Option<String> {
+        let name = &self.settings.session.cookie_name;
+        response
+            .cookies()
+            .find(|c| c.name() == name)
+            .map(|c| c.value().to_string())
+    }
+
+    pub fn session_key(&self, session_id: &str) -> String {
+        tonggan::session::SessionStore::key_for(&self.settings.redis.key_prefix, session_id)
+    }
+
+    pub async fn redis_exists(&self, key: &str) -> bool {
+        let mut conn = self.redis.clone();
+        redis::cmd("EXISTS")
+            .arg(key)
+            .query_async::<bool>(&mut conn)
+            .await
+            .unwrap()
+    }
+
+    pub async fn count(&self, table: &str) -> i64 {
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("select count(*) from {table}")))
+            .fetch_one(&self.db)
+            .await
+            .unwrap()
+    }
+
+    /// A signed-in client for a fresh consumer; returns its email too.
+    pub async fn consumer(&self) -> (Client, String) {
+        let email = unique_email("consumer");
+        let response = self
+            .post("/api/v1/auth/register/consumer", &consumer_body(&email))
+            .await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let client = new_client();
+        login(self, &client, &email, PASSWORD).await;
+        (client, email)
+    }
+
+    /// Registers an organization of `kind` and returns (owner client, organization id, owner id).
+    pub async fn organization(&self, kind: &str) -> (Client, Uuid, Uuid) {
+        let email = unique_email(kind);
+        let body = if kind == "enterprise" {
+            enterprise_body(&email, &valid_uscc())
+        } else {
+            producer_body(&email, &valid_uscc())
+        };
+        let response = self
+            .post(&format!("/api/v1/auth/register/{kind}"), &body)
+            .await;
+        assert_eq!(response.status(), 201);
+        let reply: Value = response.json().await.unwrap();
+        let client = new_client();
+        login(self, &client, &email, PASSWORD).await;
+        (
+            client,
+            id_at(&reply, "/organization/id"),
+            id_at(&reply, "/account/id"),
+        )
+    }
+
+    /// A signed-in admin (or auditor), created as the command line does.
+    pub async fn staff(&self, role: AccountRole) -> (Client, Uuid) {
+        let email = unique_email("staff");
+        let hasher = PasswordHasher::new(&self.settings.password).unwrap();
+        let hash = hasher.hash(PASSWORD).await.unwrap();
+        let account = insert_account(
+            &self.db,
+            &NewAccount {
+                email: &email,
+                password_hash: &hash,
+                display_name: "Staff",
+                phone: None,
+                role,
+            },
+        )
+        .await
+        .unwrap();
+        let client = new_client();
+        login(self, &client, &email, PASSWORD).await;
+        (client, account.id)
+    }
+}
+
+pub fn new_client() -> Client {
+    Client::builder().cookie_store(true).build().unwrap()
+}
+
+pub async fn login(app: &TestApp, client: &Client, email: &str, password: &str) -> Response {
+    let response = client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "login of {email} failed");
+    response
+}
+
+pub fn unique_email(tag: &str) -> String {
+    format!("{tag}-{}@example.cn", Uuid::now_v7().simple())
+}
+
+/// A random USCC with a correct check character.
+pub fn valid_uscc() -> String {
+    const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+    let mut rng = rand::rng();
+    let body: String = std::iter::once('9')
+        .chain(std::iter::once('1'))
+        .chain((0..15).map(|_| ALPHABET[rng.random_range(0..31)] as char))
+        .collect();
+    let check = Uscc::check_char(&body).unwrap();
+    format!("{body}{check}")
+}
+
+pub fn consumer_body(email: &str) -> Value {
+    json!({"email": email, "password": PASSWORD, "display_name": "李明", "phone": "138 0000 0000"})
+}
+
+pub fn enterprise_body(email: &str, uscc: &str) -> Value {
+    json!({
+        "organization": {
+            "legal_name": "天津市和平区食堂管理有限公司", "uscc": uscc, "district_adcode": 120101,
+            "contact_name": "王芳", "contact_phone": "022-23456789", "address": "天津市和平区南京路1号"
+        },
+        "owner": {"email": email, "password": PASSWORD, "display_name": "王芳"}
+    })
+}
+
+pub fn producer_body(email: &str, uscc: &str) -> Value {
+    json!({
+        "organization": {
+            "legal_name": "静宁县苹果专业合作社", "uscc": uscc, "county_adcode": 620826,
+            "contact_name": "马强", "contact_phone": "13900000000", "address": "甘肃省平凉市静宁县城关镇",
+            "farmer_linkage": "合作社统一收购社员苹果，保底价收购并二次分红。", "households": 320
+        },
+        "owner": {"email": email, "password": PASSWORD, "display_name": "马强"}
+    })
+}
+
+pub fn id_at(value: &Value, pointer: &str) -> Uuid {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no id at {pointer} in {value}"))
+}
+
+/// Asserts a problem+json reply with this status and code, and returns its body.
+pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "unexpected status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], code, "{body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// The messages for one field of a 422.
+pub fn field_errors<'a>(problem: &'a Value, field: &str) -> &'a Vec<Value> {
+    problem["errors"][field]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors for {field} in {problem}"))
+}

@@ -1,0 +1,9 @@
+//! The integration suite: one binary, a module per area.
+
+mod accounts;
+mod admin;
+mod health;
+mod helpers;
+mod organizations;
+mod regions;
+mod sessions;

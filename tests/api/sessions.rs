@@ -1,0 +1,368 @@
+//! Sessions in Redis: rotation, logout, logout-all, expiry, throttling and CSRF.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn the_session_id_changes_at_login_and_the_old_one_stops_working() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.consumer().await;
+    let first = login(&app, &app.client, &email, PASSWORD).await;
+    let first_id = app.session_cookie(&first).unwrap();
+    let second = login(&app, &app.client, &email, PASSWORD).await;
+    let second_id = app.session_cookie(&second).unwrap();
+    assert_ne!(first_id, second_id);
+    assert!(
+        !app.redis_exists(&app.session_key(&first_id)).await,
+        "the replaced session must be gone"
+    );
+    assert!(app.redis_exists(&app.session_key(&second_id)).await);
+    let stale = new_client();
+    let response = stale
+        .get(app.url("/api/v1/me"))
+        .header(
+            "cookie",
+            format!("{}={first_id}", app.settings.session.cookie_name),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn the_cookie_is_http_only_lax_and_the_id_is_256_bits() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.consumer().await;
+    let response = login(&app, &app.client, &email, PASSWORD).await;
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "local settings do not force Secure"
+    );
+    let id = app.session_cookie(&response).unwrap();
+    // 32 random bytes in unpadded base64url.
+    assert_eq!(id.len(), 43);
+}
+
+#[tokio::test]
+async fn secure_cookies_are_set_when_configured() {
+    let app = TestApp::spawn_with(|s| s.session.cookie_secure = true).await;
+    let (_, email) = app.consumer().await;
+    let response = app
+        .post(
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": PASSWORD}),
+        )
+        .await;
+    assert!(
+        response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("Secure")
+    );
+}
+
+#[tokio::test]
+async fn every_redis_key_starts_with_the_configured_prefix() {
+    let app = TestApp::spawn().await;
+    let (client, email) = app.consumer().await;
+    client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": "wrong password"}))
+        .send()
+        .await
+        .unwrap();
+    let mut conn = app.redis.clone();
+    let prefix = &app.settings.redis.key_prefix;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{prefix}*"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{prefix}session:"))),
+        "{keys:?}"
+    );
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{prefix}login_fail:"))),
+        "{keys:?}"
+    );
+}
+
+#[tokio::test]
+async fn logout_deletes_the_session_key_in_redis() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.consumer().await;
+    let response = login(&app, &app.client, &email, PASSWORD).await;
+    let id = app.session_cookie(&response).unwrap();
+    assert!(app.redis_exists(&app.session_key(&id)).await);
+    let response = app
+        .client
+        .post(app.url("/api/v1/auth/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    assert!(!app.redis_exists(&app.session_key(&id)).await);
+    let replay = new_client()
+        .get(app.url("/api/v1/me"))
+        .header(
+            "cookie",
+            format!("{}={id}", app.settings.session.cookie_name),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_problem(replay, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn logout_all_ends_every_session_of_the_account_and_no_other() {
+    let app = TestApp::spawn().await;
+    let (laptop, email) = app.consumer().await;
+    let phone = new_client();
+    login(&app, &phone, &email, PASSWORD).await;
+    let (someone_else, _) = app.consumer().await;
+    let response = phone
+        .post(app.url("/api/v1/auth/logout-all"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    for client in [&laptop, &phone] {
+        let response = client.get(app.url("/api/v1/me")).send().await.unwrap();
+        assert_problem(response, 401, "unauthenticated").await;
+    }
+    assert_eq!(
+        someone_else
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_rotates_this_session_and_ends_the_others() {
+    let app = TestApp::spawn().await;
+    let (_, email) = app.consumer().await;
+    let before = app
+        .session_cookie(&login(&app, &app.client, &email, PASSWORD).await)
+        .unwrap();
+    let other_device = new_client();
+    login(&app, &other_device, &email, PASSWORD).await;
+    let response = app
+        .client
+        .post(app.url("/api/v1/me/password"))
+        .json(&json!({"current_password": PASSWORD, "new_password": "fresh-secret-for-2027"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let after = app.session_cookie(&response).unwrap();
+    assert_ne!(before, after);
+    assert!(!app.redis_exists(&app.session_key(&before)).await);
+    assert_eq!(
+        app.get("/api/v1/me").await.status(),
+        200,
+        "this client carries on with the new id"
+    );
+    let response = other_device
+        .get(app.url("/api/v1/me"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn an_idle_session_expires() {
+    let app = TestApp::spawn_with(|s| {
+        s.session.idle_timeout_secs = 1;
+        s.session.absolute_timeout_secs = 60;
+    })
+    .await;
+    let (client, _) = app.consumer().await;
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_problem(
+        client.get(app.url("/api/v1/me")).send().await.unwrap(),
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_active_session_still_ends_at_its_absolute_lifetime() {
+    let app = TestApp::spawn_with(|s| {
+        s.session.idle_timeout_secs = 2;
+        s.session.absolute_timeout_secs = 3;
+    })
+    .await;
+    let (client, _) = app.consumer().await;
+    // Keep it busy: each request renews the idle timeout, but not past the absolute limit.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        assert_eq!(
+            client
+                .get(app.url("/api/v1/me"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_problem(
+        client.get(app.url("/api/v1/me")).send().await.unwrap(),
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn repeated_failures_for_one_email_get_429_with_an_honest_retry_after() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_throttle.max_failures_per_email = 3;
+        s.login_throttle.window_secs = 2;
+    })
+    .await;
+    let (_, email) = app.consumer().await;
+    let wrong = json!({"email": email, "password": "not my password"});
+    for _ in 0..3 {
+        assert_problem(
+            app.post("/api/v1/auth/login", &wrong).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Even the right password is refused while the email is throttled.
+    let right = json!({"email": email, "password": PASSWORD});
+    let response = app.post("/api/v1/auth/login", &right).await;
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&retry_after), "Retry-After {retry_after}");
+    assert_problem(response, 429, "too_many_attempts").await;
+    // Waiting as long as told is enough.
+    tokio::time::sleep(Duration::from_secs(retry_after) + Duration::from_millis(200)).await;
+    assert_eq!(app.post("/api/v1/auth/login", &right).await.status(), 200);
+}
+
+#[tokio::test]
+async fn repeated_failures_from_one_client_address_get_429_across_emails() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_throttle.max_failures_per_client = 4;
+        s.login_throttle.max_failures_per_email = 100;
+    })
+    .await;
+    for _ in 0..4 {
+        let body = json!({"email": unique_email("guess"), "password": "not my password"});
+        assert_problem(
+            app.post("/api/v1/auth/login", &body).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    let body = json!({"email": unique_email("guess"), "password": "not my password"});
+    let response = app.post("/api/v1/auth/login", &body).await;
+    assert!(response.headers().contains_key("retry-after"));
+    assert_problem(response, 429, "too_many_attempts").await;
+}
+
+#[tokio::test]
+async fn a_cross_site_post_with_the_cookie_is_refused() {
+    let app = TestApp::spawn().await;
+    let (client, _) = app.consumer().await;
+    let response = client
+        .post(app.url("/api/v1/auth/logout-all"))
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "csrf_rejected").await;
+    let response = client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 403, "csrf_rejected").await;
+    // Nothing happened: the session is alive.
+    assert_eq!(
+        client
+            .get(app.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // The same request from the site itself goes through.
+    let host = app.address.trim_start_matches("http://").to_string();
+    let response = client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("sec-fetch-site", "same-origin")
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+#[tokio::test]
+async fn a_trusted_origin_may_post_across_sites() {
+    let app = TestApp::spawn_with(|s| {
+        s.server.trusted_origins = vec!["https://shop.tonggan.example".into()]
+    })
+    .await;
+    let (client, _) = app.consumer().await;
+    let response = client
+        .post(app.url("/api/v1/auth/logout"))
+        .header("sec-fetch-site", "cross-site")
+        .header("origin", "https://shop.tonggan.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+}
+
+#[tokio::test]
+async fn logout_without_a_session_is_a_401() {
+    let app = TestApp::spawn().await;
+    assert_problem(
+        app.post("/api/v1/auth/logout", &json!({})).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
