@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make run`: services, the `tonggan` database, migrations, then serve on :8080.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(PG_DB=tonggan scripts/services.sh)"
+admin_url="${DATABASE_URL%/*}/postgres"
+if ! psql "$admin_url" -qAt -c "select 1 from pg_database where datname = 'tonggan'" | grep -q 1; then
+  psql "$admin_url" -q -c "create database tonggan"
+fi
+cargo build --release --locked
+target/release/tonggan migrate
+cat >&2 <<MSG
+
+  tonggan is starting on http://127.0.0.1:${APP__SERVER__PORT:-8080}
+    API      http://127.0.0.1:${APP__SERVER__PORT:-8080}/api/v1   (e.g. /api/v1/regions?level=prefecture)
+    Docs     http://127.0.0.1:${APP__SERVER__PORT:-8080}/docs
+    Metrics  http://127.0.0.1:${APP__SERVER__PORT:-8080}/metrics
+  Create an admin:  echo 'a-long-password' | target/release/tonggan admin create --email admin@example.cn --role admin
+
+MSG
+exec target/release/tonggan serve
