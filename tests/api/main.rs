@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod cli;
 mod health;
 mod helpers;
 mod organizations;
