@@ -115,28 +115,88 @@ struct CommonOrg<'a> {
     address: &'a str,
 }
 
-impl CommonOrg<'_> {
-    #[allow(clippy::type_complexity)]
-    fn parse(&self, errors: &mut FieldErrors) -> Option<(Text, Uscc, Text, Phone, Text)> {
-        let legal_name = errors.check(
-            "organization.legal_name",
-            Text::parse(self.legal_name, ADDRESS_MAX),
-        );
-        let uscc = errors.check("organization.uscc", Uscc::parse(self.uscc));
-        let contact_name = errors.check(
-            "organization.contact_name",
-            Text::parse(self.contact_name, NAME_MAX),
-        );
-        let contact_phone = errors.check(
-            "organization.contact_phone",
-            Phone::parse(self.contact_phone),
-        );
-        let address = errors.check(
-            "organization.address",
-            Text::parse(self.address, ADDRESS_MAX),
-        );
-        Some((legal_name?, uscc?, contact_name?, contact_phone?, address?))
-    }
+/// What only producers tell: how they bring farmers income, and how many households.
+struct FarmerLinkage<'a> {
+    statement: &'a str,
+    households: i64,
+}
+
+/// Checks an organization registration in full, reporting every bad field at once.
+fn parse_registration(
+    kind: OrgKind,
+    common: CommonOrg<'_>,
+    (region_field, region): (&'static str, i64),
+    linkage: Option<FarmerLinkage<'_>>,
+    owner: &AccountRequest,
+) -> Result<(OrganizationForm, AccountForm)> {
+    let mut errors = FieldErrors::new();
+    let legal_name = errors.check(
+        "organization.legal_name",
+        Text::parse(common.legal_name, ADDRESS_MAX),
+    );
+    let uscc = errors.check("organization.uscc", Uscc::parse(common.uscc));
+    let contact_name = errors.check(
+        "organization.contact_name",
+        Text::parse(common.contact_name, NAME_MAX),
+    );
+    let contact_phone = errors.check(
+        "organization.contact_phone",
+        Phone::parse(common.contact_phone),
+    );
+    let address = errors.check(
+        "organization.address",
+        Text::parse(common.address, ADDRESS_MAX),
+    );
+    let region = errors.check(
+        &format!("organization.{region_field}"),
+        Adcode::parse(region),
+    );
+    let (farmer_linkage, households) = match linkage {
+        None => (None, None),
+        Some(l) => (
+            errors.check(
+                "organization.farmer_linkage",
+                Text::parse(l.statement, LINKAGE_MAX),
+            ),
+            errors.check(
+                "organization.households",
+                i32::try_from(l.households)
+                    .ok()
+                    .filter(|h| (0..=10_000_000).contains(h))
+                    .ok_or("must be a number of households from 0 to 10,000,000"),
+            ),
+        ),
+    };
+    let owner = owner.parse("owner.", &mut errors);
+    errors.into_result()?;
+    let org = OrganizationForm {
+        kind,
+        legal_name: legal_name.expect("checked"),
+        uscc: uscc.expect("checked"),
+        region: region.expect("checked"),
+        region_field,
+        contact_name: contact_name.expect("checked"),
+        contact_phone: contact_phone.expect("checked"),
+        address: address.expect("checked"),
+        farmer_linkage,
+        households,
+    };
+    Ok((org, owner.expect("checked")))
+}
+
+async fn register_organization(
+    state: &AppState,
+    (org, owner): (OrganizationForm, AccountForm),
+) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
+    let (account, organization) =
+        registration::register_organization(&state.db, &state.hasher, org, owner).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(OrganizationRegistered {
+            account,
+            organization,
+        }),
+    ))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -245,48 +305,21 @@ pub async fn register_enterprise(
     Json(body): Json<EnterpriseRegistration>,
 ) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
     let o = &body.organization;
-    let mut errors = FieldErrors::new();
     let common = CommonOrg {
         legal_name: &o.legal_name,
         uscc: &o.uscc,
         contact_name: &o.contact_name,
         contact_phone: &o.contact_phone,
         address: &o.address,
-    }
-    .parse(&mut errors);
-    let region = errors.check(
-        "organization.district_adcode",
-        Adcode::parse(o.district_adcode),
-    );
-    let owner = body.owner.parse("owner.", &mut errors);
-    errors.into_result()?;
-    let (legal_name, uscc, contact_name, contact_phone, address) = common.expect("no errors");
-    let org = OrganizationForm {
-        kind: OrgKind::Enterprise,
-        legal_name,
-        uscc,
-        region: region.expect("no errors"),
-        region_field: "district_adcode",
-        contact_name,
-        contact_phone,
-        address,
-        farmer_linkage: None,
-        households: None,
     };
-    let (account, organization) = registration::register_organization(
-        &state.db,
-        &state.hasher,
-        org,
-        owner.expect("no errors"),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(OrganizationRegistered {
-            account,
-            organization,
-        }),
-    ))
+    let forms = parse_registration(
+        OrgKind::Enterprise,
+        common,
+        ("district_adcode", o.district_adcode),
+        None,
+        &body.owner,
+    )?;
+    register_organization(&state, forms).await
 }
 
 /// Registers a producer (a Gansu company or cooperative) with its owner account; it starts
@@ -304,56 +337,25 @@ pub async fn register_producer(
     Json(body): Json<ProducerRegistration>,
 ) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
     let o = &body.organization;
-    let mut errors = FieldErrors::new();
     let common = CommonOrg {
         legal_name: &o.legal_name,
         uscc: &o.uscc,
         contact_name: &o.contact_name,
         contact_phone: &o.contact_phone,
         address: &o.address,
-    }
-    .parse(&mut errors);
-    let region = errors.check("organization.county_adcode", Adcode::parse(o.county_adcode));
-    let linkage = errors.check(
-        "organization.farmer_linkage",
-        Text::parse(&o.farmer_linkage, LINKAGE_MAX),
-    );
-    let households = errors.check(
-        "organization.households",
-        i32::try_from(o.households)
-            .ok()
-            .filter(|h| (0..=10_000_000).contains(h))
-            .ok_or("must be a number of households from 0 to 10,000,000"),
-    );
-    let owner = body.owner.parse("owner.", &mut errors);
-    errors.into_result()?;
-    let (legal_name, uscc, contact_name, contact_phone, address) = common.expect("no errors");
-    let org = OrganizationForm {
-        kind: OrgKind::Producer,
-        legal_name,
-        uscc,
-        region: region.expect("no errors"),
-        region_field: "county_adcode",
-        contact_name,
-        contact_phone,
-        address,
-        farmer_linkage: linkage,
-        households,
     };
-    let (account, organization) = registration::register_organization(
-        &state.db,
-        &state.hasher,
-        org,
-        owner.expect("no errors"),
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(OrganizationRegistered {
-            account,
-            organization,
-        }),
-    ))
+    let linkage = FarmerLinkage {
+        statement: &o.farmer_linkage,
+        households: o.households,
+    };
+    let forms = parse_registration(
+        OrgKind::Producer,
+        common,
+        ("county_adcode", o.county_adcode),
+        Some(linkage),
+        &body.owner,
+    )?;
+    register_organization(&state, forms).await
 }
 
 /// Signs in and sets the session cookie (always a new session id).
