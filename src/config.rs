@@ -47,7 +47,16 @@ pub struct Settings {
     pub session: SessionSettings,
     pub login_throttle: LoginThrottleSettings,
     pub password: PasswordSettings,
+    pub catalog: CatalogSettings,
     pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogSettings {
+    pub cache_enabled: bool,
+    pub cache_ttl_secs: u64,
+    pub alert_above_median_pct: u32,
+    pub alert_above_low_pct: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -27,10 +27,11 @@ use utoipa_axum::routes;
 
 use crate::accounts::password::PasswordHasher;
 use crate::accounts::throttle::LoginThrottle;
+use crate::catalog::cache::CatalogCache;
 use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::session::SessionStore;
-use crate::{accounts, regions, telemetry};
+use crate::{accounts, catalog, regions, telemetry};
 
 /// Everything a handler may need. Cheap to clone: pools and handles are shared.
 #[derive(Clone)]
@@ -39,6 +40,7 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub sessions: SessionStore,
     pub login_throttle: LoginThrottle,
+    pub catalog_cache: CatalogCache,
     pub hasher: PasswordHasher,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
@@ -79,6 +81,12 @@ impl AppState {
         Ok(Self {
             sessions: SessionStore::new(redis.clone(), &prefix, &settings.session),
             login_throttle: LoginThrottle::new(redis.clone(), &prefix, &settings.login_throttle),
+            catalog_cache: CatalogCache::new(
+                redis.clone(),
+                &prefix,
+                settings.catalog.cache_ttl_secs,
+                settings.catalog.cache_enabled,
+            ),
             hasher: PasswordHasher::new(&settings.password)?,
             metrics: telemetry::metrics_handle(),
             db,
@@ -92,7 +100,8 @@ impl AppState {
 pub fn app(state: AppState) -> Router {
     let api = OpenApiRouter::new()
         .merge(regions::router())
-        .merge(accounts::router());
+        .merge(accounts::router())
+        .merge(catalog::router());
     let (router, api_doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::livez))
         .routes(routes!(health::readyz))

@@ -4,7 +4,8 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::db;
-use super::model::{OrgStatus, Organization};
+use super::model::{OrgKind, OrgStatus, Organization};
+use crate::catalog::{self, cache::CatalogCache};
 use crate::error::{AppError, Result};
 use crate::session::SessionStore;
 
@@ -41,10 +42,11 @@ impl Decision {
 
 /// Applies the decision and records who took it. A suspension ends every member's sessions
 /// before the commit: if Redis fails, nothing changes and the admin sees the error.
-#[tracing::instrument(skip(db, sessions))]
+#[tracing::instrument(skip(db, sessions, catalog_cache))]
 pub async fn decide(
     db: &PgPool,
     sessions: &SessionStore,
+    catalog_cache: &CatalogCache,
     admin_id: Uuid,
     organization_id: Uuid,
     decision: Decision,
@@ -79,6 +81,13 @@ pub async fn decide(
             sessions.destroy_all(account_id).await?;
         }
     }
-    tx.commit().await?;
+    if updated.kind == OrgKind::Producer {
+        // A producer's products are public only while it is verified.
+        catalog::set_producer_active(&mut *tx, organization_id, next == OrgStatus::Verified)
+            .await?;
+        catalog_cache.commit(tx).await?;
+    } else {
+        tx.commit().await?;
+    }
     Ok(updated)
 }

@@ -601,6 +601,7 @@ async fn decide(
     let organization = review::decide(
         &state.db,
         &state.sessions,
+        &state.catalog_cache,
         admin.0.account_id,
         id,
         decision,

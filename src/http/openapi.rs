@@ -17,6 +17,8 @@ use utoipa::OpenApi;
         (name = "regions", description = "Gansu and Tianjin administrative divisions"),
         (name = "auth", description = "Registration, sessions, the signed-in account"),
         (name = "organizations", description = "Organization members"),
+        (name = "catalog", description = "Public catalog, price history, price board"),
+        (name = "producer", description = "A producer's own products"),
         (name = "admin", description = "Platform administration"),
     ),
     components(schemas(crate::error::Problem))

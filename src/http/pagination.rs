@@ -55,6 +55,13 @@ pub struct Page<T> {
 }
 
 impl<T> Page<T> {
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            items: self.items.into_iter().map(f).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+
     /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
     pub fn from_rows(mut rows: Vec<T>, limit: i64, key: impl Fn(&T) -> String) -> Self {
         let more = rows.len() as i64 > limit;

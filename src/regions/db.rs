@@ -33,3 +33,33 @@ pub async fn find_level(
         .fetch_optional(db)
         .await
 }
+
+/// A division's name with its parent's code and name.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Named {
+    pub name: String,
+    pub parent_adcode: Option<i32>,
+    pub parent_name: Option<String>,
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<Named>> {
+    sqlx::query_as(
+        r#"
+        select r.name, r.parent_adcode, p.name as parent_name
+        from regions r left join regions p on p.adcode = r.parent_adcode
+        where r.adcode = $1
+        "#,
+    )
+    .bind(adcode)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn children(db: impl PgExecutor<'_>, parent: i32) -> sqlx::Result<Vec<i32>> {
+    sqlx::query_scalar(r#"select adcode from regions where parent_adcode = $1 order by adcode"#)
+        .bind(parent)
+        .fetch_all(db)
+        .await
+}

@@ -25,3 +25,22 @@ pub async fn is_tianjin_district(db: impl PgExecutor<'_>, adcode: Adcode) -> sql
         matches!(db::find_level(db, adcode.get()).await?, Some((level, TIANJIN)) if level == "county"),
     )
 }
+
+/// Whether `adcode` is a prefecture of Gansu (a filter for the catalog).
+pub async fn is_gansu_prefecture(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
+    Ok(
+        matches!(db::find_level(db, adcode.get()).await?, Some((level, GANSU)) if level == "prefecture"),
+    )
+}
+
+/// The counties of a prefecture.
+pub async fn counties_of(db: impl PgExecutor<'_>, prefecture: Adcode) -> sqlx::Result<Vec<i32>> {
+    db::children(db, prefecture.get()).await
+}
+
+pub use db::Named;
+
+/// A division's name and its parent's, for display (county and prefecture of a product).
+pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<Named>> {
+    db::describe(db, adcode).await
+}

@@ -26,6 +26,7 @@ pub struct TestApp {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub settings: Settings,
+    pub state: AppState,
     /// A client with its own cookie jar: one browser.
     pub client: Client,
 }
@@ -143,20 +144,33 @@ impl TestApp {
         Self::serve(settings).await
     }
 
+    /// Another server on the same database, with adjusted settings (a dead Redis, no cache).
+    pub async fn sibling_with(&self, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        adjust(&mut settings);
+        Self::serve(settings).await
+    }
+
     async fn serve(settings: Settings) -> TestApp {
         let state = AppState::build(settings.clone()).expect("state builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
         let db = state.db.clone();
         let redis = state.redis.clone();
-        tokio::spawn(startup::serve(listener, state));
+        tokio::spawn(startup::serve(listener, state.clone()));
         TestApp {
             address,
             db,
             redis,
             settings,
+            state,
             client: new_client(),
         }
+    }
+
+    /// How often this server's catalog cache went to Postgres.
+    pub fn catalog_loads(&self) -> u64 {
+        self.state.catalog_cache.loads()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -260,6 +274,62 @@ impl TestApp {
         login(self, &client, &email, PASSWORD).await;
         (client, account.id)
     }
+}
+
+impl TestApp {
+    /// A verified producer: (owner client, producer id, owner account id).
+    pub async fn verified_producer(&self, admin: &Client) -> (Client, Uuid, Uuid) {
+        let (client, org, owner) = self.organization("producer").await;
+        let response = admin
+            .post(self.url(&format!("/api/v1/admin/organizations/{org}/verify")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        (client, org, owner)
+    }
+
+    /// Creates a product through the API and returns its id.
+    pub async fn create_product(&self, producer: &Client, body: &Value) -> Uuid {
+        let response = producer
+            .post(self.url("/api/v1/producer/products"))
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        let reply: Value = response.json().await.unwrap();
+        assert_eq!(status, 201, "{reply}");
+        id_at(&reply, "/id")
+    }
+
+    /// Creates, submits and approves a product: it is public afterwards.
+    pub async fn listed_product(&self, producer: &Client, admin: &Client, body: &Value) -> Uuid {
+        let id = self.create_product(producer, body).await;
+        let r = producer
+            .post(self.url(&format!("/api/v1/producer/products/{id}/submit")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let r = admin
+            .post(self.url(&format!("/api/v1/admin/products/{id}/approve")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        id
+    }
+}
+
+/// A product body: 静宁 apples by the 箱 at `price` fen retail.
+pub fn product_body(title: &str, price: i64) -> Value {
+    json!({
+        "category_id": 2, "title": title, "description": "静宁县高原红富士苹果，脆甜多汁。",
+        "origin_adcode": 620826, "unit": "箱", "spec": "5kg/箱", "stock": 100,
+        "images": ["https://img.example.cn/apple.jpg"], "min_order_qty": 1,
+        "tiers": [{"min_qty": 1, "unit_price_fen": price}, {"min_qty": 10, "unit_price_fen": price * 9 / 10}]
+    })
 }
 
 pub fn new_client() -> Client {

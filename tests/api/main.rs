@@ -2,6 +2,7 @@
 
 mod accounts;
 mod admin;
+mod catalog;
 mod cli;
 mod health;
 mod helpers;

@@ -1,0 +1,66 @@
+//! Price alerts: a retail price far above what the same goods sell for, or raised far above
+//! its own recent low, is flagged for admins. The change itself is never blocked.
+
+use sqlx::{Postgres, Transaction};
+
+use super::board::median;
+use super::db;
+use super::model::ProductRow;
+use crate::config::CatalogSettings;
+use crate::error::Result;
+
+/// The retail price before a change, and the lowest it was in the 30 days before the change.
+#[derive(Debug, Clone, Copy)]
+pub struct Before {
+    pub retail_fen: i64,
+    pub low_30d_fen: i64,
+}
+
+/// Raises the alerts that `row`'s current retail price deserves; `before` is None at creation.
+#[tracing::instrument(skip_all, fields(product = %row.id))]
+pub async fn check(
+    tx: &mut Transaction<'_, Postgres>,
+    settings: &CatalogSettings,
+    row: &ProductRow,
+    before: Option<Before>,
+) -> Result<()> {
+    let price = row.retail_price_fen;
+    let peers = db::peer_prices(&mut **tx, row.category_id, &row.unit, row.id).await?;
+    if let Some(m) = median(&peers)
+        && exceeds(price, m, settings.alert_above_median_pct)
+    {
+        db::insert_alert(
+            tx,
+            row.id,
+            "above_median",
+            price,
+            m,
+            settings.alert_above_median_pct as i32,
+        )
+        .await?;
+    }
+    if let Some(before) = before
+        && price > before.retail_fen
+        && exceeds(price, before.low_30d_fen, settings.alert_above_low_pct)
+    {
+        let pct = settings.alert_above_low_pct as i32;
+        db::insert_alert(tx, row.id, "above_30d_low", price, before.low_30d_fen, pct).await?;
+    }
+    Ok(())
+}
+
+/// Whether `price` is more than `pct` percent above `reference`, in exact integer arithmetic.
+pub fn exceeds(price: i64, reference: i64, pct: u32) -> bool {
+    (price as i128) * 100 > (reference as i128) * (100 + pct as i128)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exceeds;
+
+    #[test]
+    fn exactly_at_the_threshold_is_not_above_it() {
+        assert!(!exceeds(130, 100, 30));
+        assert!(exceeds(131, 100, 30));
+    }
+}

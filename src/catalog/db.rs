@@ -1,0 +1,617 @@
+//! The catalog's SQL: categories, products, price changes, price alerts.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::types::Json;
+use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::model::{Category, ProductRow, ProductStatus, Tier};
+
+const PRODUCT_COLUMNS: &str = "id, producer_id, category_id, title, description, origin_adcode, unit, spec, stock, \
+     images, min_order_qty, tiers, retail_price_fen, status, review_reason, cert_number, cert_issuer, \
+     cert_valid_from, cert_valid_until, cert_status, sales_count, created_at, updated_at";
+
+#[tracing::instrument(skip(db))]
+pub async fn list_categories(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Category>> {
+    sqlx::query_as(r#"select id, slug, name from categories order by sort_order, id"#)
+        .fetch_all(db)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_category(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
+    sqlx::query_as(r#"select id, slug, name from categories where id = $1"#)
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Everything a product row holds that its producer chooses.
+#[derive(Debug, Clone)]
+pub struct ProductFields {
+    pub category_id: i32,
+    pub title: String,
+    pub description: String,
+    pub origin_adcode: i32,
+    pub unit: String,
+    pub spec: String,
+    pub stock: i32,
+    pub images: Vec<String>,
+    pub min_order_qty: i32,
+    pub tiers: Vec<Tier>,
+    pub certification: Option<super::model::Certification>,
+    /// unverified | verified | revoked; None without a certification.
+    pub cert_status: Option<String>,
+    pub search_grams: Vec<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_product(
+    tx: &mut Transaction<'_, Postgres>,
+    producer_id: Uuid,
+    producer_active: bool,
+    f: &ProductFields,
+) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        insert into products (id, producer_id, producer_active, category_id, title, description,
+            origin_adcode, unit, spec, stock, images, min_order_qty, tiers, retail_price_fen,
+            cert_number, cert_issuer, cert_valid_from, cert_valid_until, cert_status, search_grams)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
+        returning {PRODUCT_COLUMNS}
+        "#
+    )))
+    .bind(Uuid::now_v7())
+    .bind(producer_id)
+    .bind(producer_active)
+    .bind(f.category_id)
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(f.origin_adcode)
+    .bind(&f.unit)
+    .bind(&f.spec)
+    .bind(f.stock)
+    .bind(&f.images)
+    .bind(f.min_order_qty)
+    .bind(Json(&f.tiers))
+    .bind(f.tiers[0].unit_price_fen)
+    .bind(f.certification.as_ref().map(|c| &c.number))
+    .bind(f.certification.as_ref().map(|c| &c.issuer))
+    .bind(f.certification.as_ref().map(|c| c.valid_from))
+    .bind(f.certification.as_ref().map(|c| c.valid_until))
+    .bind(&f.cert_status)
+    .bind(&f.search_grams)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Rewrites every producer-chosen field and the status.
+#[tracing::instrument(skip_all, fields(product = %id))]
+pub async fn update_product(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    f: &ProductFields,
+    status: ProductStatus,
+) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        update products set category_id = $2, title = $3, description = $4, origin_adcode = $5,
+            unit = $6, spec = $7, stock = $8, images = $9, min_order_qty = $10, tiers = $11,
+            retail_price_fen = $12, cert_number = $13, cert_issuer = $14, cert_valid_from = $15,
+            cert_valid_until = $16, cert_status = $17, search_grams = $18, status = $19,
+            updated_at = now()
+        where id = $1
+        returning {PRODUCT_COLUMNS}
+        "#
+    )))
+    .bind(id)
+    .bind(f.category_id)
+    .bind(&f.title)
+    .bind(&f.description)
+    .bind(f.origin_adcode)
+    .bind(&f.unit)
+    .bind(&f.spec)
+    .bind(f.stock)
+    .bind(&f.images)
+    .bind(f.min_order_qty)
+    .bind(Json(&f.tiers))
+    .bind(f.tiers[0].unit_price_fen)
+    .bind(f.certification.as_ref().map(|c| &c.number))
+    .bind(f.certification.as_ref().map(|c| &c.issuer))
+    .bind(f.certification.as_ref().map(|c| c.valid_from))
+    .bind(f.certification.as_ref().map(|c| c.valid_until))
+    .bind(&f.cert_status)
+    .bind(&f.search_grams)
+    .bind(status)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"select {PRODUCT_COLUMNS} from products where id = $1"#
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The product, locked until the transaction ends, so that edits, reviews and price changes
+/// of one product serialize.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_product(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"select {PRODUCT_COLUMNS} from products where id = $1 for update"#
+    )))
+    .bind(id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: ProductStatus,
+    reason: Option<&str>,
+) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update products set status = $2, review_reason = $3, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
+    )))
+    .bind(id)
+    .bind(status)
+    .bind(reason)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(tx, tiers))]
+pub async fn set_tiers(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    tiers: &[Tier],
+) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update products set tiers = $2, retail_price_fen = $3, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
+    )))
+    .bind(id)
+    .bind(Json(tiers))
+    .bind(tiers[0].unit_price_fen)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn set_stock(db: impl PgExecutor<'_>, id: Uuid, stock: i32) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update products set stock = $2, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
+    )))
+    .bind(id)
+    .bind(stock)
+    .fetch_one(db)
+    .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_cert_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: &str,
+) -> sqlx::Result<ProductRow> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"update products set cert_status = $2, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
+    )))
+    .bind(id)
+    .bind(status)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// Shows or hides all of a producer's products when its organization is verified, suspended...
+#[tracing::instrument(skip(db))]
+pub async fn set_producer_active(
+    db: impl PgExecutor<'_>,
+    producer_id: Uuid,
+    active: bool,
+) -> sqlx::Result<u64> {
+    sqlx::query(r#"update products set producer_active = $2 where producer_id = $1 and producer_active <> $2"#)
+        .bind(producer_id)
+        .bind(active)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list_for_producer(
+    db: impl PgExecutor<'_>,
+    producer_id: Uuid,
+    status: Option<ProductStatus>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        select {PRODUCT_COLUMNS} from products
+        where producer_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or id > $3)
+        order by id limit $4
+        "#
+    )))
+    .bind(producer_id)
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list_by_status(
+    db: impl PgExecutor<'_>,
+    status: ProductStatus,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        select {PRODUCT_COLUMNS} from products
+        where status = $1 and ($2::uuid is null or id > $2)
+        order by id limit $3
+        "#
+    )))
+    .bind(status)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct PriceChange {
+    pub id: Uuid,
+    pub changed_at: DateTime<Utc>,
+    pub changed_by: Uuid,
+    #[schema(value_type = Option<Vec<Tier>>)]
+    pub old_tiers: Option<Json<Vec<Tier>>>,
+    /// The ladder from this change on.
+    #[schema(value_type = Vec<Tier>)]
+    pub tiers: Json<Vec<Tier>>,
+    pub old_retail_fen: Option<i64>,
+    pub retail_price_fen: i64,
+    pub reason: Option<String>,
+}
+
+#[tracing::instrument(skip(tx, old, new))]
+pub async fn insert_price_change(
+    tx: &mut Transaction<'_, Postgres>,
+    product_id: Uuid,
+    changed_by: Uuid,
+    old: Option<&[Tier]>,
+    new: &[Tier],
+    reason: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into price_changes (id, product_id, changed_by, old_tiers, new_tiers, old_retail_fen, new_retail_fen, reason)
+        values ($1, $2, $3, $4, $5, $6, $7, $8)
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(product_id)
+    .bind(changed_by)
+    .bind(old.map(Json))
+    .bind(Json(new))
+    .bind(old.map(|t| t[0].unit_price_fen))
+    .bind(new[0].unit_price_fen)
+    .bind(reason)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A page of a product's price history, newest first.
+#[tracing::instrument(skip(db))]
+pub async fn price_history(
+    db: impl PgExecutor<'_>,
+    product_id: Uuid,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<PriceChange>> {
+    sqlx::query_as(
+        r#"
+        select id, changed_at, changed_by, old_tiers, new_tiers as tiers, old_retail_fen,
+               new_retail_fen as retail_price_fen, reason
+        from price_changes
+        where product_id = $1 and ($2::uuid is null or id < $2)
+        order by id desc limit $3
+        "#,
+    )
+    .bind(product_id)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// The lowest retail price in effect at any moment of the last 30 days: the current price,
+/// every price set within the window, and the one in effect when the window opened.
+#[tracing::instrument(skip(db))]
+pub async fn lowest_price_30d(
+    db: impl PgExecutor<'_>,
+    product_id: Uuid,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        r#"
+        select least(
+            (select retail_price_fen from products where id = $1),
+            (select min(new_retail_fen) from price_changes
+              where product_id = $1 and changed_at >= now() - interval '30 days'),
+            (select new_retail_fen from price_changes
+              where product_id = $1 and changed_at < now() - interval '30 days'
+              order by changed_at desc, id desc limit 1)
+        )
+        "#,
+    )
+    .bind(product_id)
+    .fetch_one(db)
+    .await
+}
+
+/// Retail prices of the publicly listed products of a category and unit, except one.
+#[tracing::instrument(skip(db))]
+pub async fn peer_prices(
+    db: impl PgExecutor<'_>,
+    category_id: i32,
+    unit: &str,
+    except: Uuid,
+) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar(
+        r#"
+        select retail_price_fen from products
+        where category_id = $1 and unit = $2 and id <> $3 and status = 'listed' and producer_active
+        order by retail_price_fen
+        "#,
+    )
+    .bind(category_id)
+    .bind(unit)
+    .bind(except)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct BoardRow {
+    pub id: Uuid,
+    pub title: String,
+    pub producer_id: Uuid,
+    pub origin_adcode: i32,
+    pub unit: String,
+    pub spec: String,
+    pub retail_price_fen: i64,
+}
+
+/// Every publicly listed product of a category, by unit and price.
+#[tracing::instrument(skip(db))]
+pub async fn board_rows(db: impl PgExecutor<'_>, category_id: i32) -> sqlx::Result<Vec<BoardRow>> {
+    sqlx::query_as(
+        r#"
+        select id, title, producer_id, origin_adcode, unit, spec, retail_price_fen from products
+        where category_id = $1 and status = 'listed' and producer_active
+        order by unit, retail_price_fen, id
+        "#,
+    )
+    .bind(category_id)
+    .fetch_all(db)
+    .await
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct PriceAlert {
+    pub id: Uuid,
+    pub product_id: Uuid,
+    /// above_median | above_30d_low
+    pub kind: String,
+    pub retail_price_fen: i64,
+    pub reference_fen: i64,
+    pub threshold_pct: i32,
+    pub created_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<Uuid>,
+    pub resolution_note: Option<String>,
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn insert_alert(
+    tx: &mut Transaction<'_, Postgres>,
+    product_id: Uuid,
+    kind: &str,
+    retail_price_fen: i64,
+    reference_fen: i64,
+    threshold_pct: i32,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into price_alerts (id, product_id, kind, retail_price_fen, reference_fen, threshold_pct)
+        values ($1, $2, $3, $4, $5, $6)
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(product_id)
+    .bind(kind)
+    .bind(retail_price_fen)
+    .bind(reference_fen)
+    .bind(threshold_pct)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list_alerts(
+    db: impl PgExecutor<'_>,
+    resolved: bool,
+    after: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<PriceAlert>> {
+    sqlx::query_as(
+        r#"
+        select * from price_alerts
+        where (resolved_at is not null) = $1 and ($2::uuid is null or id > $2)
+        order by id limit $3
+        "#,
+    )
+    .bind(resolved)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Resolves an open alert; None when there is no such alert or it is already resolved.
+#[tracing::instrument(skip(db))]
+pub async fn resolve_alert(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    by: Uuid,
+    note: Option<&str>,
+) -> sqlx::Result<Option<PriceAlert>> {
+    sqlx::query_as(
+        r#"
+        update price_alerts set resolved_at = now(), resolved_by = $2, resolution_note = $3
+        where id = $1 and resolved_at is null
+        returning *
+        "#,
+    )
+    .bind(id)
+    .bind(by)
+    .bind(note)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn alert_exists(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(r#"select exists (select 1 from price_alerts where id = $1)"#)
+        .bind(id)
+        .fetch_one(db)
+        .await
+}
+
+/// The public catalog's filters and order, already checked.
+#[derive(Debug, Clone, Default)]
+pub struct PublicQuery {
+    pub terms: Vec<(Vec<String>, String)>,
+    pub category: Option<i32>,
+    pub counties: Option<Vec<i32>>,
+    pub producer: Option<Uuid>,
+    pub min_price_fen: Option<i64>,
+    pub max_price_fen: Option<i64>,
+    pub certified: bool,
+    pub in_stock: bool,
+    pub sort: Sort,
+    /// The last row of the previous page: its sort value and id.
+    pub after: Option<(Option<i64>, Uuid)>,
+    pub limit: i64,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    PriceAsc,
+    PriceDesc,
+    #[default]
+    Newest,
+    Sales,
+}
+
+/// One page of the public catalog. Filters are added only when given, so each query plan fits
+/// what was asked.
+#[tracing::instrument(skip(db))]
+pub async fn public_list(
+    db: impl PgExecutor<'_>,
+    q: &PublicQuery,
+) -> sqlx::Result<Vec<ProductRow>> {
+    let mut b: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "select {PRODUCT_COLUMNS} from products where status = 'listed' and producer_active"
+    ));
+    for (grams, term) in &q.terms {
+        b.push(" and search_grams @> ").push_bind(grams.clone());
+        b.push(" and strpos(lower(title || ' ' || description), ")
+            .push_bind(term.clone())
+            .push(") > 0");
+    }
+    if let Some(c) = q.category {
+        b.push(" and category_id = ").push_bind(c);
+    }
+    if let Some(counties) = &q.counties {
+        b.push(" and origin_adcode = any(")
+            .push_bind(counties.clone())
+            .push(")");
+    }
+    if let Some(p) = q.producer {
+        b.push(" and producer_id = ").push_bind(p);
+    }
+    if let Some(min) = q.min_price_fen {
+        b.push(" and retail_price_fen >= ").push_bind(min);
+    }
+    if let Some(max) = q.max_price_fen {
+        b.push(" and retail_price_fen <= ").push_bind(max);
+    }
+    if q.certified {
+        b.push(" and cert_status = 'verified' and cert_valid_from <= current_date and cert_valid_until >= current_date");
+    }
+    if q.in_stock {
+        b.push(" and stock >= min_order_qty");
+    }
+    let (column, direction) = match q.sort {
+        Sort::PriceAsc => (Some("retail_price_fen"), "asc"),
+        Sort::PriceDesc => (Some("retail_price_fen"), "desc"),
+        Sort::Sales => (Some("sales_count"), "desc"),
+        Sort::Newest => (None, "desc"),
+    };
+    let cmp = if direction == "asc" { ">" } else { "<" };
+    if let Some((value, id)) = q.after {
+        match (column, value) {
+            (Some(col), Some(v)) => {
+                b.push(format!(" and ({col}, id) {cmp} ("));
+                b.push_bind(v).push(", ").push_bind(id).push(")");
+            }
+            _ => {
+                b.push(format!(" and id {cmp} ")).push_bind(id);
+            }
+        }
+    }
+    match column {
+        Some(col) => b.push(format!(" order by {col} {direction}, id {direction}")),
+        None => b.push(format!(" order by id {direction}")),
+    };
+    b.push(" limit ").push_bind(q.limit);
+    b.build_query_as().fetch_all(db).await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn public_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"select {PRODUCT_COLUMNS} from products where id = $1 and status = 'listed' and producer_active"#
+    )))
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn count_public_for_producer(
+    db: impl PgExecutor<'_>,
+    producer_id: Uuid,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar(r#"select count(*) from products where producer_id = $1 and status = 'listed' and producer_active"#)
+        .bind(producer_id)
+        .fetch_one(db)
+        .await
+}
