@@ -18,11 +18,7 @@ use crate::telemetry;
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "tonggan",
-    version,
-    about = "Consumption-assistance marketplace backend"
-)]
+#[command(name = "tonggan", version, about = "Consumption-assistance marketplace backend")]
 pub struct Cli {
     /// Folder holding default.toml and the per-environment overlays.
     #[arg(long, global = true, default_value = "config", env = "APP_CONFIG_DIR")]
@@ -70,14 +66,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => {
             let addr = format!("{}:{}", settings.server.host, settings.server.port);
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("cannot listen on {addr}"))?;
+            let listener =
+                tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
             let local = listener.local_addr()?;
-            tracing::info!(
-                environment = environment.as_str(),
-                "listening on http://{local}"
-            );
+            tracing::info!(environment = environment.as_str(), "listening on http://{local}");
             let state = AppState::build(settings)?;
             startup::serve(listener, state).await
         }
@@ -87,17 +79,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Admin {
-            command: AdminCommand::Create { email, role, name },
-        } => {
+        Command::Admin { command: AdminCommand::Create { email, role, name } } => {
             let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
             let mut password = String::new();
-            std::io::stdin()
-                .read_to_string(&mut password)
-                .context("cannot read the password from stdin")?;
+            std::io::stdin().read_to_string(&mut password).context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
-            let password =
-                Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+            let password = Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
             let pool = startup::db_pool(&settings)?;
             let hasher = PasswordHasher::new(&settings.password)?;
             let hash = hasher.hash(password.expose()).await?;
@@ -120,10 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
                 other => anyhow::anyhow!("cannot create the account: {other:?}"),
             })?;
-            println!(
-                "created {:?} {} ({})",
-                account.role, account.email, account.id
-            );
+            println!("created {:?} {} ({})", account.role, account.email, account.id);
             Ok(())
         }
     }

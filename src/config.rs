@@ -130,9 +130,8 @@ impl Settings {
     /// Reads the layered configuration from `config_dir` for the environment named by
     /// `APP_ENVIRONMENT` (default `local`), then checks it.
     pub fn load(config_dir: &Path) -> anyhow::Result<(Environment, Settings)> {
-        let environment: Environment = std::env::var("APP_ENVIRONMENT")
-            .unwrap_or_else(|_| "local".into())
-            .try_into()?;
+        let environment: Environment =
+            std::env::var("APP_ENVIRONMENT").unwrap_or_else(|_| "local".into()).try_into()?;
         Ok((environment, Self::load_for(config_dir, environment)?))
     }
 
@@ -140,22 +139,20 @@ impl Settings {
     pub fn load_for(config_dir: &Path, environment: Environment) -> anyhow::Result<Settings> {
         let mut builder = config::Config::builder()
             .add_source(config::File::from(config_dir.join("default.toml")))
-            .add_source(
-                config::File::from(config_dir.join(format!("{}.toml", environment.as_str())))
-                    .required(false),
-            );
-        // The conventional variables are fallbacks: an explicit APP__ form wins.
-        if std::env::var_os("APP__DATABASE__URL").is_none()
+            .add_source(config::File::from(config_dir.join(format!("{}.toml", environment.as_str()))).required(false));
+        // The conventional variables are fallbacks: an explicit, non-empty APP__ form wins.
+        let unset = |name: &str| std::env::var(name).map(|v| v.is_empty()).unwrap_or(true);
+        if unset("APP__DATABASE__URL")
             && let Ok(url) = std::env::var("DATABASE_URL")
         {
             builder = builder.set_override("database.url", url)?;
         }
-        if std::env::var_os("APP__REDIS__URL").is_none()
+        if unset("APP__REDIS__URL")
             && let Ok(url) = std::env::var("REDIS_URL")
         {
             builder = builder.set_override("redis.url", url)?;
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .add_source(
                 config::Environment::with_prefix("APP")
                     .prefix_separator("__")
@@ -166,6 +163,7 @@ impl Settings {
             )
             .build()?
             .try_deserialize()?;
+        settings.server.trusted_origins.retain(|o| !o.trim().is_empty());
         settings.check(environment)?;
         Ok(settings)
     }
@@ -173,10 +171,7 @@ impl Settings {
     /// Refuses settings that would be unsafe or nonsensical; production is held to more.
     pub fn check(&self, environment: Environment) -> anyhow::Result<()> {
         let s = &self.session;
-        anyhow::ensure!(
-            s.idle_timeout_secs > 0,
-            "session.idle_timeout_secs must be positive"
-        );
+        anyhow::ensure!(s.idle_timeout_secs > 0, "session.idle_timeout_secs must be positive");
         anyhow::ensure!(
             s.absolute_timeout_secs >= s.idle_timeout_secs,
             "session.absolute_timeout_secs must not be shorter than session.idle_timeout_secs"
@@ -185,20 +180,14 @@ impl Settings {
             s.cookie_same_site != SameSite::None || s.cookie_secure,
             "session.cookie_same_site = \"none\" requires session.cookie_secure = true"
         );
-        anyhow::ensure!(
-            self.login_throttle.window_secs > 0,
-            "login_throttle.window_secs must be positive"
-        );
+        anyhow::ensure!(self.login_throttle.window_secs > 0, "login_throttle.window_secs must be positive");
         for origin in &self.server.trusted_origins {
             if let Err(e) = tower_http::csrf::CsrfLayer::new().add_trusted_origin(origin) {
                 anyhow::bail!("server.trusted_origins: {origin:?} is not an origin: {e:?}");
             }
         }
         if environment == Environment::Production {
-            anyhow::ensure!(
-                s.cookie_secure,
-                "production requires session.cookie_secure = true"
-            );
+            anyhow::ensure!(s.cookie_secure, "production requires session.cookie_secure = true");
             anyhow::ensure!(
                 s.cookie_same_site != SameSite::None,
                 "production refuses session.cookie_same_site = \"none\""
@@ -207,16 +196,9 @@ impl Settings {
                 self.password.argon2_memory_kib >= 19456 && self.password.argon2_iterations >= 2,
                 "production refuses Argon2 costs below 19 MiB and 2 passes"
             );
+            anyhow::ensure!(!self.redis.key_prefix.is_empty(), "production requires a redis.key_prefix");
             anyhow::ensure!(
-                !self.redis.key_prefix.is_empty(),
-                "production requires a redis.key_prefix"
-            );
-            anyhow::ensure!(
-                !self
-                    .database
-                    .url
-                    .expose_secret()
-                    .contains("postgres@127.0.0.1:5432/tonggan"),
+                self.database.url.expose_secret() != "postgres://postgres@127.0.0.1:5432/tonggan",
                 "production refuses the development database URL; set APP__DATABASE__URL"
             );
         }

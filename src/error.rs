@@ -46,11 +46,7 @@ impl FieldErrors {
 
     /// `Ok(())` when nothing was recorded, else the 422.
     pub fn into_result(self) -> Result<()> {
-        if self.is_empty() {
-            Ok(())
-        } else {
-            Err(AppError::Validation(self))
-        }
+        if self.is_empty() { Ok(()) } else { Err(AppError::Validation(self)) }
     }
 
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> AppError {
@@ -92,24 +88,15 @@ pub enum AppError {
 
 impl AppError {
     pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::Forbidden {
-            code,
-            detail: detail.into(),
-        }
+        Self::Forbidden { code, detail: detail.into() }
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::Conflict {
-            code,
-            detail: detail.into(),
-        }
+        Self::Conflict { code, detail: detail.into() }
     }
 
     pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::BadRequest {
-            code,
-            detail: detail.into(),
-        }
+        Self::BadRequest { code, detail: detail.into() }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -123,9 +110,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
@@ -133,9 +118,9 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation_failed",
-            AppError::BadRequest { code, .. }
-            | AppError::Forbidden { code, .. }
-            | AppError::Conflict { code, .. } => code,
+            AppError::BadRequest { code, .. } | AppError::Forbidden { code, .. } | AppError::Conflict { code, .. } => {
+                code
+            }
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::NotFound => "not_found",
@@ -150,16 +135,8 @@ impl AppError {
 /// Unique constraints whose violation is the client's doing, answered 409 with a code.
 /// Every other database error is ours and becomes a logged 500.
 const UNIQUE_CONFLICTS: &[(&str, &str, &str)] = &[
-    (
-        "accounts_email_key",
-        "email_taken",
-        "an account with this email already exists",
-    ),
-    (
-        "organizations_uscc_key",
-        "uscc_taken",
-        "an organization with this USCC is already registered",
-    ),
+    ("accounts_email_key", "email_taken", "an account with this email already exists"),
+    ("organizations_uscc_key", "uscc_taken", "an organization with this USCC is already registered"),
 ];
 
 impl From<sqlx::Error> for AppError {
@@ -167,8 +144,7 @@ impl From<sqlx::Error> for AppError {
         if let sqlx::Error::Database(db) = &error
             && db.is_unique_violation()
             && let Some(constraint) = db.constraint()
-            && let Some((_, code, detail)) =
-                UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)
+            && let Some((_, code, detail)) = UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)
         {
             return AppError::conflict(code, *detail);
         }
@@ -220,18 +196,11 @@ impl IntoResponse for AppError {
 }
 
 /// Renders a problem document; also used by layers (CSRF, timeouts) that answer on their own.
-pub fn problem_response(
-    status: StatusCode,
-    problem: &Problem,
-    retry_after: Option<u64>,
-) -> Response {
+pub fn problem_response(status: StatusCode, problem: &Problem, retry_after: Option<u64>) -> Response {
     let body = serde_json::to_vec(problem).unwrap_or_default();
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/problem+json"),
-    );
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
     if let Some(secs) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

@@ -62,8 +62,7 @@ pub fn db_pool(settings: &Settings) -> anyhow::Result<PgPool> {
 
 /// A Redis connection that also connects lazily and reconnects on its own.
 pub fn redis_manager(settings: &Settings) -> anyhow::Result<ConnectionManager> {
-    let client =
-        redis::Client::open(settings.redis.url.expose_secret()).context("invalid Redis URL")?;
+    let client = redis::Client::open(settings.redis.url.expose_secret()).context("invalid Redis URL")?;
     let timeout = Duration::from_millis(settings.redis.response_timeout_ms);
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(timeout))
@@ -98,10 +97,7 @@ impl AppState {
 
 /// The whole HTTP application. Tests call this with their own state.
 pub fn app(state: AppState) -> Router {
-    let api = OpenApiRouter::new()
-        .merge(regions::router())
-        .merge(accounts::router())
-        .merge(catalog::router());
+    let api = OpenApiRouter::new().merge(regions::router()).merge(accounts::router()).merge(catalog::router());
     let (router, api_doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::livez))
         .routes(routes!(health::readyz))
@@ -112,9 +108,7 @@ pub fn app(state: AppState) -> Router {
 
     let mut csrf = CsrfLayer::new();
     for origin in &state.settings.server.trusted_origins {
-        csrf = csrf
-            .add_trusted_origin(origin)
-            .expect("trusted origins are checked at start-up");
+        csrf = csrf.add_trusted_origin(origin).expect("trusted origins are checked at start-up");
     }
     let csrf = csrf.with_rejection_response(middleware::csrf_rejection);
 
@@ -138,15 +132,20 @@ pub fn app(state: AppState) -> Router {
                     axum::http::header::AUTHORIZATION,
                 ]))
                 .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    let request_id = req
-                        .headers()
-                        .get(&middleware::REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let request_id = req
+                                .headers()
+                                .get(&middleware::REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default();
+                            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
+                        })
+                        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+                )
                 .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
+                .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
                 .layer(csrf),
         )
@@ -156,13 +155,10 @@ pub fn app(state: AppState) -> Router {
 /// Serves until ctrl-c or SIGTERM, letting in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     let app = app(state);
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")
 }
 
 async fn shutdown_signal() {
@@ -171,9 +167,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let terminate = async {
-        if let Ok(mut sig) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
+        if let Ok(mut sig) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             sig.recv().await;
         }
     };

@@ -3,9 +3,7 @@
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{
-    Account, AccountRole, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization,
-};
+use super::model::{Account, AccountRole, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization};
 
 pub struct NewAccount<'a> {
     pub email: &'a str,
@@ -28,10 +26,7 @@ pub struct NewOrganization<'a> {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert_account(
-    db: impl PgExecutor<'_>,
-    new: &NewAccount<'_>,
-) -> sqlx::Result<Account> {
+pub async fn insert_account(db: impl PgExecutor<'_>, new: &NewAccount<'_>) -> sqlx::Result<Account> {
     sqlx::query_as(
         r#"
         insert into accounts (id, email, password_hash, display_name, phone, role)
@@ -50,10 +45,7 @@ pub async fn insert_account(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn insert_organization(
-    db: impl PgExecutor<'_>,
-    new: &NewOrganization<'_>,
-) -> sqlx::Result<Organization> {
+pub async fn insert_organization(db: impl PgExecutor<'_>, new: &NewOrganization<'_>) -> sqlx::Result<Organization> {
     sqlx::query_as(
         r#"
         insert into organizations (id, kind, legal_name, uscc, region_adcode, contact_name,
@@ -83,14 +75,12 @@ pub async fn insert_membership(
     account_id: Uuid,
     role: MemberRole,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        r#"insert into memberships (organization_id, account_id, role) values ($1, $2, $3)"#,
-    )
-    .bind(organization_id)
-    .bind(account_id)
-    .bind(role)
-    .execute(db)
-    .await?;
+    sqlx::query(r#"insert into memberships (organization_id, account_id, role) values ($1, $2, $3)"#)
+        .bind(organization_id)
+        .bind(account_id)
+        .bind(role)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -98,28 +88,23 @@ pub async fn insert_membership(
 #[derive(Debug, sqlx::FromRow)]
 pub struct Credentials {
     pub id: Uuid,
+    pub email: String,
     pub password_hash: String,
     pub role: AccountRole,
     pub status: String,
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_credentials_by_email(
-    db: impl PgExecutor<'_>,
-    email: &str,
-) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(r#"select id, password_hash, role, status from accounts where email = $1"#)
+pub async fn find_credentials_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as(r#"select id, email, password_hash, role, status from accounts where email = $1"#)
         .bind(email)
         .fetch_optional(db)
         .await
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_credentials_by_id(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(r#"select id, password_hash, role, status from accounts where id = $1"#)
+pub async fn find_credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Credentials>> {
+    sqlx::query_as(r#"select id, email, password_hash, role, status from accounts where id = $1"#)
         .bind(id)
         .fetch_optional(db)
         .await
@@ -139,10 +124,7 @@ pub async fn find_account(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Opt
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn memberships_of(
-    db: impl PgExecutor<'_>,
-    account_id: Uuid,
-) -> sqlx::Result<Vec<Membership>> {
+pub async fn memberships_of(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<Membership>> {
     sqlx::query_as(
         r#"
         select m.organization_id, o.kind, m.role, o.status as organization_status
@@ -156,11 +138,7 @@ pub async fn memberships_of(
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn update_password(
-    db: impl PgExecutor<'_>,
-    account_id: Uuid,
-    password_hash: &str,
-) -> sqlx::Result<()> {
+pub async fn update_password(db: impl PgExecutor<'_>, account_id: Uuid, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query(r#"update accounts set password_hash = $2, updated_at = now() where id = $1"#)
         .bind(account_id)
         .bind(password_hash)
@@ -170,26 +148,14 @@ pub async fn update_password(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn find_organization(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(r#"select * from organizations where id = $1"#)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(r#"select * from organizations where id = $1"#).bind(id).fetch_optional(db).await
 }
 
 /// The organization, locked until the transaction ends, so that status changes serialize.
 #[tracing::instrument(skip(tx))]
-pub async fn lock_organization(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(r#"select * from organizations where id = $1 for update"#)
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    sqlx::query_as(r#"select * from organizations where id = $1 for update"#).bind(id).fetch_optional(&mut **tx).await
 }
 
 #[tracing::instrument(skip(db))]
@@ -198,20 +164,15 @@ pub async fn membership_role(
     organization_id: Uuid,
     account_id: Uuid,
 ) -> sqlx::Result<Option<MemberRole>> {
-    sqlx::query_scalar(
-        r#"select role from memberships where organization_id = $1 and account_id = $2"#,
-    )
-    .bind(organization_id)
-    .bind(account_id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(r#"select role from memberships where organization_id = $1 and account_id = $2"#)
+        .bind(organization_id)
+        .bind(account_id)
+        .fetch_optional(db)
+        .await
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn list_members(
-    db: impl PgExecutor<'_>,
-    organization_id: Uuid,
-) -> sqlx::Result<Vec<Member>> {
+pub async fn list_members(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as(
         r#"
         select a.id as account_id, a.email, a.display_name, m.role, m.created_at as joined_at
@@ -251,23 +212,17 @@ pub async fn update_member_role(
     account_id: Uuid,
     role: MemberRole,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        r#"update memberships set role = $3 where organization_id = $1 and account_id = $2"#,
-    )
-    .bind(organization_id)
-    .bind(account_id)
-    .bind(role)
-    .execute(db)
-    .await?;
+    sqlx::query(r#"update memberships set role = $3 where organization_id = $1 and account_id = $2"#)
+        .bind(organization_id)
+        .bind(account_id)
+        .bind(role)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn delete_membership(
-    db: impl PgExecutor<'_>,
-    organization_id: Uuid,
-    account_id: Uuid,
-) -> sqlx::Result<()> {
+pub async fn delete_membership(db: impl PgExecutor<'_>, organization_id: Uuid, account_id: Uuid) -> sqlx::Result<()> {
     sqlx::query(r#"delete from memberships where organization_id = $1 and account_id = $2"#)
         .bind(organization_id)
         .bind(account_id)
@@ -288,10 +243,7 @@ pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx:
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn member_account_ids(
-    db: impl PgExecutor<'_>,
-    organization_id: Uuid,
-) -> sqlx::Result<Vec<Uuid>> {
+pub async fn member_account_ids(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar(r#"select account_id from memberships where organization_id = $1"#)
         .bind(organization_id)
         .fetch_all(db)

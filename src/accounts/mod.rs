@@ -36,22 +36,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 /// The producer organization `account_id` belongs to, with its status and the member's role.
-pub async fn producer_membership(
-    db: impl PgExecutor<'_>,
-    account_id: Uuid,
-) -> sqlx::Result<Option<Membership>> {
-    Ok(db::memberships_of(db, account_id)
-        .await?
-        .into_iter()
-        .find(|m| m.kind == OrgKind::Producer))
+pub async fn producer_membership(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Option<Membership>> {
+    Ok(db::memberships_of(db, account_id).await?.into_iter().find(|m| m.kind == OrgKind::Producer))
 }
 
 /// A producer's public profile: only verified producers have one.
-pub async fn public_producer(
-    db: impl PgExecutor<'_>,
-    id: Uuid,
-) -> sqlx::Result<Option<Organization>> {
-    Ok(db::find_organization(db, id)
-        .await?
-        .filter(|o| o.kind == OrgKind::Producer && o.status == OrgStatus::Verified))
+pub async fn public_producer(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    Ok(db::find_organization(db, id).await?.filter(|o| o.kind == OrgKind::Producer && o.status == OrgStatus::Verified))
 }

@@ -157,9 +157,7 @@ impl Phone {
         let phone = raw.trim();
         let body = phone.strip_prefix('+').unwrap_or(phone);
         let digits = body.chars().filter(char::is_ascii_digit).count();
-        let shape_ok = body
-            .chars()
-            .all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
+        let shape_ok = body.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
             && body.starts_with(|c: char| c.is_ascii_digit());
         if !shape_ok || !(7..=15).contains(&digits) {
             return Err("must be a phone number of 7 to 15 digits");
@@ -190,9 +188,7 @@ impl Uscc {
             return Err("must be 18 characters");
         }
         let Some(expected) = Self::check_char(&code[..17]) else {
-            return Err(
-                "contains characters outside the USCC alphabet (I, O, S, V and Z are not used)",
-            );
+            return Err("contains characters outside the USCC alphabet (I, O, S, V and Z are not used)");
         };
         if code.as_bytes()[17] != expected as u8 {
             return Err("has a wrong check character");
@@ -288,10 +284,8 @@ impl MemberRole {
     pub fn grantable_in(self, kind: OrgKind) -> bool {
         matches!(
             (kind, self),
-            (
-                OrgKind::Enterprise,
-                MemberRole::Purchaser | MemberRole::Approver
-            ) | (OrgKind::Producer, MemberRole::Staff)
+            (OrgKind::Enterprise, MemberRole::Purchaser | MemberRole::Approver)
+                | (OrgKind::Producer, MemberRole::Staff)
         )
     }
 }
@@ -351,10 +345,7 @@ mod tests {
     #[test]
     fn the_design_examples_of_uscc_are_judged_right() {
         assert!(Uscc::parse("91350100M000100Y43").is_ok());
-        assert_eq!(
-            Uscc::parse("91350100M000100Y4A"),
-            Err("has a wrong check character")
-        );
+        assert_eq!(Uscc::parse("91350100M000100Y4A"), Err("has a wrong check character"));
         assert!(Uscc::parse("91350100M000100Y4").is_err());
         assert!(Uscc::parse("9135010OM000100Y43").is_err());
     }
@@ -368,10 +359,7 @@ mod tests {
 
     #[test]
     fn emails_are_normalised() {
-        assert_eq!(
-            Email::parse("  A@Example.CN ").unwrap().as_str(),
-            "a@example.cn"
-        );
+        assert_eq!(Email::parse("  A@Example.CN ").unwrap().as_str(), "a@example.cn");
         assert!(Email::parse("not-an-email").is_err());
     }
 

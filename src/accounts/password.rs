@@ -19,22 +19,15 @@ pub struct PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(settings: &PasswordSettings) -> anyhow::Result<Self> {
-        let params = Params::new(
-            settings.argon2_memory_kib,
-            settings.argon2_iterations,
-            settings.argon2_parallelism,
-            None,
-        )
-        .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
+        let params =
+            Params::new(settings.argon2_memory_kib, settings.argon2_iterations, settings.argon2_parallelism, None)
+                .map_err(|e| anyhow::anyhow!("invalid Argon2 settings: {e}"))?;
         let argon2 = Arc::new(Argon2::new(Algorithm::Argon2id, Version::V0x13, params));
         let dummy = argon2
             .hash_password(uuid::Uuid::now_v7().to_string().as_bytes(), &salt())
             .map_err(|e| anyhow::anyhow!("hashing failed: {e}"))?
             .to_string();
-        Ok(Self {
-            argon2,
-            dummy_hash: Arc::new(dummy),
-        })
+        Ok(Self { argon2, dummy_hash: Arc::new(dummy) })
     }
 
     #[tracing::instrument(skip_all)]
@@ -60,8 +53,7 @@ impl PasswordHasher {
         let argon2 = self.argon2.clone();
         let password = password.to_string();
         let matches = tokio::task::spawn_blocking(move || {
-            let parsed = PasswordHash::new(&hash)
-                .map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
+            let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash is malformed: {e}"))?;
             Ok::<_, anyhow::Error>(argon2.verify_password(password.as_bytes(), &parsed).is_ok())
         })
         .await

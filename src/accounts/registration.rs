@@ -4,9 +4,7 @@
 use sqlx::PgPool;
 
 use super::db::{self, NewAccount, NewOrganization};
-use super::model::{
-    Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text, Uscc,
-};
+use super::model::{Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text, Uscc};
 use super::password::PasswordHasher;
 use crate::error::{FieldErrors, Result};
 use crate::regions::{self, model::Adcode};
@@ -37,11 +35,7 @@ pub struct OrganizationForm {
 }
 
 #[tracing::instrument(skip_all, fields(email = form.email.as_str()))]
-pub async fn register_consumer(
-    db: &PgPool,
-    hasher: &PasswordHasher,
-    form: AccountForm,
-) -> Result<Account> {
+pub async fn register_consumer(db: &PgPool, hasher: &PasswordHasher, form: AccountForm) -> Result<Account> {
     let hash = hasher.hash(form.password.expose()).await?;
     let account = db::insert_account(db, &new_account(&form, &hash, AccountRole::Consumer)).await?;
     Ok(account)
@@ -94,11 +88,7 @@ pub async fn register_organization(
     Ok((account, organization))
 }
 
-pub(super) fn new_account<'a>(
-    form: &'a AccountForm,
-    hash: &'a str,
-    role: AccountRole,
-) -> NewAccount<'a> {
+pub(super) fn new_account<'a>(form: &'a AccountForm, hash: &'a str, role: AccountRole) -> NewAccount<'a> {
     NewAccount {
         email: form.email.as_str(),
         password_hash: hash,

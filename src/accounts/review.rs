@@ -53,41 +53,32 @@ pub async fn decide(
     reason: Option<&str>,
 ) -> Result<Organization> {
     let mut tx = db.begin().await?;
-    let current = db::lock_organization(&mut tx, organization_id)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let current = db::lock_organization(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
     let Some(next) = decision.transition(current.status) else {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!(
-                "a {} organization cannot be {}",
-                current.status.as_str(),
-                decision.past_tense()
-            ),
+            format!("a {} organization cannot be {}", current.status.as_str(), decision.past_tense()),
         ));
     };
     let updated = db::set_organization_status(&mut tx, organization_id, next, reason).await?;
-    db::insert_review(
-        &mut tx,
-        organization_id,
-        admin_id,
-        current.status,
-        next,
-        reason,
-    )
-    .await?;
-    if next == OrgStatus::Suspended {
-        for account_id in db::member_account_ids(&mut *tx, organization_id).await? {
-            sessions.destroy_all(account_id).await?;
-        }
+    db::insert_review(&mut tx, organization_id, admin_id, current.status, next, reason).await?;
+    let members = if next == OrgStatus::Suspended {
+        db::member_account_ids(&mut *tx, organization_id).await?
+    } else {
+        Vec::new()
+    };
+    for account_id in &members {
+        sessions.revoke_all(*account_id).await?;
     }
     if updated.kind == OrgKind::Producer {
         // A producer's products are public only while it is verified.
-        catalog::set_producer_active(&mut *tx, organization_id, next == OrgStatus::Verified)
-            .await?;
+        catalog::set_producer_active(&mut *tx, organization_id, next == OrgStatus::Verified).await?;
         catalog_cache.commit(tx).await?;
     } else {
         tx.commit().await?;
+    }
+    for account_id in &members {
+        sessions.revoke_all(*account_id).await?;
     }
     Ok(updated)
 }

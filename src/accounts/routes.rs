@@ -12,8 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::model::{
-    Account, Email, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization, Password,
-    Phone, Text, Uscc,
+    Account, Email, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization, Password, Phone, Text, Uscc,
 };
 use super::registration::{self, AccountForm, OrganizationForm};
 use super::review::Decision;
@@ -45,24 +44,13 @@ impl AccountRequest {
     /// Checks every field, recording problems under `prefix` (`owner.` for organizations).
     fn parse(&self, prefix: &str, errors: &mut FieldErrors) -> Option<AccountForm> {
         let email = errors.check(&format!("{prefix}email"), Email::parse(&self.email));
-        let password = errors.check(
-            &format!("{prefix}password"),
-            Password::parse(&self.password),
-        );
-        let display_name = errors.check(
-            &format!("{prefix}display_name"),
-            Text::parse(&self.display_name, NAME_MAX),
-        );
+        let password = errors.check(&format!("{prefix}password"), Password::parse(&self.password));
+        let display_name = errors.check(&format!("{prefix}display_name"), Text::parse(&self.display_name, NAME_MAX));
         let phone = match &self.phone {
             Some(p) => Some(errors.check(&format!("{prefix}phone"), Phone::parse(p))?),
             None => None,
         };
-        Some(AccountForm {
-            email: email?,
-            password: password?,
-            display_name: display_name?,
-            phone,
-        })
+        Some(AccountForm { email: email?, password: password?, display_name: display_name?, phone })
     }
 }
 
@@ -130,34 +118,16 @@ fn parse_registration(
     owner: &AccountRequest,
 ) -> Result<(OrganizationForm, AccountForm)> {
     let mut errors = FieldErrors::new();
-    let legal_name = errors.check(
-        "organization.legal_name",
-        Text::parse(common.legal_name, ADDRESS_MAX),
-    );
+    let legal_name = errors.check("organization.legal_name", Text::parse(common.legal_name, ADDRESS_MAX));
     let uscc = errors.check("organization.uscc", Uscc::parse(common.uscc));
-    let contact_name = errors.check(
-        "organization.contact_name",
-        Text::parse(common.contact_name, NAME_MAX),
-    );
-    let contact_phone = errors.check(
-        "organization.contact_phone",
-        Phone::parse(common.contact_phone),
-    );
-    let address = errors.check(
-        "organization.address",
-        Text::parse(common.address, ADDRESS_MAX),
-    );
-    let region = errors.check(
-        &format!("organization.{region_field}"),
-        Adcode::parse(region),
-    );
+    let contact_name = errors.check("organization.contact_name", Text::parse(common.contact_name, NAME_MAX));
+    let contact_phone = errors.check("organization.contact_phone", Phone::parse(common.contact_phone));
+    let address = errors.check("organization.address", Text::parse(common.address, ADDRESS_MAX));
+    let region = errors.check(&format!("organization.{region_field}"), Adcode::parse(region));
     let (farmer_linkage, households) = match linkage {
         None => (None, None),
         Some(l) => (
-            errors.check(
-                "organization.farmer_linkage",
-                Text::parse(l.statement, LINKAGE_MAX),
-            ),
+            errors.check("organization.farmer_linkage", Text::parse(l.statement, LINKAGE_MAX)),
             errors.check(
                 "organization.households",
                 i32::try_from(l.households)
@@ -188,15 +158,8 @@ async fn register_organization(
     state: &AppState,
     (org, owner): (OrganizationForm, AccountForm),
 ) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
-    let (account, organization) =
-        registration::register_organization(&state.db, &state.hasher, org, owner).await?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(OrganizationRegistered {
-            account,
-            organization,
-        }),
-    ))
+    let (account, organization) = registration::register_organization(&state.db, &state.hasher, org, owner).await?;
+    Ok((StatusCode::CREATED, axum::Json(OrganizationRegistered { account, organization })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -285,8 +248,7 @@ pub async fn register_consumer(
     let mut errors = FieldErrors::new();
     let form = body.parse("", &mut errors);
     errors.into_result()?;
-    let account =
-        registration::register_consumer(&state.db, &state.hasher, form.expect("no errors")).await?;
+    let account = registration::register_consumer(&state.db, &state.hasher, form.expect("no errors")).await?;
     Ok((StatusCode::CREATED, axum::Json(AccountReply { account })))
 }
 
@@ -312,13 +274,8 @@ pub async fn register_enterprise(
         contact_phone: &o.contact_phone,
         address: &o.address,
     };
-    let forms = parse_registration(
-        OrgKind::Enterprise,
-        common,
-        ("district_adcode", o.district_adcode),
-        None,
-        &body.owner,
-    )?;
+    let forms =
+        parse_registration(OrgKind::Enterprise, common, ("district_adcode", o.district_adcode), None, &body.owner)?;
     register_organization(&state, forms).await
 }
 
@@ -344,17 +301,9 @@ pub async fn register_producer(
         contact_phone: &o.contact_phone,
         address: &o.address,
     };
-    let linkage = FarmerLinkage {
-        statement: &o.farmer_linkage,
-        households: o.households,
-    };
-    let forms = parse_registration(
-        OrgKind::Producer,
-        common,
-        ("county_adcode", o.county_adcode),
-        Some(linkage),
-        &body.owner,
-    )?;
+    let linkage = FarmerLinkage { statement: &o.farmer_linkage, households: o.households };
+    let forms =
+        parse_registration(OrgKind::Producer, common, ("county_adcode", o.county_adcode), Some(linkage), &body.owner)?;
     register_organization(&state, forms).await
 }
 
@@ -381,11 +330,7 @@ pub async fn login(
     {
         state.sessions.destroy(old.value(), data.account_id).await?;
     }
-    let session = state
-        .sessions
-        .load(&session_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let session = state.sessions.load(&session_id).await?.ok_or(AppError::Unauthenticated)?;
     let me = me_of(&state, session.account_id).await?;
     let jar = jar.add(session_cookie(&state.settings.session, session_id));
     Ok((jar, axum::Json(me)))
@@ -393,33 +338,16 @@ pub async fn login(
 
 /// Ends this session.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
-pub async fn logout(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    jar: CookieJar,
-) -> Result<impl IntoResponse> {
-    state
-        .sessions
-        .destroy(&user.session_id, user.account_id)
-        .await?;
-    Ok((
-        jar.add(removal_cookie(&state.settings.session)),
-        StatusCode::NO_CONTENT,
-    ))
+pub async fn logout(State(state): State<AppState>, user: CurrentUser, jar: CookieJar) -> Result<impl IntoResponse> {
+    state.sessions.destroy(&user.session_id, user.account_id).await?;
+    Ok((jar.add(removal_cookie(&state.settings.session)), StatusCode::NO_CONTENT))
 }
 
 /// Ends every session of the signed-in account, on every device.
 #[utoipa::path(post, path = "/auth/logout-all", tag = "auth", responses((status = 204), (status = 401, body = Problem, content_type = "application/problem+json")))]
-pub async fn logout_all(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    jar: CookieJar,
-) -> Result<impl IntoResponse> {
-    state.sessions.destroy_all(user.account_id).await?;
-    Ok((
-        jar.add(removal_cookie(&state.settings.session)),
-        StatusCode::NO_CONTENT,
-    ))
+pub async fn logout_all(State(state): State<AppState>, user: CurrentUser, jar: CookieJar) -> Result<impl IntoResponse> {
+    state.sessions.revoke_all(user.account_id).await?;
+    Ok((jar.add(removal_cookie(&state.settings.session)), StatusCode::NO_CONTENT))
 }
 
 /// The signed-in account, its role and its memberships.
@@ -429,14 +357,9 @@ pub async fn me(State(state): State<AppState>, user: CurrentUser) -> Result<axum
 }
 
 async fn me_of(state: &AppState, account_id: Uuid) -> Result<Me> {
-    let account = db::find_account(&state.db, account_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let account = db::find_account(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
     let memberships = db::memberships_of(&state.db, account_id).await?;
-    Ok(Me {
-        account,
-        memberships,
-    })
+    Ok(Me { account, memberships })
 }
 
 /// Changes the password; every session of the account ends and this client gets a new one.
@@ -447,20 +370,14 @@ async fn me_of(state: &AppState, account_id: Uuid) -> Result<Me> {
 pub async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
+    ConnectInfo(client): ConnectInfo<SocketAddr>,
     jar: CookieJar,
     Json(body): Json<PasswordChange>,
 ) -> Result<impl IntoResponse> {
-    let session_id = signin::change_password(
-        &state,
-        user.account_id,
-        &body.current_password,
-        &body.new_password,
-    )
-    .await?;
-    Ok((
-        jar.add(session_cookie(&state.settings.session, session_id)),
-        StatusCode::NO_CONTENT,
-    ))
+    let session_id =
+        signin::change_password(&state, user.account_id, client.ip(), &body.current_password, &body.new_password)
+            .await?;
+    Ok((jar.add(session_cookie(&state.settings.session, session_id)), StatusCode::NO_CONTENT))
 }
 
 /// The organization's members. Members and platform staff may read; others get 404.
@@ -475,9 +392,7 @@ pub async fn list_members(
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Vec<Member>>> {
     let organization = members::readable_by(&state.db, &user, id).await?;
-    Ok(axum::Json(
-        db::list_members(&state.db, organization.id).await?,
-    ))
+    Ok(axum::Json(db::list_members(&state.db, organization.id).await?))
 }
 
 /// Adds a member account (owner only).
@@ -507,20 +422,11 @@ pub async fn add_member(
         phone: body.phone,
     };
     let form = request.parse("", &mut errors);
-    if let Err(AppError::Validation(role_errors)) =
-        members::check_grantable(&organization, body.role)
-    {
+    if let Err(AppError::Validation(role_errors)) = members::check_grantable(&organization, body.role) {
         errors.merge(role_errors);
     }
     errors.into_result()?;
-    let member = members::add(
-        &state.db,
-        &state.hasher,
-        &organization,
-        form.expect("no errors"),
-        body.role,
-    )
-    .await?;
+    let member = members::add(&state.db, &state.hasher, &organization, form.expect("no errors"), body.role).await?;
     Ok((StatusCode::CREATED, axum::Json(member)))
 }
 
@@ -543,9 +449,7 @@ pub async fn change_member_role(
     Json(body): Json<MemberRoleChange>,
 ) -> Result<axum::Json<Member>> {
     let organization = members::managed_by(&state.db, &user, id).await?;
-    Ok(axum::Json(
-        members::change_role(&state.db, &organization, account_id, body.role).await?,
-    ))
+    Ok(axum::Json(members::change_role(&state.db, &organization, account_id, body.role).await?))
 }
 
 /// Removes a member: the account is disabled and its sessions end (owner only).
@@ -580,11 +484,8 @@ pub async fn list_organizations(
     Query(query): Query<OrganizationQuery>,
 ) -> Result<axum::Json<Page<Organization>>> {
     let (limit, after) = pagination::parse::<Uuid>(query.limit, query.cursor.as_deref())?;
-    let rows =
-        db::list_organizations(&state.db, query.kind, query.status, after, limit + 1).await?;
-    Ok(axum::Json(Page::from_rows(rows, limit, |o| {
-        Cursor::encode(&o.id)
-    })))
+    let rows = db::list_organizations(&state.db, query.kind, query.status, after, limit + 1).await?;
+    Ok(axum::Json(Page::from_rows(rows, limit, |o| Cursor::encode(&o.id))))
 }
 
 async fn decide(

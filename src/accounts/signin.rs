@@ -5,44 +5,31 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::db;
-use super::model::Password;
+use super::model::{Email, Password};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::startup::AppState;
 
 /// Checks the password and starts a new session (a fresh id, so that an id planted before
 /// login is worthless). Unknown emails and wrong passwords cost the same and answer the same.
 #[tracing::instrument(skip(state, password))]
-pub async fn login(
-    state: &AppState,
-    email: &str,
-    password: &str,
-    client: IpAddr,
-) -> Result<String> {
+pub async fn login(state: &AppState, email: &str, password: &str, client: IpAddr) -> Result<String> {
     let email = email.trim().to_lowercase();
-    state.login_throttle.check(&email, client).await?;
-    let credentials = db::find_credentials_by_email(&state.db, &email).await?;
-    let ok = state
-        .hasher
-        .verify(
-            password,
-            credentials.as_ref().map(|c| c.password_hash.as_str()),
-        )
-        .await?;
+    state.login_throttle.attempt(&email, client).await?;
+    // Before reading credentials: a revocation after this moment outlives this login.
+    let issued_at = state.sessions.now_us().await?;
+    let credentials = match Email::parse(&email) {
+        Ok(email) => db::find_credentials_by_email(&state.db, email.as_str()).await?,
+        Err(_) => None,
+    };
+    let ok = state.hasher.verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
     let Some(credentials) = credentials.filter(|_| ok) else {
-        state.login_throttle.record_failure(&email, client).await?;
         return Err(AppError::InvalidCredentials);
     };
-    if credentials.status != "active" {
-        return Err(AppError::forbidden(
-            "account_disabled",
-            "this account has been disabled",
-        ));
-    }
     state.login_throttle.record_success(&email, client).await?;
-    Ok(state
-        .sessions
-        .create(credentials.id, credentials.role)
-        .await?)
+    if credentials.status != "active" {
+        return Err(AppError::forbidden("account_disabled", "this account has been disabled"));
+    }
+    Ok(state.sessions.create(credentials.id, credentials.role, issued_at).await?)
 }
 
 /// Changes the password after checking the current one, ends every session of the account
@@ -51,6 +38,7 @@ pub async fn login(
 pub async fn change_password(
     state: &AppState,
     account_id: Uuid,
+    client: IpAddr,
     current: &str,
     new: &str,
 ) -> Result<String> {
@@ -59,14 +47,12 @@ pub async fn change_password(
     if new.as_ref().is_some_and(|n| n.expose() == current) {
         errors.add("new_password", "must differ from the current password");
     }
-    let credentials = db::find_credentials_by_id(&state.db, account_id)
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
-    if !state
-        .hasher
-        .verify(current, Some(&credentials.password_hash))
-        .await?
-    {
+    let credentials = db::find_credentials_by_id(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
+    // Guesses at the current password through a stolen session count like failed logins.
+    state.login_throttle.attempt(&credentials.email, client).await?;
+    if state.hasher.verify(current, Some(&credentials.password_hash)).await? {
+        state.login_throttle.record_success(&credentials.email, client).await?;
+    } else {
         errors.add("current_password", "is wrong");
     }
     errors.into_result()?;
@@ -74,8 +60,11 @@ pub async fn change_password(
     let hash = state.hasher.hash(new.expose()).await?;
     let mut tx = state.db.begin().await?;
     db::update_password(&mut *tx, account_id, &hash).await?;
-    // Before the commit: if Redis fails, the old password and sessions both stay.
-    state.sessions.destroy_all(account_id).await?;
+    // Before the commit, so that a Redis failure keeps the old password and sessions both;
+    // after it, so that a login that read the old hash meanwhile cannot keep its session.
+    state.sessions.revoke_all(account_id).await?;
     tx.commit().await?;
-    Ok(state.sessions.create(account_id, credentials.role).await?)
+    state.sessions.revoke_all(account_id).await?;
+    let issued_at = state.sessions.now_us().await?;
+    Ok(state.sessions.create(account_id, credentials.role, issued_at).await?)
 }

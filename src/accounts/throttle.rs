@@ -1,9 +1,13 @@
-//! Failed-login counters in Redis, per email and per client address, so that guessing is
+//! Login attempt counters in Redis, per email and per client address, so that guessing is
 //! throttled across every instance of the service.
+//!
+//! Every attempt is counted *before* the password is checked (INCR, then `EXPIRE NX` so the
+//! window starts at the first attempt and is not extended): parallel guesses cannot all slip
+//! past a check-then-count. A successful login takes its attempt back, so the counters hold
+//! failures.
 
 use std::net::IpAddr;
 
-use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use crate::config::LoginThrottleSettings;
@@ -18,71 +22,68 @@ pub struct LoginThrottle {
 
 impl LoginThrottle {
     pub fn new(redis: ConnectionManager, prefix: &str, settings: &LoginThrottleSettings) -> Self {
-        Self {
-            redis,
-            prefix: prefix.to_string(),
-            settings: settings.clone(),
-        }
+        Self { redis, prefix: prefix.to_string(), settings: settings.clone() }
     }
 
-    fn keys(&self, email: &str, client: IpAddr) -> [(String, u64); 2] {
-        [
-            (
-                format!("{}login_fail:email:{email}", self.prefix),
-                self.settings.max_failures_per_email,
-            ),
-            (
-                format!("{}login_fail:client:{client}", self.prefix),
-                self.settings.max_failures_per_client,
-            ),
-        ]
+    fn email_key(&self, email: &str) -> String {
+        format!("{}login_fail:email:{email}", self.prefix)
     }
 
-    /// 429 with the honest number of seconds until the window ends, when either counter is
-    /// at its limit.
+    fn client_key(&self, client: IpAddr) -> String {
+        format!("{}login_fail:client:{client}", self.prefix)
+    }
+
+    /// Counts an attempt; 429 with the honest number of seconds until the window ends (rounded
+    /// up) when either counter is past its limit.
     #[tracing::instrument(skip(self))]
-    pub async fn check(&self, email: &str, client: IpAddr) -> Result<()> {
+    pub async fn attempt(&self, email: &str, client: IpAddr) -> Result<()> {
+        let window_ms = self.settings.window_secs * 1000;
+        let (email_key, client_key) = (self.email_key(email), self.client_key(client));
         let mut conn = self.redis.clone();
-        for (key, limit) in self.keys(email, client) {
-            let count: Option<u64> = conn.get(&key).await?;
-            if count.unwrap_or(0) >= limit {
-                let ttl: i64 = conn.ttl(&key).await?;
-                // -1 (no expiry) cannot happen as keys are written with one; be safe anyway.
-                let retry_after_secs = if ttl > 0 {
-                    ttl as u64
-                } else {
-                    self.settings.window_secs
-                };
-                return Err(AppError::TooManyAttempts { retry_after_secs });
-            }
+        let (by_email, by_client, email_ttl, client_ttl): (u64, u64, i64, i64) = redis::pipe()
+            .atomic()
+            .incr(&email_key, 1)
+            .cmd("PEXPIRE")
+            .arg(&email_key)
+            .arg(window_ms)
+            .arg("NX")
+            .ignore()
+            .incr(&client_key, 1)
+            .cmd("PEXPIRE")
+            .arg(&client_key)
+            .arg(window_ms)
+            .arg("NX")
+            .ignore()
+            .pttl(&email_key)
+            .pttl(&client_key)
+            .query_async(&mut conn)
+            .await?;
+        let mut wait_ms = 0;
+        if by_email > self.settings.max_failures_per_email {
+            wait_ms = wait_ms.max(email_ttl);
+        }
+        if by_client > self.settings.max_failures_per_client {
+            wait_ms = wait_ms.max(client_ttl);
+        }
+        if wait_ms > 0 {
+            let retry_after_secs = (wait_ms as u64).div_ceil(1000);
+            return Err(AppError::TooManyAttempts { retry_after_secs });
         }
         Ok(())
     }
 
-    /// Counts a failure; the window starts at the first failure and is not extended by later ones.
-    #[tracing::instrument(skip(self))]
-    pub async fn record_failure(&self, email: &str, client: IpAddr) -> Result<()> {
-        let mut conn = self.redis.clone();
-        let mut pipe = redis::pipe();
-        for (key, _) in self.keys(email, client) {
-            pipe.incr(&key, 1).ignore();
-            pipe.cmd("EXPIRE")
-                .arg(&key)
-                .arg(self.settings.window_secs)
-                .arg("NX")
-                .ignore();
-        }
-        pipe.query_async::<()>(&mut conn).await?;
-        Ok(())
-    }
-
-    /// A successful login clears the email's counter (not the client's: one address may be
-    /// trying many accounts).
+    /// A successful login clears the email's counter and takes back its attempt from the
+    /// client's (one address may be trying many accounts, so its failures stay).
     #[tracing::instrument(skip(self))]
     pub async fn record_success(&self, email: &str, client: IpAddr) -> Result<()> {
         let mut conn = self.redis.clone();
-        let [(email_key, _), _] = self.keys(email, client);
-        let _: () = conn.del(email_key).await?;
+        redis::pipe()
+            .del(self.email_key(email))
+            .ignore()
+            .decr(self.client_key(client), 1)
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await?;
         Ok(())
     }
 }

@@ -29,15 +29,7 @@ pub async fn check(
     if let Some(m) = median(&peers)
         && exceeds(price, m, settings.alert_above_median_pct)
     {
-        db::insert_alert(
-            tx,
-            row.id,
-            "above_median",
-            price,
-            m,
-            settings.alert_above_median_pct as i32,
-        )
-        .await?;
+        db::insert_alert(tx, row.id, "above_median", price, m, settings.alert_above_median_pct as i32).await?;
     }
     if let Some(before) = before
         && price > before.retail_fen

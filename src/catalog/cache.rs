@@ -33,10 +33,7 @@ impl Cached {
     pub fn new(body: Vec<u8>) -> Self {
         let digest = Sha256::digest(&body);
         let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
-        Self {
-            etag: format!("\"{hex}\""),
-            body: Bytes::from(body),
-        }
+        Self { etag: format!("\"{hex}\""), body: Bytes::from(body) }
     }
 }
 
@@ -57,13 +54,7 @@ const WAIT_STEPS: usize = 400;
 
 impl CatalogCache {
     pub fn new(redis: ConnectionManager, prefix: &str, ttl_secs: u64, enabled: bool) -> Self {
-        Self {
-            redis,
-            prefix: prefix.to_string(),
-            ttl_secs,
-            enabled,
-            loads: Arc::default(),
-        }
+        Self { redis, prefix: prefix.to_string(), ttl_secs, enabled, loads: Arc::default() }
     }
 
     pub fn loads(&self) -> u64 {
@@ -142,13 +133,8 @@ impl CatalogCache {
         value.extend_from_slice(fresh.etag.as_bytes());
         value.push(b'\n');
         value.extend_from_slice(&fresh.body);
-        let stored: redis::RedisResult<()> = redis::pipe()
-            .set_ex(&key, value, self.ttl_secs)
-            .ignore()
-            .del(&lock)
-            .ignore()
-            .query_async(&mut conn)
-            .await;
+        let stored: redis::RedisResult<()> =
+            redis::pipe().set_ex(&key, value, self.ttl_secs).ignore().del(&lock).ignore().query_async(&mut conn).await;
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not fill the catalog cache");
         }
@@ -161,10 +147,7 @@ impl CatalogCache {
         Ok(raw.and_then(|raw| {
             let split = raw.iter().position(|&b| b == b'\n')?;
             let etag = String::from_utf8(raw[..split].to_vec()).ok()?;
-            Some(Cached {
-                etag,
-                body: Bytes::copy_from_slice(&raw[split + 1..]),
-            })
+            Some(Cached { etag, body: Bytes::copy_from_slice(&raw[split + 1..]) })
         }))
     }
 }

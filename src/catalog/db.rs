@@ -15,17 +15,12 @@ const PRODUCT_COLUMNS: &str = "id, producer_id, category_id, title, description,
 
 #[tracing::instrument(skip(db))]
 pub async fn list_categories(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Category>> {
-    sqlx::query_as(r#"select id, slug, name from categories order by sort_order, id"#)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(r#"select id, slug, name from categories order by sort_order, id"#).fetch_all(db).await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_category(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
-    sqlx::query_as(r#"select id, slug, name from categories where id = $1"#)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(r#"select id, slug, name from categories where id = $1"#).bind(id).fetch_optional(db).await
 }
 
 /// Everything a product row holds that its producer chooses.
@@ -131,27 +126,20 @@ pub async fn update_product(
 
 #[tracing::instrument(skip(db))]
 pub async fn find_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"select {PRODUCT_COLUMNS} from products where id = $1"#
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(r#"select {PRODUCT_COLUMNS} from products where id = $1"#)))
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// The product, locked until the transaction ends, so that edits, reviews and price changes
 /// of one product serialize.
 #[tracing::instrument(skip(tx))]
-pub async fn lock_product(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"select {PRODUCT_COLUMNS} from products where id = $1 for update"#
-    )))
-    .bind(id)
-    .fetch_optional(&mut **tx)
-    .await
+pub async fn lock_product(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(r#"select {PRODUCT_COLUMNS} from products where id = $1 for update"#)))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
 }
 
 #[tracing::instrument(skip(tx))]
@@ -172,11 +160,7 @@ pub async fn set_status(
 }
 
 #[tracing::instrument(skip(tx, tiers))]
-pub async fn set_tiers(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    tiers: &[Tier],
-) -> sqlx::Result<ProductRow> {
+pub async fn set_tiers(tx: &mut Transaction<'_, Postgres>, id: Uuid, tiers: &[Tier]) -> sqlx::Result<ProductRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"update products set tiers = $2, retail_price_fen = $3, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
     )))
@@ -199,11 +183,7 @@ pub async fn set_stock(db: impl PgExecutor<'_>, id: Uuid, stock: i32) -> sqlx::R
 }
 
 #[tracing::instrument(skip(tx))]
-pub async fn set_cert_status(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    status: &str,
-) -> sqlx::Result<ProductRow> {
+pub async fn set_cert_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, status: &str) -> sqlx::Result<ProductRow> {
     sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"update products set cert_status = $2, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
     )))
@@ -215,11 +195,7 @@ pub async fn set_cert_status(
 
 /// Shows or hides all of a producer's products when its organization is verified, suspended...
 #[tracing::instrument(skip(db))]
-pub async fn set_producer_active(
-    db: impl PgExecutor<'_>,
-    producer_id: Uuid,
-    active: bool,
-) -> sqlx::Result<u64> {
+pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, active: bool) -> sqlx::Result<u64> {
     sqlx::query(r#"update products set producer_active = $2 where producer_id = $1 and producer_active <> $2"#)
         .bind(producer_id)
         .bind(active)
@@ -342,10 +318,7 @@ pub async fn price_history(
 /// The lowest retail price in effect at any moment of the last 30 days: the current price,
 /// every price set within the window, and the one in effect when the window opened.
 #[tracing::instrument(skip(db))]
-pub async fn lowest_price_30d(
-    db: impl PgExecutor<'_>,
-    product_id: Uuid,
-) -> sqlx::Result<Option<i64>> {
+pub async fn lowest_price_30d(db: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar(
         r#"
         select least(
@@ -497,10 +470,7 @@ pub async fn resolve_alert(
 
 #[tracing::instrument(skip(db))]
 pub async fn alert_exists(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(r#"select exists (select 1 from price_alerts where id = $1)"#)
-        .bind(id)
-        .fetch_one(db)
-        .await
+    sqlx::query_scalar(r#"select exists (select 1 from price_alerts where id = $1)"#).bind(id).fetch_one(db).await
 }
 
 /// The public catalog's filters and order, already checked.
@@ -533,26 +503,19 @@ pub enum Sort {
 /// One page of the public catalog. Filters are added only when given, so each query plan fits
 /// what was asked.
 #[tracing::instrument(skip(db))]
-pub async fn public_list(
-    db: impl PgExecutor<'_>,
-    q: &PublicQuery,
-) -> sqlx::Result<Vec<ProductRow>> {
+pub async fn public_list(db: impl PgExecutor<'_>, q: &PublicQuery) -> sqlx::Result<Vec<ProductRow>> {
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "select {PRODUCT_COLUMNS} from products where status = 'listed' and producer_active"
     ));
     for (grams, term) in &q.terms {
         b.push(" and search_grams @> ").push_bind(grams.clone());
-        b.push(" and strpos(lower(title || ' ' || description), ")
-            .push_bind(term.clone())
-            .push(") > 0");
+        b.push(" and strpos(lower(title || ' ' || description), ").push_bind(term.clone()).push(") > 0");
     }
     if let Some(c) = q.category {
         b.push(" and category_id = ").push_bind(c);
     }
     if let Some(counties) = &q.counties {
-        b.push(" and origin_adcode = any(")
-            .push_bind(counties.clone())
-            .push(")");
+        b.push(" and origin_adcode = any(").push_bind(counties.clone()).push(")");
     }
     if let Some(p) = q.producer {
         b.push(" and producer_id = ").push_bind(p);
@@ -564,7 +527,9 @@ pub async fn public_list(
         b.push(" and retail_price_fen <= ").push_bind(max);
     }
     if q.certified {
-        b.push(" and cert_status = 'verified' and cert_valid_from <= current_date and cert_valid_until >= current_date");
+        b.push(
+            " and cert_status = 'verified' and cert_valid_from <= current_date and cert_valid_until >= current_date",
+        );
     }
     if q.in_stock {
         b.push(" and stock >= min_order_qty");
@@ -606,12 +571,11 @@ pub async fn public_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<O
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn count_public_for_producer(
-    db: impl PgExecutor<'_>,
-    producer_id: Uuid,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(r#"select count(*) from products where producer_id = $1 and status = 'listed' and producer_active"#)
-        .bind(producer_id)
-        .fetch_one(db)
-        .await
+pub async fn count_public_for_producer(db: impl PgExecutor<'_>, producer_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        r#"select count(*) from products where producer_id = $1 and status = 'listed' and producer_active"#,
+    )
+    .bind(producer_id)
+    .fetch_one(db)
+    .await
 }

@@ -24,12 +24,7 @@ impl Writer<'_> {
     }
 
     #[tracing::instrument(skip(self, fields))]
-    pub async fn create(
-        &self,
-        producer_id: Uuid,
-        actor: Uuid,
-        fields: ProductFields,
-    ) -> Result<ProductRow> {
+    pub async fn create(&self, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
         let mut tx = self.db.begin().await?;
         // Only verified producers get here (routes check), so the producer is active.
         let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
@@ -39,27 +34,13 @@ impl Writer<'_> {
         Ok(row)
     }
 
-    async fn before(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        current: &ProductRow,
-    ) -> Result<alerts::Before> {
-        let low = db::lowest_price_30d(&mut **tx, current.id)
-            .await?
-            .unwrap_or(current.retail_price_fen);
-        Ok(alerts::Before {
-            retail_fen: current.retail_price_fen,
-            low_30d_fen: low,
-        })
+    async fn before(&self, tx: &mut Transaction<'_, Postgres>, current: &ProductRow) -> Result<alerts::Before> {
+        let low = db::lowest_price_30d(&mut **tx, current.id).await?.unwrap_or(current.retail_price_fen);
+        Ok(alerts::Before { retail_fen: current.retail_price_fen, low_30d_fen: low })
     }
 
     /// The producer's own product, locked; 404 for anyone else's.
-    async fn own(
-        &self,
-        tx: &mut Transaction<'_, Postgres>,
-        producer_id: Uuid,
-        id: Uuid,
-    ) -> Result<ProductRow> {
+    async fn own(&self, tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
         match db::lock_product(tx, id).await? {
             Some(row) if row.producer_id == producer_id => Ok(row),
             _ => Err(AppError::NotFound),
@@ -91,15 +72,7 @@ impl Writer<'_> {
         let before = self.before(&mut tx, &current).await?;
         let updated = db::update_product(&mut tx, id, &fields, status).await?;
         if price_changed {
-            db::insert_price_change(
-                &mut tx,
-                id,
-                actor,
-                Some(&current.tiers.0),
-                &fields.tiers,
-                None,
-            )
-            .await?;
+            db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), &fields.tiers, None).await?;
             alerts::check(&mut tx, self.settings, &updated, Some(before)).await?;
         }
         self.commit(tx).await?;
@@ -122,15 +95,7 @@ impl Writer<'_> {
         }
         let before = self.before(&mut tx, &current).await?;
         let updated = db::set_tiers(&mut tx, id, ladder.tiers()).await?;
-        db::insert_price_change(
-            &mut tx,
-            id,
-            actor,
-            Some(&current.tiers.0),
-            ladder.tiers(),
-            reason,
-        )
-        .await?;
+        db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), ladder.tiers(), reason).await?;
         alerts::check(&mut tx, self.settings, &updated, Some(before)).await?;
         self.commit(tx).await?;
         Ok(updated)
@@ -157,18 +122,12 @@ impl Writer<'_> {
         let mut tx = self.db.begin().await?;
         let current = match producer_id {
             Some(p) => self.own(&mut tx, p, id).await?,
-            None => db::lock_product(&mut tx, id)
-                .await?
-                .ok_or(AppError::NotFound)?,
+            None => db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?,
         };
         if !allowed.contains(&current.status) {
             return Err(AppError::conflict(
                 "invalid_transition",
-                format!(
-                    "a product that is {:?} cannot become {:?}",
-                    current.status, to
-                )
-                .to_lowercase(),
+                format!("a product that is {:?} cannot become {:?}", current.status, to).to_lowercase(),
             ));
         }
         let updated = db::set_status(&mut tx, id, to, reason).await?;
@@ -178,73 +137,34 @@ impl Writer<'_> {
 
     pub async fn submit(&self, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
         use ProductStatus::*;
-        self.transition(
-            Some(producer_id),
-            id,
-            &[Draft, Rejected, Delisted],
-            PendingReview,
-            None,
-        )
-        .await
+        self.transition(Some(producer_id), id, &[Draft, Rejected, Delisted], PendingReview, None).await
     }
 
     pub async fn delist(&self, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
         use ProductStatus::*;
-        self.transition(
-            Some(producer_id),
-            id,
-            &[Listed, PendingReview],
-            Delisted,
-            None,
-        )
-        .await
+        self.transition(Some(producer_id), id, &[Listed, PendingReview], Delisted, None).await
     }
 
     pub async fn approve(&self, id: Uuid) -> Result<ProductRow> {
-        self.transition(
-            None,
-            id,
-            &[ProductStatus::PendingReview],
-            ProductStatus::Listed,
-            None,
-        )
-        .await
+        self.transition(None, id, &[ProductStatus::PendingReview], ProductStatus::Listed, None).await
     }
 
     pub async fn reject(&self, id: Uuid, reason: &str) -> Result<ProductRow> {
-        self.transition(
-            None,
-            id,
-            &[ProductStatus::PendingReview],
-            ProductStatus::Rejected,
-            Some(reason),
-        )
-        .await
+        self.transition(None, id, &[ProductStatus::PendingReview], ProductStatus::Rejected, Some(reason)).await
     }
 
     /// Marks the product's certification verified or revoked.
     #[tracing::instrument(skip(self))]
     pub async fn decide_certification(&self, id: Uuid, verify: bool) -> Result<ProductRow> {
         let mut tx = self.db.begin().await?;
-        let current = db::lock_product(&mut tx, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
         let Some(status) = current.cert_status.as_deref() else {
-            return Err(AppError::conflict(
-                "no_certification",
-                "the product has no certification to decide on",
-            ));
+            return Err(AppError::conflict("no_certification", "the product has no certification to decide on"));
         };
-        let (allowed, to): (&[&str], &str) = if verify {
-            (&["unverified", "revoked"], "verified")
-        } else {
-            (&["unverified", "verified"], "revoked")
-        };
+        let (allowed, to): (&[&str], &str) =
+            if verify { (&["unverified", "revoked"], "verified") } else { (&["unverified", "verified"], "revoked") };
         if !allowed.contains(&status) {
-            return Err(AppError::conflict(
-                "invalid_transition",
-                format!("the certification is already {status}"),
-            ));
+            return Err(AppError::conflict("invalid_transition", format!("the certification is already {status}")));
         }
         let updated = db::set_cert_status(&mut tx, id, to).await?;
         self.commit(tx).await?;

@@ -17,10 +17,8 @@ pub const SPEC_MAX: usize = 200;
 pub const MAX_IMAGES: usize = 10;
 
 /// The units goods are sold by; a fixed list so that the price board compares like with like.
-pub const UNITS: &[&str] = &[
-    "斤", "kg", "g", "箱", "袋", "瓶", "盒", "罐", "桶", "包", "只", "个", "件", "份", "提", "条",
-    "束",
-];
+pub const UNITS: &[&str] =
+    &["斤", "kg", "g", "箱", "袋", "瓶", "盒", "罐", "桶", "包", "只", "个", "件", "份", "提", "条", "束"];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tier {
@@ -51,9 +49,7 @@ impl Ladder {
                 return Err(format!("tier {i}: unit_price_fen must be positive"));
             }
             if tier.unit_price_fen > MAX_UNIT_PRICE_FEN {
-                return Err(format!(
-                    "tier {i}: unit_price_fen must be at most {MAX_UNIT_PRICE_FEN}"
-                ));
+                return Err(format!("tier {i}: unit_price_fen must be at most {MAX_UNIT_PRICE_FEN}"));
             }
             if tier.min_qty > MAX_QTY {
                 return Err(format!("tier {i}: min_qty must be at most {MAX_QTY}"));
@@ -61,14 +57,10 @@ impl Ladder {
             if i > 0 {
                 let prev = tiers[i - 1];
                 if tier.min_qty <= prev.min_qty {
-                    return Err(format!(
-                        "tier {i}: min_qty must be greater than the previous tier's"
-                    ));
+                    return Err(format!("tier {i}: min_qty must be greater than the previous tier's"));
                 }
                 if tier.unit_price_fen > prev.unit_price_fen {
-                    return Err(format!(
-                        "tier {i}: unit_price_fen must not be above the previous tier's"
-                    ));
+                    return Err(format!("tier {i}: unit_price_fen must not be above the previous tier's"));
                 }
             }
         }
@@ -82,12 +74,7 @@ impl Ladder {
 
     /// The unit price a buyer of `qty` pays: the last tier whose `min_qty` it reaches.
     pub fn unit_price_for(&self, qty: i64) -> i64 {
-        self.0
-            .iter()
-            .rev()
-            .find(|t| qty >= t.min_qty)
-            .unwrap_or(&self.0[0])
-            .unit_price_fen
+        self.0.iter().rev().find(|t| qty >= t.min_qty).unwrap_or(&self.0[0]).unit_price_fen
     }
 
     pub fn tiers(&self) -> &[Tier] {
@@ -97,11 +84,7 @@ impl Ladder {
 
 pub fn parse_unit(raw: &str) -> Result<String, String> {
     let unit = raw.trim();
-    if UNITS.contains(&unit) {
-        Ok(unit.to_string())
-    } else {
-        Err(format!("must be one of {}", UNITS.join(", ")))
-    }
+    if UNITS.contains(&unit) { Ok(unit.to_string()) } else { Err(format!("must be one of {}", UNITS.join(", "))) }
 }
 
 pub fn parse_images(raw: &[String]) -> Result<Vec<String>, String> {
@@ -111,11 +94,7 @@ pub fn parse_images(raw: &[String]) -> Result<Vec<String>, String> {
     raw.iter()
         .enumerate()
         .map(|(i, s)| match url::Url::parse(s.trim()) {
-            Ok(u)
-                if matches!(u.scheme(), "http" | "https")
-                    && u.host().is_some()
-                    && s.len() <= 2000 =>
-            {
+            Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && s.len() <= 2000 => {
                 Ok(u.to_string())
             }
             _ => Err(format!("image {i} must be an http(s) URL")),
@@ -124,19 +103,11 @@ pub fn parse_images(raw: &[String]) -> Result<Vec<String>, String> {
 }
 
 pub fn parse_stock(raw: i64) -> Result<i32, String> {
-    if (0..=MAX_QTY).contains(&raw) {
-        Ok(raw as i32)
-    } else {
-        Err(format!("must be from 0 to {MAX_QTY}"))
-    }
+    if (0..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(format!("must be from 0 to {MAX_QTY}")) }
 }
 
 pub fn parse_min_order_qty(raw: i64) -> Result<i32, String> {
-    if (1..=MAX_QTY).contains(&raw) {
-        Ok(raw as i32)
-    } else {
-        Err(format!("must be from 1 to {MAX_QTY}"))
-    }
+    if (1..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(format!("must be from 1 to {MAX_QTY}")) }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -165,22 +136,13 @@ impl Certification {
         let number = input.number.trim();
         let issuer = input.issuer.trim();
         if number.is_empty() || number.chars().count() > 64 {
-            errors.push((
-                "certification.number",
-                "must be 1 to 64 characters".to_string(),
-            ));
+            errors.push(("certification.number", "must be 1 to 64 characters".to_string()));
         }
         if issuer.is_empty() || issuer.chars().count() > 100 {
-            errors.push((
-                "certification.issuer",
-                "must be 1 to 100 characters".to_string(),
-            ));
+            errors.push(("certification.issuer", "must be 1 to 100 characters".to_string()));
         }
         if input.valid_until < input.valid_from {
-            errors.push((
-                "certification.valid_until",
-                "must not be before valid_from".to_string(),
-            ));
+            errors.push(("certification.valid_until", "must not be before valid_from".to_string()));
         }
         if errors.is_empty() {
             Ok(Self {
@@ -325,10 +287,7 @@ mod tests {
     use super::*;
 
     fn t(min_qty: i64, unit_price_fen: i64) -> Tier {
-        Tier {
-            min_qty,
-            unit_price_fen,
-        }
+        Tier { min_qty, unit_price_fen }
     }
 
     #[test]

@@ -15,9 +15,8 @@ use super::cache::Cached;
 use super::db::{self, BoardRow, PriceAlert, PriceChange, ProductFields, PublicQuery, Sort};
 use super::listing::Writer;
 use super::model::{
-    Category, Certification, CertificationInput, CertificationView, DESCRIPTION_MAX, Ladder,
-    Product, ProductRow, ProductStatus, SPEC_MAX, TITLE_MAX, Tier, parse_images,
-    parse_min_order_qty, parse_stock, parse_unit,
+    Category, Certification, CertificationInput, CertificationView, DESCRIPTION_MAX, Ladder, Product, ProductRow,
+    ProductStatus, SPEC_MAX, TITLE_MAX, Tier, parse_images, parse_min_order_qty, parse_stock, parse_unit,
 };
 use super::search;
 use crate::accounts::model::{MemberRole, OrgStatus};
@@ -42,37 +41,21 @@ pub struct CachedJson {
 impl IntoResponse for CachedJson {
     fn into_response(self) -> Response {
         let etag = HeaderValue::from_str(&self.cached.etag).expect("etags are hex");
-        let matches = self
-            .if_none_match
-            .as_ref()
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| {
-                v == "*"
-                    || v.split(',')
-                        .any(|t| t.trim().trim_start_matches("W/") == self.cached.etag)
+        let matches =
+            self.if_none_match.as_ref().and_then(|v| v.to_str().ok()).is_some_and(|v| {
+                v == "*" || v.split(',').any(|t| t.trim().trim_start_matches("W/") == self.cached.etag)
             });
-        let headers = [
-            (header::ETAG, etag),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-        ];
+        let headers = [(header::ETAG, etag), (header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
         if matches {
             return (StatusCode::NOT_MODIFIED, headers).into_response();
         }
         let mut response = (headers, self.cached.body).into_response();
-        response.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
         response
     }
 }
 
-async fn cached<T, F, Fut>(
-    state: &AppState,
-    headers: &HeaderMap,
-    what: &str,
-    load: F,
-) -> Result<CachedJson>
+async fn cached<T, F, Fut>(state: &AppState, headers: &HeaderMap, what: &str, load: F) -> Result<CachedJson>
 where
     T: Serialize,
     F: FnOnce() -> Fut,
@@ -80,14 +63,9 @@ where
 {
     let cached = state
         .catalog_cache
-        .get_or_load(what, || async {
-            Ok(serde_json::to_vec(&load().await?).map_err(anyhow::Error::from)?)
-        })
+        .get_or_load(what, || async { Ok(serde_json::to_vec(&load().await?).map_err(anyhow::Error::from)?) })
         .await?;
-    Ok(CachedJson {
-        cached,
-        if_none_match: headers.get(header::IF_NONE_MATCH).cloned(),
-    })
+    Ok(CachedJson { cached, if_none_match: headers.get(header::IF_NONE_MATCH).cloned() })
 }
 
 // ---- public shapes ------------------------------------------------------------------------
@@ -192,14 +170,8 @@ pub struct ProducerProfile {
 
 /// The product categories.
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = Vec<Category>)))]
-pub async fn list_categories(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<CachedJson> {
-    cached(&state, &headers, "categories", || async {
-        Ok(db::list_categories(&state.db).await?)
-    })
-    .await
+pub async fn list_categories(State(state): State<AppState>, headers: HeaderMap) -> Result<CachedJson> {
+    cached(&state, &headers, "categories", || async { Ok(db::list_categories(&state.db).await?) }).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -228,25 +200,20 @@ pub struct CatalogQuery {
 impl CatalogQuery {
     async fn parse(self, state: &AppState) -> Result<PublicQuery> {
         let mut errors = FieldErrors::new();
-        let (limit, after) =
-            match pagination::parse::<(Option<i64>, Uuid)>(self.limit, self.cursor.as_deref()) {
-                Ok(v) => v,
-                Err(AppError::Validation(e)) => {
-                    errors.merge(e);
-                    (0, None)
-                }
-                Err(e) => return Err(e),
-            };
+        let (limit, after) = match pagination::parse::<(Option<i64>, Uuid)>(self.limit, self.cursor.as_deref()) {
+            Ok(v) => v,
+            Err(AppError::Validation(e)) => {
+                errors.merge(e);
+                (0, None)
+            }
+            Err(e) => return Err(e),
+        };
         let mut terms = Vec::new();
         if let Some(q) = &self.q {
             if q.chars().count() > 50 {
                 errors.add("q", "must be at most 50 characters");
             }
-            terms = q
-                .split_whitespace()
-                .filter_map(search::term_grams)
-                .take(5)
-                .collect();
+            terms = q.split_whitespace().filter_map(search::term_grams).take(5).collect();
         }
         let category = match self.category {
             Some(c) => match i32::try_from(c).ok() {
@@ -261,9 +228,7 @@ impl CatalogQuery {
         let mut counties = None;
         if let Some(c) = self.county {
             match Adcode::parse(c) {
-                Ok(a) if regions::is_gansu_county(&state.db, a).await? => {
-                    counties = Some(vec![a.get()])
-                }
+                Ok(a) if regions::is_gansu_county(&state.db, a).await? => counties = Some(vec![a.get()]),
                 _ => errors.add("county", "must be the code of a Gansu county"),
             }
         }
@@ -272,20 +237,14 @@ impl CatalogQuery {
                 Ok(a) if regions::is_gansu_prefecture(&state.db, a).await? => {
                     let in_prefecture = regions::counties_of(&state.db, a).await?;
                     counties = Some(match counties {
-                        Some(c) => c
-                            .into_iter()
-                            .filter(|x| in_prefecture.contains(x))
-                            .collect(),
+                        Some(c) => c.into_iter().filter(|x| in_prefecture.contains(x)).collect(),
                         None => in_prefecture,
                     });
                 }
                 _ => errors.add("prefecture", "must be the code of a Gansu prefecture"),
             }
         }
-        for (field, value) in [
-            ("min_price_fen", self.min_price_fen),
-            ("max_price_fen", self.max_price_fen),
-        ] {
+        for (field, value) in [("min_price_fen", self.min_price_fen), ("max_price_fen", self.max_price_fen)] {
             if value.is_some_and(|v| v < 0) {
                 errors.add(field, "must not be negative");
             }
@@ -353,16 +312,10 @@ pub async fn get_product(
     Path(id): Path<Uuid>,
 ) -> Result<CachedJson> {
     cached(&state, &headers, &format!("product:{id}"), || async {
-        let row = db::public_product(&state.db, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
-        let low = db::lowest_price_30d(&state.db, id)
-            .await?
-            .unwrap_or(row.retail_price_fen);
+        let row = db::public_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
+        let low = db::lowest_price_30d(&state.db, id).await?.unwrap_or(row.retail_price_fen);
         let origin = regions::describe(&state.db, row.origin_adcode).await?;
-        let producer = accounts::public_producer(&state.db, row.producer_id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let producer = accounts::public_producer(&state.db, row.producer_id).await?.ok_or(AppError::NotFound)?;
         let certification = row.certification();
         Ok(PublicProduct {
             id: row.id,
@@ -373,10 +326,7 @@ pub async fn get_product(
                 prefecture_adcode: origin.as_ref().and_then(|o| o.parent_adcode),
                 prefecture: origin.and_then(|o| o.parent_name),
             },
-            producer: ProducerSummary {
-                id: producer.id,
-                legal_name: producer.legal_name,
-            },
+            producer: ProducerSummary { id: producer.id, legal_name: producer.legal_name },
             certification,
             in_stock: row.stock >= row.min_order_qty,
             title: row.title,
@@ -418,14 +368,9 @@ pub async fn price_history(
     Query(page): Query<PageParams>,
 ) -> Result<CachedJson> {
     let (limit, before) = pagination::parse::<Uuid>(page.limit, page.cursor.as_deref())?;
-    let key = format!(
-        "history:{id}:{limit}:{}",
-        page.cursor.as_deref().unwrap_or("")
-    );
+    let key = format!("history:{id}:{limit}:{}", page.cursor.as_deref().unwrap_or(""));
     cached(&state, &headers, &key, || async {
-        db::public_product(&state.db, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        db::public_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
         let rows = db::price_history(&state.db, id, before, limit + 1).await?;
         Ok(Page::from_rows(rows, limit, |c| Cursor::encode(&c.id)))
     })
@@ -454,15 +399,10 @@ pub async fn price_board(
         None => None,
     }
     .ok_or_else(|| FieldErrors::single("category", "no such category"))?;
-    cached(
-        &state,
-        &headers,
-        &format!("board:{}", category.id),
-        || async {
-            let rows: Vec<BoardRow> = db::board_rows(&state.db, category.id).await?;
-            Ok(board::build(category.clone(), rows))
-        },
-    )
+    cached(&state, &headers, &format!("board:{}", category.id), || async {
+        let rows: Vec<BoardRow> = db::board_rows(&state.db, category.id).await?;
+        Ok(board::build(category.clone(), rows))
+    })
     .await
 }
 
@@ -477,9 +417,7 @@ pub async fn get_producer(
     Path(id): Path<Uuid>,
 ) -> Result<CachedJson> {
     cached(&state, &headers, &format!("producer:{id}"), || async {
-        let producer = accounts::public_producer(&state.db, id)
-            .await?
-            .ok_or(AppError::NotFound)?;
+        let producer = accounts::public_producer(&state.db, id).await?.ok_or(AppError::NotFound)?;
         let place = regions::describe(&state.db, producer.region_adcode).await?;
         Ok(ProducerProfile {
             id: producer.id,
@@ -497,11 +435,7 @@ pub async fn get_producer(
 }
 
 fn hex_digest(text: &str) -> String {
-    Sha256::digest(text.as_bytes())
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    Sha256::digest(text.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 // ---- producers ----------------------------------------------------------------------------
@@ -520,10 +454,7 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> std::result::Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> std::result::Result<Self, Self::Rejection> {
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let app = AppState::from_ref(state);
         let membership = accounts::producer_membership(&app.db, user.account_id)
@@ -531,18 +462,11 @@ where
             .filter(|m| matches!(m.role, MemberRole::Owner | MemberRole::Staff))
             .ok_or_else(|| AppError::forbidden("forbidden", "only producers manage products"))?;
         match membership.organization_status {
-            OrgStatus::Verified => Ok(ProducerMember {
-                account_id: user.account_id,
-                producer_id: membership.organization_id,
-            }),
-            OrgStatus::Suspended => Err(AppError::forbidden(
-                "producer_suspended",
-                "the producer is suspended",
-            )),
-            _ => Err(AppError::forbidden(
-                "producer_not_verified",
-                "the producer has not been verified yet",
-            )),
+            OrgStatus::Verified => {
+                Ok(ProducerMember { account_id: user.account_id, producer_id: membership.organization_id })
+            }
+            OrgStatus::Suspended => Err(AppError::forbidden("producer_suspended", "the producer is suspended")),
+            _ => Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
         }
     }
 }
@@ -611,18 +535,9 @@ impl From<ProductInput> for ProductPatch {
 
 /// Checks a patch against the current fields (or none, for a new product) and returns the
 /// complete new set, every bad field reported at once.
-async fn apply_patch(
-    state: &AppState,
-    current: Option<&ProductRow>,
-    p: ProductPatch,
-) -> Result<ProductFields> {
+async fn apply_patch(state: &AppState, current: Option<&ProductRow>, p: ProductPatch) -> Result<ProductFields> {
     let mut errors = FieldErrors::new();
-    let text = |errors: &mut FieldErrors,
-                field: &str,
-                value: &str,
-                max: usize,
-                required: bool|
-     -> String {
+    let text = |errors: &mut FieldErrors, field: &str, value: &str, max: usize, required: bool| -> String {
         let v = value.trim();
         if required && v.is_empty() {
             errors.add(field, "must not be empty");
@@ -632,33 +547,14 @@ async fn apply_patch(
         }
         v.to_string()
     };
-    let title = p
-        .title
-        .as_deref()
-        .map(|t| text(&mut errors, "title", t, TITLE_MAX, true));
-    let description = p
-        .description
-        .as_deref()
-        .map(|d| text(&mut errors, "description", d, DESCRIPTION_MAX, false));
-    let spec = p
-        .spec
-        .as_deref()
-        .map(|s| text(&mut errors, "spec", s, SPEC_MAX, false));
-    let unit = p
-        .unit
-        .as_deref()
-        .and_then(|u| errors.check("unit", parse_unit(u)));
+    let title = p.title.as_deref().map(|t| text(&mut errors, "title", t, TITLE_MAX, true));
+    let description = p.description.as_deref().map(|d| text(&mut errors, "description", d, DESCRIPTION_MAX, false));
+    let spec = p.spec.as_deref().map(|s| text(&mut errors, "spec", s, SPEC_MAX, false));
+    let unit = p.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u)));
     let stock = p.stock.and_then(|s| errors.check("stock", parse_stock(s)));
-    let min_order_qty = p
-        .min_order_qty
-        .and_then(|m| errors.check("min_order_qty", parse_min_order_qty(m)));
-    let images = p
-        .images
-        .as_deref()
-        .and_then(|i| errors.check("images", parse_images(i)));
-    let tiers = p
-        .tiers
-        .and_then(|t| errors.check("tiers", Ladder::parse(t)));
+    let min_order_qty = p.min_order_qty.and_then(|m| errors.check("min_order_qty", parse_min_order_qty(m)));
+    let images = p.images.as_deref().and_then(|i| errors.check("images", parse_images(i)));
+    let tiers = p.tiers.and_then(|t| errors.check("tiers", Ladder::parse(t)));
     let certification = match &p.certification {
         Some(input) => match Certification::parse(input) {
             Ok(c) => Some(c),
@@ -709,34 +605,21 @@ async fn apply_patch(
     debug_assert!(cert_changed || current.is_some() || cert.is_none());
     // For a new product every required field came from ProductInput, so `current` is needed
     // only for fields the patch leaves out.
-    let pick = |new: Option<String>, old: Option<&String>| {
-        new.or_else(|| old.cloned()).unwrap_or_default()
-    };
+    let pick = |new: Option<String>, old: Option<&String>| new.or_else(|| old.cloned()).unwrap_or_default();
     let title = pick(title, current.map(|r| &r.title));
     let description = pick(description, current.map(|r| &r.description));
     let search_grams = search::grams(&format!("{title} {description}"));
     Ok(ProductFields {
-        category_id: category_id
-            .or(current.map(|r| r.category_id))
-            .unwrap_or_default(),
+        category_id: category_id.or(current.map(|r| r.category_id)).unwrap_or_default(),
         title,
         description,
-        origin_adcode: origin_adcode
-            .or(current.map(|r| r.origin_adcode))
-            .unwrap_or_default(),
+        origin_adcode: origin_adcode.or(current.map(|r| r.origin_adcode)).unwrap_or_default(),
         unit: pick(unit, current.map(|r| &r.unit)),
         spec: pick(spec, current.map(|r| &r.spec)),
         stock: stock.or(current.map(|r| r.stock)).unwrap_or_default(),
-        images: images
-            .or(current.map(|r| r.images.clone()))
-            .unwrap_or_default(),
-        min_order_qty: min_order_qty
-            .or(current.map(|r| r.min_order_qty))
-            .unwrap_or(1),
-        tiers: tiers
-            .map(|l| l.tiers().to_vec())
-            .or(current.map(|r| r.tiers.0.clone()))
-            .unwrap_or_default(),
+        images: images.or(current.map(|r| r.images.clone())).unwrap_or_default(),
+        min_order_qty: min_order_qty.or(current.map(|r| r.min_order_qty)).unwrap_or(1),
+        tiers: tiers.map(|l| l.tiers().to_vec()).or(current.map(|r| r.tiers.0.clone())).unwrap_or_default(),
         certification: cert,
         cert_status,
         search_grams,
@@ -744,11 +627,7 @@ async fn apply_patch(
 }
 
 fn writer(state: &AppState) -> Writer<'_> {
-    Writer {
-        db: &state.db,
-        cache: &state.catalog_cache,
-        settings: &state.settings.catalog,
-    }
+    Writer { db: &state.db, cache: &state.catalog_cache, settings: &state.settings.catalog }
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -771,11 +650,8 @@ pub async fn producer_products(
     Query(query): Query<ProducerListQuery>,
 ) -> Result<axum::Json<Page<Product>>> {
     let (limit, after) = pagination::parse::<Uuid>(query.limit, query.cursor.as_deref())?;
-    let rows =
-        db::list_for_producer(&state.db, me.producer_id, query.status, after, limit + 1).await?;
-    Ok(axum::Json(
-        Page::from_rows(rows, limit, |r| Cursor::encode(&r.id)).map(Product::from),
-    ))
+    let rows = db::list_for_producer(&state.db, me.producer_id, query.status, after, limit + 1).await?;
+    Ok(axum::Json(Page::from_rows(rows, limit, |r| Cursor::encode(&r.id)).map(Product::from)))
 }
 
 /// Creates a draft product; its first ladder is the start of its price history.
@@ -789,9 +665,7 @@ pub async fn create_product(
     Json(input): Json<ProductInput>,
 ) -> Result<(StatusCode, axum::Json<Product>)> {
     let fields = apply_patch(&state, None, input.into()).await?;
-    let row = writer(&state)
-        .create(me.producer_id, me.account_id, fields)
-        .await?;
+    let row = writer(&state).create(me.producer_id, me.account_id, fields).await?;
     Ok((StatusCode::CREATED, axum::Json(row.into())))
 }
 
@@ -830,9 +704,7 @@ pub async fn patch_product(
         _ => return Err(AppError::NotFound),
     };
     let fields = apply_patch(&state, Some(&current), patch).await?;
-    let row = writer(&state)
-        .edit(me.producer_id, me.account_id, id, |_| Ok(fields))
-        .await?;
+    let row = writer(&state).edit(me.producer_id, me.account_id, id, |_| Ok(fields)).await?;
     Ok(axum::Json(row.into()))
 }
 
@@ -846,9 +718,7 @@ pub async fn submit_product(
     me: ProducerMember,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(
-        writer(&state).submit(me.producer_id, id).await?.into(),
-    ))
+    Ok(axum::Json(writer(&state).submit(me.producer_id, id).await?.into()))
 }
 
 /// Takes a product off the public catalog.
@@ -861,9 +731,7 @@ pub async fn delist_product(
     me: ProducerMember,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(
-        writer(&state).delist(me.producer_id, id).await?.into(),
-    ))
+    Ok(axum::Json(writer(&state).delist(me.producer_id, id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -887,24 +755,12 @@ pub async fn set_prices(
 ) -> Result<axum::Json<Product>> {
     let mut errors = FieldErrors::new();
     let ladder = errors.check("tiers", Ladder::parse(input.tiers));
-    let reason = input
-        .reason
-        .as_deref()
-        .map(str::trim)
-        .filter(|r| !r.is_empty());
+    let reason = input.reason.as_deref().map(str::trim).filter(|r| !r.is_empty());
     if reason.is_some_and(|r| r.chars().count() > 500) {
         errors.add("reason", "is too long (at most 500 characters)");
     }
     errors.into_result()?;
-    let row = writer(&state)
-        .set_prices(
-            me.producer_id,
-            me.account_id,
-            id,
-            ladder.expect("checked"),
-            reason,
-        )
-        .await?;
+    let row = writer(&state).set_prices(me.producer_id, me.account_id, id, ladder.expect("checked"), reason).await?;
     Ok(axum::Json(row.into()))
 }
 
@@ -926,12 +782,7 @@ pub async fn set_stock(
     Json(input): Json<StockInput>,
 ) -> Result<axum::Json<Product>> {
     let stock = parse_stock(input.stock).map_err(|m| FieldErrors::single("stock", m))?;
-    Ok(axum::Json(
-        writer(&state)
-            .set_stock(me.producer_id, id, stock)
-            .await?
-            .into(),
-    ))
+    Ok(axum::Json(writer(&state).set_stock(me.producer_id, id, stock).await?.into()))
 }
 
 // ---- admin --------------------------------------------------------------------------------
@@ -959,9 +810,7 @@ pub async fn listings(
     let (limit, after) = pagination::parse::<Uuid>(query.limit, query.cursor.as_deref())?;
     let status = query.status.unwrap_or(ProductStatus::PendingReview);
     let rows = db::list_by_status(&state.db, status, after, limit + 1).await?;
-    Ok(axum::Json(
-        Page::from_rows(rows, limit, |r| Cursor::encode(&r.id)).map(Product::from),
-    ))
+    Ok(axum::Json(Page::from_rows(rows, limit, |r| Cursor::encode(&r.id)).map(Product::from)))
 }
 
 /// Approves a listing under review: it becomes public.
@@ -1011,9 +860,7 @@ pub async fn verify_certification(
     _admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(
-        writer(&state).decide_certification(id, true).await?.into(),
-    ))
+    Ok(axum::Json(writer(&state).decide_certification(id, true).await?.into()))
 }
 
 /// Marks a product's certification revoked.
@@ -1026,9 +873,7 @@ pub async fn revoke_certification(
     _admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(
-        writer(&state).decide_certification(id, false).await?.into(),
-    ))
+    Ok(axum::Json(writer(&state).decide_certification(id, false).await?.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -1051,11 +896,8 @@ pub async fn price_alerts(
     Query(query): Query<AlertQuery>,
 ) -> Result<axum::Json<Page<PriceAlert>>> {
     let (limit, after) = pagination::parse::<Uuid>(query.limit, query.cursor.as_deref())?;
-    let rows =
-        db::list_alerts(&state.db, query.resolved.unwrap_or(false), after, limit + 1).await?;
-    Ok(axum::Json(Page::from_rows(rows, limit, |a| {
-        Cursor::encode(&a.id)
-    })))
+    let rows = db::list_alerts(&state.db, query.resolved.unwrap_or(false), after, limit + 1).await?;
+    Ok(axum::Json(Page::from_rows(rows, limit, |a| Cursor::encode(&a.id))))
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -1075,23 +917,15 @@ pub async fn resolve_alert(
     Path(id): Path<Uuid>,
     Json(input): Json<ResolveInput>,
 ) -> Result<axum::Json<PriceAlert>> {
-    let note = input
-        .note
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if note.is_some_and(|n| n.chars().count() > 500) {
-        return Err(FieldErrors::single(
-            "note",
-            "is too long (at most 500 characters)",
-        ));
+        return Err(FieldErrors::single("note", "is too long (at most 500 characters)"));
     }
     match db::resolve_alert(&state.db, id, admin.0.account_id, note).await? {
         Some(alert) => Ok(axum::Json(alert)),
-        None if db::alert_exists(&state.db, id).await? => Err(AppError::conflict(
-            "invalid_transition",
-            "the alert is already resolved",
-        )),
+        None if db::alert_exists(&state.db, id).await? => {
+            Err(AppError::conflict("invalid_transition", "the alert is already resolved"))
+        }
         None => Err(AppError::NotFound),
     }
 }

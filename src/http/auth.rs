@@ -30,20 +30,13 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
         let jar = CookieJar::from_headers(&parts.headers);
-        let Some(session_id) = jar
-            .get(&state.settings.session.cookie_name)
-            .map(|c| c.value().to_string())
-        else {
+        let Some(session_id) = jar.get(&state.settings.session.cookie_name).map(|c| c.value().to_string()) else {
             return Err(AppError::Unauthenticated);
         };
         let Some(data) = state.sessions.load(&session_id).await? else {
             return Err(AppError::Unauthenticated);
         };
-        Ok(CurrentUser {
-            account_id: data.account_id,
-            role: data.role,
-            session_id,
-        })
+        Ok(CurrentUser { account_id: data.account_id, role: data.role, session_id })
     }
 }
 
@@ -54,10 +47,7 @@ where
 {
     type Rejection = AppError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
         match <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await {
             Ok(user) => Ok(Some(user)),
             Err(AppError::Unauthenticated) => Ok(None),
@@ -81,10 +71,7 @@ where
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         match user.role {
             AccountRole::Admin | AccountRole::Auditor => Ok(Staff(user)),
-            _ => Err(AppError::forbidden(
-                "forbidden",
-                "only platform staff may do this",
-            )),
+            _ => Err(AppError::forbidden("forbidden", "only platform staff may do this")),
         }
     }
 }
@@ -104,10 +91,7 @@ where
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         match user.role {
             AccountRole::Admin => Ok(Admin(user)),
-            _ => Err(AppError::forbidden(
-                "forbidden",
-                "only platform admins may do this",
-            )),
+            _ => Err(AppError::forbidden("forbidden", "only platform admins may do this")),
         }
     }
 }
@@ -119,9 +103,7 @@ pub fn session_cookie(settings: &SessionSettings, session_id: String) -> Cookie<
         .secure(settings.cookie_secure)
         .same_site(same_site(settings.cookie_same_site))
         .path("/")
-        .max_age(cookie::time::Duration::seconds(
-            settings.absolute_timeout_secs as i64,
-        ))
+        .max_age(cookie::time::Duration::seconds(settings.absolute_timeout_secs as i64))
         .build()
 }
 

@@ -36,9 +36,7 @@ where
         if !is_json {
             return Err(AppError::UnsupportedMediaType);
         }
-        let bytes = Bytes::from_request(req, state)
-            .await
-            .map_err(body_rejection)?;
+        let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(value) => Ok(Json(value)),
@@ -50,8 +48,7 @@ where
                         format!("the body is not valid JSON: {inner}"),
                     ));
                 }
-                let (field, message) =
-                    field_and_message(&err.path().to_string(), &strip_position(&inner.to_string()));
+                let (field, message) = field_and_message(&err.path().to_string(), &strip_position(&inner.to_string()));
                 Err(FieldErrors::single(field, message))
             }
         }
@@ -89,11 +86,8 @@ fn field_and_message(path: &str, message: &str) -> (String, String) {
         None if parent.is_empty() => "body".to_string(),
         None => parent.to_string(),
     };
-    let message = if message.starts_with("unknown field `") {
-        "is not a known field".to_string()
-    } else {
-        message.to_string()
-    };
+    let message =
+        if message.starts_with("unknown field `") { "is not a known field".to_string() } else { message.to_string() };
     (field, message)
 }
 
@@ -111,18 +105,11 @@ where
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de)
-            .map(Query)
-            .map_err(|err| {
-                let (field, message) =
-                    field_and_message(&err.path().to_string(), &err.inner().to_string());
-                let field = if field == "body" {
-                    "query".to_string()
-                } else {
-                    field
-                };
-                FieldErrors::single(field, message)
-            })
+        serde_path_to_error::deserialize(de).map(Query).map_err(|err| {
+            let (field, message) = field_and_message(&err.path().to_string(), &err.inner().to_string());
+            let field = if field == "body" { "query".to_string() } else { field };
+            FieldErrors::single(field, message)
+        })
     }
 }
 
@@ -151,18 +138,8 @@ mod tests {
 
     #[test]
     fn unknown_nested_fields_are_named_with_their_path() {
-        assert_eq!(
-            field_and_message("organization", "unknown field `x`, expected one of `a`").0,
-            "organization.x"
-        );
+        assert_eq!(field_and_message("organization", "unknown field `x`, expected one of `a`").0, "organization.x");
         assert_eq!(field_and_message(".", "missing field `email`").0, "email");
-        assert_eq!(
-            field_and_message(
-                "owner.email",
-                "invalid type: integer `1`, expected a string"
-            )
-            .0,
-            "owner.email"
-        );
+        assert_eq!(field_and_message("owner.email", "invalid type: integer `1`, expected a string").0, "owner.email");
     }
 }

@@ -32,8 +32,7 @@ pub async fn livez() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let pg = async {
-        match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&state.db)).await
-        {
+        match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&state.db)).await {
             Ok(Ok(_)) => "ok".to_string(),
             Ok(Err(e)) => format!("error: {e}"),
             Err(_) => "error: timed out".to_string(),
@@ -50,19 +49,8 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
     };
     let (postgres, redis) = tokio::join!(pg, redis);
     let ready = postgres == "ok" && redis == "ok";
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (
-        status,
-        Json(Readiness {
-            status: if ready { "ok" } else { "unavailable" },
-            postgres,
-            redis,
-        }),
-    )
+    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (status, Json(Readiness { status: if ready { "ok" } else { "unavailable" }, postgres, redis }))
 }
 
 /// Prometheus text: request counts and latencies by route and status, pool gauges.
@@ -71,8 +59,5 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     metrics::gauge!("db_pool_connections").set(state.db.size() as f64);
     metrics::gauge!("db_pool_idle_connections").set(state.db.num_idle() as f64);
     metrics::gauge!("db_pool_max_connections").set(state.settings.database.max_connections as f64);
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        state.metrics.render(),
-    )
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.metrics.render())
 }

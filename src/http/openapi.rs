@@ -43,21 +43,14 @@ const DOCS_HTML: &str = r#"<!doctype html>
 </html>
 "#;
 
-const DOCS_INIT: &str =
-    r##"window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" });"##;
+const DOCS_INIT: &str = r##"window.ui = SwaggerUIBundle({ url: "/api/v1/openapi.json", dom_id: "#swagger-ui" });"##;
 
 pub async fn docs_page() -> Html<&'static str> {
     Html(DOCS_HTML)
 }
 
 pub async fn docs_js() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        SWAGGER_JS,
-    )
+    ([(header::CONTENT_TYPE, "text/javascript"), (header::CACHE_CONTROL, "public, max-age=86400")], SWAGGER_JS)
 }
 
 pub async fn docs_init() -> impl IntoResponse {
@@ -65,11 +58,5 @@ pub async fn docs_init() -> impl IntoResponse {
 }
 
 pub async fn docs_css() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css"),
-            (header::CACHE_CONTROL, "public, max-age=86400"),
-        ],
-        SWAGGER_CSS,
-    )
+    ([(header::CONTENT_TYPE, "text/css"), (header::CACHE_CONTROL, "public, max-age=86400")], SWAGGER_CSS)
 }

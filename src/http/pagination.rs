@@ -13,10 +13,7 @@ pub const DEFAULT_LIMIT: i64 = 20;
 pub const MAX_LIMIT: i64 = 100;
 
 /// Checks `limit` (1..=100, default 20) and decodes `cursor` into the sort key it carries.
-pub fn parse<K: DeserializeOwned>(
-    limit: Option<i64>,
-    cursor: Option<&str>,
-) -> Result<(i64, Option<K>)> {
+pub fn parse<K: DeserializeOwned>(limit: Option<i64>, cursor: Option<&str>) -> Result<(i64, Option<K>)> {
     let mut errors = FieldErrors::new();
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
@@ -56,10 +53,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
-        Page {
-            items: self.items.into_iter().map(f).collect(),
-            next_cursor: self.next_cursor,
-        }
+        Page { items: self.items.into_iter().map(f).collect(), next_cursor: self.next_cursor }
     }
 
     /// Builds a page from up to `limit + 1` rows: the extra row only says there is more.
@@ -67,9 +61,6 @@ impl<T> Page<T> {
         let more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);
         let next_cursor = if more { rows.last().map(key) } else { None };
-        Page {
-            items: rows,
-            next_cursor,
-        }
+        Page { items: rows, next_cursor }
     }
 }

@@ -21,16 +21,12 @@ pub async fn is_gansu_county(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::R
 
 /// Whether `adcode` is a district of Tianjin, where enterprises must be registered.
 pub async fn is_tianjin_district(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
-    Ok(
-        matches!(db::find_level(db, adcode.get()).await?, Some((level, TIANJIN)) if level == "county"),
-    )
+    Ok(matches!(db::find_level(db, adcode.get()).await?, Some((level, TIANJIN)) if level == "county"))
 }
 
 /// Whether `adcode` is a prefecture of Gansu (a filter for the catalog).
 pub async fn is_gansu_prefecture(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
-    Ok(
-        matches!(db::find_level(db, adcode.get()).await?, Some((level, GANSU)) if level == "prefecture"),
-    )
+    Ok(matches!(db::find_level(db, adcode.get()).await?, Some((level, GANSU)) if level == "prefecture"))
 }
 
 /// The counties of a prefecture.

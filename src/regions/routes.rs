@@ -31,15 +31,8 @@ pub async fn list_regions(
     Query(query): Query<RegionQuery>,
 ) -> Result<Json<Vec<Region>>> {
     let mut errors = FieldErrors::new();
-    let parent = query
-        .parent
-        .and_then(|p| errors.check("parent", super::model::Adcode::parse(p)));
+    let parent = query.parent.and_then(|p| errors.check("parent", super::model::Adcode::parse(p)));
     errors.into_result()?;
-    let regions = db::list(
-        &state.db,
-        query.level.map(Level::as_str),
-        parent.map(|a| a.get()),
-    )
-    .await?;
+    let regions = db::list(&state.db, query.level.map(Level::as_str), parent.map(|a| a.get())).await?;
     Ok(Json(regions))
 }

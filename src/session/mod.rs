@@ -5,6 +5,13 @@
 //! expires after the idle timeout (renewed on use) and never outlives the absolute lifetime.
 //! `{prefix}account_sessions:{account_id}` lists an account's session keys so that
 //! logout-all, suspension and member removal can end them all.
+//!
+//! Deleting keys alone loses a race: a login that checked the old password (or the account's
+//! old status) just before a change commits would create its session just after the deletion.
+//! So revocation also records when it happened (`{prefix}account_revoked:{account_id}`, in
+//! Redis server time), every session records when its login *began* checking credentials, and a
+//! session that began before the account's last revocation is refused. Callers revoke before
+//! their transaction commits (a Redis failure aborts the change) and again after it.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -24,9 +31,23 @@ use crate::config::SessionSettings;
 pub struct SessionData {
     pub account_id: Uuid,
     pub role: AccountRole,
-    /// Unix seconds after which the session is over, however active it is.
-    pub absolute_expiry: i64,
+    /// Redis server time (µs) when the login that made this session began checking credentials.
+    pub issued_at_us: i64,
+    /// Unix milliseconds after which the session is over, however active it is.
+    pub absolute_expiry_ms: i64,
 }
+
+/// Marks the account revoked now (server time) and deletes every session in its index, in one
+/// atomic step so that no session can slip between reading the index and deleting it.
+const REVOKE_ALL: &str = r#"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ARGV[1])
+local keys = redis.call('SMEMBERS', KEYS[1])
+for _, k in ipairs(keys) do redis.call('DEL', k) end
+redis.call('DEL', KEYS[1])
+return 1
+"#;
 
 #[derive(Clone)]
 pub struct SessionStore {
@@ -55,16 +76,28 @@ impl SessionStore {
         format!("{prefix}account_sessions:{account_id}")
     }
 
+    fn revoked_key(&self, account_id: Uuid) -> String {
+        format!("{}account_revoked:{account_id}", self.prefix)
+    }
+
+    /// Redis server time in µs: taken when a login begins, before it reads any credentials.
+    pub async fn now_us(&self) -> redis::RedisResult<i64> {
+        let mut conn = self.redis.clone();
+        let (secs, micros): (i64, i64) = redis::cmd("TIME").query_async(&mut conn).await?;
+        Ok(secs * 1_000_000 + micros)
+    }
+
     /// Starts a session and returns its id, which only the cookie carries.
     #[tracing::instrument(skip(self))]
-    pub async fn create(&self, account_id: Uuid, role: AccountRole) -> redis::RedisResult<String> {
+    pub async fn create(&self, account_id: Uuid, role: AccountRole, issued_at_us: i64) -> redis::RedisResult<String> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
         let id = URL_SAFE_NO_PAD.encode(bytes);
         let data = SessionData {
             account_id,
             role,
-            absolute_expiry: now() + self.absolute_secs as i64,
+            issued_at_us,
+            absolute_expiry_ms: now_ms() + self.absolute_secs as i64 * 1000,
         };
         let key = Self::key_for(&self.prefix, &id);
         let index = Self::index_key_for(&self.prefix, account_id);
@@ -93,13 +126,14 @@ impl SessionStore {
         let Some(data) = raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()) else {
             return Ok(None);
         };
-        let remaining = data.absolute_expiry - now();
-        if remaining <= 0 {
+        let remaining_ms = data.absolute_expiry_ms - now_ms();
+        let revoked_at: Option<i64> = conn.get(self.revoked_key(data.account_id)).await?;
+        if remaining_ms <= 0 || revoked_at.is_some_and(|r| r >= data.issued_at_us) {
             let _: () = conn.del(&key).await?;
             return Ok(None);
         }
-        if remaining < self.idle_secs as i64 {
-            let _: () = conn.expire_at(&key, data.absolute_expiry).await?;
+        if remaining_ms < self.idle_secs as i64 * 1000 {
+            let _: () = conn.pexpire_at(&key, data.absolute_expiry_ms).await?;
         }
         Ok(Some(data))
     }
@@ -110,29 +144,19 @@ impl SessionStore {
         let key = Self::key_for(&self.prefix, session_id);
         let index = Self::index_key_for(&self.prefix, account_id);
         let mut conn = self.redis.clone();
-        redis::pipe()
-            .atomic()
-            .del(&key)
-            .ignore()
-            .srem(&index, &key)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await
+        redis::pipe().atomic().del(&key).ignore().srem(&index, &key).ignore().query_async::<()>(&mut conn).await
     }
 
-    /// Ends every session of an account.
+    /// Ends every session of an account, including any whose login is still in flight.
     #[tracing::instrument(skip(self))]
-    pub async fn destroy_all(&self, account_id: Uuid) -> redis::RedisResult<()> {
-        let index = Self::index_key_for(&self.prefix, account_id);
+    pub async fn revoke_all(&self, account_id: Uuid) -> redis::RedisResult<()> {
         let mut conn = self.redis.clone();
-        let keys: Vec<String> = conn.smembers(&index).await?;
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for key in &keys {
-            pipe.del(key).ignore();
-        }
-        pipe.del(&index).ignore();
-        pipe.query_async::<()>(&mut conn).await
+        redis::Script::new(REVOKE_ALL)
+            .key(Self::index_key_for(&self.prefix, account_id))
+            .key(self.revoked_key(account_id))
+            .arg(self.absolute_secs * 1000)
+            .invoke_async::<()>(&mut conn)
+            .await
     }
 }
 
@@ -141,6 +165,6 @@ fn hash_id(session_id: &str) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
+fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }

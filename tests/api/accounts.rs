@@ -8,9 +8,7 @@ use crate::helpers::*;
 async fn a_consumer_registers_logs_in_and_reads_me() {
     let app = TestApp::spawn().await;
     let email = unique_email("c");
-    let response = app
-        .post("/api/v1/auth/register/consumer", &consumer_body(&email))
-        .await;
+    let response = app.post("/api/v1/auth/register/consumer", &consumer_body(&email)).await;
     assert_eq!(response.status(), 201);
     let reply: Value = response.json().await.unwrap();
     let id = id_at(&reply, "/account/id");
@@ -18,20 +16,9 @@ async fn a_consumer_registers_logs_in_and_reads_me() {
     assert!(reply["account"].get("password_hash").is_none());
 
     let client = new_client();
-    let login_reply: Value = login(&app, &client, &email, PASSWORD)
-        .await
-        .json()
-        .await
-        .unwrap();
+    let login_reply: Value = login(&app, &client, &email, PASSWORD).await.json().await.unwrap();
     assert_eq!(login_reply["id"], id.to_string());
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["id"], id.to_string());
     assert_eq!(me["email"], email);
     assert_eq!(me["role"], "consumer");
@@ -42,19 +29,10 @@ async fn a_consumer_registers_logs_in_and_reads_me() {
 async fn emails_are_matched_without_regard_to_case() {
     let app = TestApp::spawn().await;
     let email = unique_email("Mixed");
-    app.post(
-        "/api/v1/auth/register/consumer",
-        &consumer_body(&email.to_uppercase()),
-    )
-    .await;
+    app.post("/api/v1/auth/register/consumer", &consumer_body(&email.to_uppercase())).await;
     let client = new_client();
     login(&app, &client, &email.to_lowercase(), PASSWORD).await;
-    let again = app
-        .post(
-            "/api/v1/auth/register/consumer",
-            &consumer_body(&email.to_lowercase()),
-        )
-        .await;
+    let again = app.post("/api/v1/auth/register/consumer", &consumer_body(&email.to_lowercase())).await;
     assert_problem(again, 409, "email_taken").await;
 }
 
@@ -62,11 +40,8 @@ async fn emails_are_matched_without_regard_to_case() {
 async fn a_second_registration_with_the_same_email_is_rejected() {
     let app = TestApp::spawn().await;
     let email = unique_email("c");
-    app.post("/api/v1/auth/register/consumer", &consumer_body(&email))
-        .await;
-    let response = app
-        .post("/api/v1/auth/register/consumer", &consumer_body(&email))
-        .await;
+    app.post("/api/v1/auth/register/consumer", &consumer_body(&email)).await;
+    let response = app.post("/api/v1/auth/register/consumer", &consumer_body(&email)).await;
     assert_problem(response, 409, "email_taken").await;
     assert_eq!(app.count("accounts").await, 1);
 }
@@ -76,12 +51,7 @@ async fn an_enterprise_registers_pending_with_its_owner() {
     let app = TestApp::spawn().await;
     let email = unique_email("e");
     let uscc = valid_uscc();
-    let response = app
-        .post(
-            "/api/v1/auth/register/enterprise",
-            &enterprise_body(&email, &uscc),
-        )
-        .await;
+    let response = app.post("/api/v1/auth/register/enterprise", &enterprise_body(&email, &uscc)).await;
     assert_eq!(response.status(), 201);
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["organization"]["status"], "pending");
@@ -91,18 +61,8 @@ async fn an_enterprise_registers_pending_with_its_owner() {
 
     let client = new_client();
     login(&app, &client, &email, PASSWORD).await;
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        me["memberships"][0]["organization_id"],
-        reply["organization"]["id"]
-    );
+    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(me["memberships"][0]["organization_id"], reply["organization"]["id"]);
     assert_eq!(me["memberships"][0]["kind"], "enterprise");
     assert_eq!(me["memberships"][0]["role"], "owner");
 }
@@ -110,12 +70,7 @@ async fn an_enterprise_registers_pending_with_its_owner() {
 #[tokio::test]
 async fn a_producer_registers_pending_with_its_farmer_linkage() {
     let app = TestApp::spawn().await;
-    let response = app
-        .post(
-            "/api/v1/auth/register/producer",
-            &producer_body(&unique_email("p"), &valid_uscc()),
-        )
-        .await;
+    let response = app.post("/api/v1/auth/register/producer", &producer_body(&unique_email("p"), &valid_uscc())).await;
     assert_eq!(response.status(), 201);
     let reply: Value = response.json().await.unwrap();
     assert_eq!(reply["organization"]["status"], "pending");
@@ -131,17 +86,9 @@ async fn a_usccs_check_character_is_verified() {
     let mut uscc = valid_uscc();
     let last = uscc.pop().unwrap();
     uscc.push(if last == '0' { '1' } else { '0' });
-    let response = app
-        .post(
-            "/api/v1/auth/register/enterprise",
-            &enterprise_body(&unique_email("e"), &uscc),
-        )
-        .await;
+    let response = app.post("/api/v1/auth/register/enterprise", &enterprise_body(&unique_email("e"), &uscc)).await;
     let problem = assert_problem(response, 422, "validation_failed").await;
-    assert_eq!(
-        field_errors(&problem, "organization.uscc")[0],
-        "has a wrong check character"
-    );
+    assert_eq!(field_errors(&problem, "organization.uscc")[0], "has a wrong check character");
     assert_eq!(app.count("organizations").await, 0);
     assert_eq!(app.count("accounts").await, 0);
 }
@@ -150,19 +97,10 @@ async fn a_usccs_check_character_is_verified() {
 async fn a_uscc_already_registered_is_a_conflict_and_leaves_no_orphan_account() {
     let app = TestApp::spawn().await;
     let uscc = valid_uscc();
-    app.post(
-        "/api/v1/auth/register/enterprise",
-        &enterprise_body(&unique_email("e"), &uscc),
-    )
-    .await;
+    app.post("/api/v1/auth/register/enterprise", &enterprise_body(&unique_email("e"), &uscc)).await;
     // The second registration's owner email is new: the account insert would succeed on its
     // own, and must be rolled back with the organization.
-    let response = app
-        .post(
-            "/api/v1/auth/register/producer",
-            &producer_body(&unique_email("p"), &uscc),
-        )
-        .await;
+    let response = app.post("/api/v1/auth/register/producer", &producer_body(&unique_email("p"), &uscc)).await;
     assert_problem(response, 409, "uscc_taken").await;
     assert_eq!(app.count("organizations").await, 1);
     assert_eq!(app.count("accounts").await, 1);
@@ -173,14 +111,8 @@ async fn a_uscc_already_registered_is_a_conflict_and_leaves_no_orphan_account() 
 async fn an_owner_email_already_taken_leaves_no_organization_without_an_owner() {
     let app = TestApp::spawn().await;
     let email = unique_email("taken");
-    app.post("/api/v1/auth/register/consumer", &consumer_body(&email))
-        .await;
-    let response = app
-        .post(
-            "/api/v1/auth/register/enterprise",
-            &enterprise_body(&email, &valid_uscc()),
-        )
-        .await;
+    app.post("/api/v1/auth/register/consumer", &consumer_body(&email)).await;
+    let response = app.post("/api/v1/auth/register/enterprise", &enterprise_body(&email, &valid_uscc())).await;
     assert_problem(response, 409, "email_taken").await;
     assert_eq!(app.count("organizations").await, 0);
     assert_eq!(app.count("accounts").await, 1);
@@ -191,35 +123,20 @@ async fn an_enterprise_outside_tianjin_and_a_producer_outside_gansu_are_refused(
     let app = TestApp::spawn().await;
     let mut body = enterprise_body(&unique_email("e"), &valid_uscc());
     body["organization"]["district_adcode"] = json!(620826);
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/enterprise", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
-    assert_eq!(
-        field_errors(&problem, "organization.district_adcode")[0],
-        "must be the code of a Tianjin district"
-    );
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/enterprise", &body).await, 422, "validation_failed").await;
+    assert_eq!(field_errors(&problem, "organization.district_adcode")[0], "must be the code of a Tianjin district");
 
     let mut body = producer_body(&unique_email("p"), &valid_uscc());
     body["organization"]["county_adcode"] = json!(120101);
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/producer", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/producer", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "organization.county_adcode");
 
     // A prefecture is not a county.
     body["organization"]["county_adcode"] = json!(620800);
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/producer", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/producer", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "organization.county_adcode");
     assert_eq!(app.count("organizations").await, 0);
     assert_eq!(app.count("accounts").await, 0);
@@ -235,12 +152,8 @@ async fn every_bad_field_is_reported_at_once() {
         },
         "owner": {"email": "not-an-email", "password": "short", "display_name": "  "}
     });
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/enterprise", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/enterprise", &body).await, 422, "validation_failed").await;
     for field in [
         "organization.legal_name",
         "organization.uscc",
@@ -258,18 +171,13 @@ async fn every_bad_field_is_reported_at_once() {
 #[tokio::test]
 async fn weak_passwords_are_refused() {
     let app = TestApp::spawn().await;
-    for (password, message) in [
-        ("short-pw", "must be at least 10 characters"),
-        ("Password123", "is too common; choose another"),
-    ] {
+    for (password, message) in
+        [("short-pw", "must be at least 10 characters"), ("Password123", "is too common; choose another")]
+    {
         let mut body = consumer_body(&unique_email("c"));
         body["password"] = json!(password);
-        let problem = assert_problem(
-            app.post("/api/v1/auth/register/consumer", &body).await,
-            422,
-            "validation_failed",
-        )
-        .await;
+        let problem =
+            assert_problem(app.post("/api/v1/auth/register/consumer", &body).await, 422, "validation_failed").await;
         assert_eq!(field_errors(&problem, "password")[0], message);
     }
     assert_eq!(app.count("accounts").await, 0);
@@ -280,41 +188,25 @@ async fn unknown_fields_and_wrong_types_are_named() {
     let app = TestApp::spawn().await;
     let mut body = consumer_body(&unique_email("c"));
     body["role"] = json!("admin");
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/consumer", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/consumer", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "role");
 
     let mut body = enterprise_body(&unique_email("e"), &valid_uscc());
     body["organization"]["status"] = json!("verified");
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/enterprise", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/enterprise", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "organization.status");
 
     let mut body = enterprise_body(&unique_email("e"), &valid_uscc());
     body["organization"]["district_adcode"] = json!("和平区");
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/enterprise", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/enterprise", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "organization.district_adcode");
 
     let body = json!({"email": unique_email("c"), "display_name": "x"});
-    let problem = assert_problem(
-        app.post("/api/v1/auth/register/consumer", &body).await,
-        422,
-        "validation_failed",
-    )
-    .await;
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/consumer", &body).await, 422, "validation_failed").await;
     field_errors(&problem, "password");
     assert_eq!(app.count("accounts").await, 0);
 }
@@ -331,13 +223,7 @@ async fn malformed_json_is_a_400_and_a_missing_content_type_a_415() {
         .await
         .unwrap();
     assert_problem(response, 400, "malformed_json").await;
-    let response = app
-        .client
-        .post(app.url("/api/v1/auth/register/consumer"))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.post(app.url("/api/v1/auth/register/consumer")).body("{}").send().await.unwrap();
     assert_problem(response, 415, "unsupported_media_type").await;
     assert_eq!(app.count("accounts").await, 0);
 }
@@ -356,20 +242,9 @@ async fn a_body_over_one_mebibyte_is_a_413() {
 async fn every_response_carries_a_request_id() {
     let app = TestApp::spawn().await;
     let response = app.post("/api/v1/auth/register/consumer", &json!({})).await;
-    assert!(
-        response
-            .headers()
-            .get("x-request-id")
-            .is_some_and(|v| v.len() >= 32)
-    );
+    assert!(response.headers().get("x-request-id").is_some_and(|v| v.len() >= 32));
     // A request id the caller sent is kept, so that traces join up across services.
-    let response = app
-        .client
-        .get(app.url("/livez"))
-        .header("x-request-id", "trace-me-123")
-        .send()
-        .await
-        .unwrap();
+    let response = app.client.get(app.url("/livez")).header("x-request-id", "trace-me-123").send().await.unwrap();
     assert_eq!(response.headers()["x-request-id"], "trace-me-123");
 }
 
@@ -377,18 +252,9 @@ async fn every_response_carries_a_request_id() {
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = TestApp::spawn().await;
     let (_, email) = app.consumer().await;
-    let wrong_password = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": "not the password"}),
-        )
-        .await;
-    let unknown_email = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": unique_email("x"), "password": PASSWORD}),
-        )
-        .await;
+    let wrong_password = app.post("/api/v1/auth/login", &json!({"email": email, "password": "not the password"})).await;
+    let unknown_email =
+        app.post("/api/v1/auth/login", &json!({"email": unique_email("x"), "password": PASSWORD})).await;
     let a = assert_problem(wrong_password, 401, "invalid_credentials").await;
     let b = assert_problem(unknown_email, 401, "invalid_credentials").await;
     assert_eq!(a["detail"], b["detail"]);
@@ -404,12 +270,11 @@ async fn me_without_a_session_is_a_401() {
 async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
     let app = TestApp::spawn().await;
     let (client, email) = app.consumer().await;
-    let hash_before: String =
-        sqlx::query_scalar("select password_hash from accounts where email = $1")
-            .bind(&email)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let hash_before: String = sqlx::query_scalar("select password_hash from accounts where email = $1")
+        .bind(&email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     for (current, new, field) in [
         ("wrong password!", "another-good-one-1", "current_password"),
         (PASSWORD, "short", "new_password"),
@@ -424,12 +289,11 @@ async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
         let problem = assert_problem(response, 422, "validation_failed").await;
         field_errors(&problem, field);
     }
-    let hash_after: String =
-        sqlx::query_scalar("select password_hash from accounts where email = $1")
-            .bind(&email)
-            .fetch_one(&app.db)
-            .await
-            .unwrap();
+    let hash_after: String = sqlx::query_scalar("select password_hash from accounts where email = $1")
+        .bind(&email)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
     assert_eq!(hash_before, hash_after);
 }
 
@@ -444,12 +308,7 @@ async fn after_a_password_change_only_the_new_password_works() {
         .await
         .unwrap();
     assert_eq!(response.status(), 204);
-    let old = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
+    let old = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
     assert_problem(old, 401, "invalid_credentials").await;
     login(&app, &new_client(), &email, "a-brand-new-secret").await;
 }

@@ -9,20 +9,9 @@ use tonggan::accounts::model::AccountRole;
 use crate::helpers::*;
 
 async fn public_ids(app: &TestApp, query: &str) -> Vec<String> {
-    let page: Value = new_client()
-        .get(app.url(&format!("/api/v1/products?{query}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    page["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| i["id"].as_str().unwrap().to_string())
-        .collect()
+    let page: Value =
+        new_client().get(app.url(&format!("/api/v1/products?{query}"))).send().await.unwrap().json().await.unwrap();
+    page["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap().to_string()).collect()
 }
 
 #[tokio::test]
@@ -30,20 +19,10 @@ async fn the_public_list_shows_only_approved_products_of_active_producers() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, org, _) = app.verified_producer(&admin).await;
-    let listed = app
-        .listed_product(&producer, &admin, &product_body("静宁苹果 listed", 5000))
-        .await;
-    let draft = app
-        .create_product(&producer, &product_body("静宁苹果 draft", 5000))
-        .await;
-    let rejected = app
-        .create_product(&producer, &product_body("静宁苹果 rejected", 5000))
-        .await;
-    producer
-        .post(app.url(&format!("/api/v1/producer/products/{rejected}/submit")))
-        .send()
-        .await
-        .unwrap();
+    let listed = app.listed_product(&producer, &admin, &product_body("静宁苹果 listed", 5000)).await;
+    let draft = app.create_product(&producer, &product_body("静宁苹果 draft", 5000)).await;
+    let rejected = app.create_product(&producer, &product_body("静宁苹果 rejected", 5000)).await;
+    producer.post(app.url(&format!("/api/v1/producer/products/{rejected}/submit"))).send().await.unwrap();
     let r = admin
         .post(app.url(&format!("/api/v1/admin/products/{rejected}/reject")))
         .json(&json!({"reason": "图片不清"}))
@@ -51,24 +30,14 @@ async fn the_public_list_shows_only_approved_products_of_active_producers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let delisted = app
-        .listed_product(&producer, &admin, &product_body("静宁苹果 delisted", 5000))
-        .await;
-    producer
-        .post(app.url(&format!("/api/v1/producer/products/{delisted}/delist")))
-        .send()
-        .await
-        .unwrap();
+    let delisted = app.listed_product(&producer, &admin, &product_body("静宁苹果 delisted", 5000)).await;
+    producer.post(app.url(&format!("/api/v1/producer/products/{delisted}/delist"))).send().await.unwrap();
 
     let ids = public_ids(&app, "").await;
     assert_eq!(ids, vec![listed.to_string()]);
     for hidden in [draft, rejected, delisted] {
         assert_problem(
-            new_client()
-                .get(app.url(&format!("/api/v1/products/{hidden}")))
-                .send()
-                .await
-                .unwrap(),
+            new_client().get(app.url(&format!("/api/v1/products/{hidden}"))).send().await.unwrap(),
             404,
             "not_found",
         )
@@ -83,20 +52,12 @@ async fn the_public_list_shows_only_approved_products_of_active_producers() {
         .unwrap();
     assert!(public_ids(&app, "").await.is_empty());
     assert_problem(
-        new_client()
-            .get(app.url(&format!("/api/v1/products/{listed}")))
-            .send()
-            .await
-            .unwrap(),
+        new_client().get(app.url(&format!("/api/v1/products/{listed}"))).send().await.unwrap(),
         404,
         "not_found",
     )
     .await;
-    admin
-        .post(app.url(&format!("/api/v1/admin/organizations/{org}/verify")))
-        .send()
-        .await
-        .unwrap();
+    admin.post(app.url(&format!("/api/v1/admin/organizations/{org}/verify"))).send().await.unwrap();
     assert_eq!(public_ids(&app, "").await, vec![listed.to_string()]);
 }
 
@@ -105,27 +66,15 @@ async fn a_price_change_is_visible_on_the_next_read_and_in_the_history() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, owner) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("花牛苹果", 5000))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("花牛苹果", 5000)).await;
     let reader = new_client();
     // Warm the cache.
     for _ in 0..2 {
-        let p: Value = reader
-            .get(app.url(&format!("/api/v1/products/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let p: Value =
+            reader.get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap().json().await.unwrap();
         assert_eq!(p["retail_price_fen"], 5000);
     }
-    reader
-        .get(app.url("/api/v1/products"))
-        .send()
-        .await
-        .unwrap();
+    reader.get(app.url("/api/v1/products")).send().await.unwrap();
     let r = producer
         .put(app.url(&format!("/api/v1/producer/products/{id}/prices")))
         .json(&json!({"tiers": [{"min_qty": 1, "unit_price_fen": 4500}], "reason": "丰收降价"}))
@@ -133,24 +82,10 @@ async fn a_price_change_is_visible_on_the_next_read_and_in_the_history() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    let p: Value = reader
-        .get(app.url(&format!("/api/v1/products/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let p: Value = reader.get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(p["retail_price_fen"], 4500);
     assert_eq!(p["tiers"], json!([{"min_qty": 1, "unit_price_fen": 4500}]));
-    let list: Value = reader
-        .get(app.url("/api/v1/products"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = reader.get(app.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"][0]["retail_price_fen"], 4500);
     let history: Value = reader
         .get(app.url(&format!("/api/v1/products/{id}/price-history")))
@@ -169,9 +104,7 @@ async fn a_price_change_is_visible_on_the_next_read_and_in_the_history() {
     assert!(items[0]["changed_at"].is_string());
     assert_eq!(items[1]["tiers"][0]["unit_price_fen"], 5000);
     // History is append-only, even for the database's owner.
-    let tampered = sqlx::query("update price_changes set new_retail_fen = 1")
-        .execute(&app.db)
-        .await;
+    let tampered = sqlx::query("update price_changes set new_retail_fen = 1").execute(&app.db).await;
     assert!(tampered.is_err());
 }
 
@@ -180,24 +113,12 @@ async fn the_30_day_low_counts_the_price_in_effect_when_the_window_opened() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, owner) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("当归", 1000))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("当归", 1000)).await;
     // Rewrite the past: 40 days ago 500 (out of the window), 35 days ago 900 (in effect when
     // the window opened), 20 days ago 800.
-    sqlx::query("alter table price_changes disable trigger price_changes_append_only")
-        .execute(&app.db)
-        .await
-        .unwrap();
-    sqlx::query("delete from price_changes where product_id = $1")
-        .bind(id)
-        .execute(&app.db)
-        .await
-        .unwrap();
-    sqlx::query("alter table price_changes enable trigger price_changes_append_only")
-        .execute(&app.db)
-        .await
-        .unwrap();
+    sqlx::query("alter table price_changes disable trigger price_changes_append_only").execute(&app.db).await.unwrap();
+    sqlx::query("delete from price_changes where product_id = $1").bind(id).execute(&app.db).await.unwrap();
+    sqlx::query("alter table price_changes enable trigger price_changes_append_only").execute(&app.db).await.unwrap();
     for (days, price) in [(40, 500), (35, 900), (20, 800), (1, 1000)] {
         sqlx::query(
             "insert into price_changes (id, product_id, changed_by, changed_at, new_tiers, new_retail_fen)
@@ -216,14 +137,7 @@ async fn the_30_day_low_counts_the_price_in_effect_when_the_window_opened() {
     let low = |app: &TestApp| {
         let url = app.url(&format!("/api/v1/products/{id}"));
         async move {
-            let p: Value = new_client()
-                .get(url)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let p: Value = new_client().get(url).send().await.unwrap().json().await.unwrap();
             p["lowest_price_30d_fen"].as_i64().unwrap()
         }
     };
@@ -248,8 +162,7 @@ async fn the_price_board_gives_min_median_and_max_per_unit() {
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
     for price in [3000, 1000, 2000] {
-        app.listed_product(&producer, &admin, &product_body("苹果", price))
-            .await;
+        app.listed_product(&producer, &admin, &product_body("苹果", price)).await;
     }
     for price in [100, 400, 200, 301] {
         let mut body = product_body("土豆", price);
@@ -257,53 +170,24 @@ async fn the_price_board_gives_min_median_and_max_per_unit() {
         app.listed_product(&producer, &admin, &body).await;
     }
     // A draft does not count.
-    app.create_product(&producer, &product_body("苹果", 10))
-        .await;
-    let board: Value = new_client()
-        .get(app.url("/api/v1/price-board?category=2"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let unit = |name: &str| {
-        board["units"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["unit"] == name)
-            .unwrap()
-            .clone()
-    };
+    app.create_product(&producer, &product_body("苹果", 10)).await;
+    let board: Value =
+        new_client().get(app.url("/api/v1/price-board?category=2")).send().await.unwrap().json().await.unwrap();
+    let unit = |name: &str| board["units"].as_array().unwrap().iter().find(|u| u["unit"] == name).unwrap().clone();
     let boxes = unit("箱");
     assert_eq!(
-        (
-            boxes["count"].as_i64(),
-            boxes["min_fen"].as_i64(),
-            boxes["median_fen"].as_i64(),
-            boxes["max_fen"].as_i64()
-        ),
+        (boxes["count"].as_i64(), boxes["min_fen"].as_i64(), boxes["median_fen"].as_i64(), boxes["max_fen"].as_i64()),
         (Some(3), Some(1000), Some(2000), Some(3000))
     );
     assert_eq!(boxes["products"][0]["retail_price_fen"], 1000);
     let jin = unit("斤");
     // Even count: the mean of 200 and 301, rounded down.
     assert_eq!(
-        (
-            jin["count"].as_i64(),
-            jin["min_fen"].as_i64(),
-            jin["median_fen"].as_i64(),
-            jin["max_fen"].as_i64()
-        ),
+        (jin["count"].as_i64(), jin["min_fen"].as_i64(), jin["median_fen"].as_i64(), jin["max_fen"].as_i64()),
         (Some(4), Some(100), Some(250), Some(400))
     );
     let problem = assert_problem(
-        new_client()
-            .get(app.url("/api/v1/price-board?category=99"))
-            .send()
-            .await
-            .unwrap(),
+        new_client().get(app.url("/api/v1/price-board?category=99")).send().await.unwrap(),
         422,
         "validation_failed",
     )
@@ -318,8 +202,7 @@ async fn alerts_fire_above_the_thresholds_and_not_at_them() {
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
     for price in [1000, 1000, 1000] {
-        app.listed_product(&producer, &admin, &product_body("苹果", price))
-            .await;
+        app.listed_product(&producer, &admin, &product_body("苹果", price)).await;
     }
     let alerts = |admin: &reqwest::Client| {
         let url = app.url("/api/v1/admin/price-alerts");
@@ -331,12 +214,9 @@ async fn alerts_fire_above_the_thresholds_and_not_at_them() {
     };
     assert!(alerts(&admin).await.is_empty());
     // Exactly 50% above the median: no alert. One fen more: an alert.
-    app.create_product(&producer, &product_body("苹果 at", 1500))
-        .await;
+    app.create_product(&producer, &product_body("苹果 at", 1500)).await;
     assert!(alerts(&admin).await.is_empty());
-    let over = app
-        .create_product(&producer, &product_body("苹果 over", 1501))
-        .await;
+    let over = app.create_product(&producer, &product_body("苹果 over", 1501)).await;
     let open = alerts(&admin).await;
     assert_eq!(open.len(), 1);
     assert_eq!(open[0]["kind"], "above_median");
@@ -344,9 +224,7 @@ async fn alerts_fire_above_the_thresholds_and_not_at_them() {
     assert_eq!(open[0]["reference_fen"], 1000);
 
     // A rise of exactly 30% over the 30-day low: none; above it: above_30d_low.
-    let id = app
-        .listed_product(&producer, &admin, &product_body("苹果 rise", 1000))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("苹果 rise", 1000)).await;
     let set = |price: i64| {
         producer
             .put(app.url(&format!("/api/v1/producer/products/{id}/prices")))
@@ -364,22 +242,8 @@ async fn alerts_fire_above_the_thresholds_and_not_at_them() {
     // Admins resolve alerts; twice is a conflict.
     let alert_id = rise["id"].as_str().unwrap();
     let url = app.url(&format!("/api/v1/admin/price-alerts/{alert_id}/resolve"));
-    assert_eq!(
-        admin
-            .post(&url)
-            .json(&json!({"note": "已核实，节前调价"}))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    assert_problem(
-        admin.post(&url).json(&json!({})).send().await.unwrap(),
-        409,
-        "invalid_transition",
-    )
-    .await;
+    assert_eq!(admin.post(&url).json(&json!({"note": "已核实，节前调价"})).send().await.unwrap().status(), 200);
+    assert_problem(admin.post(&url).json(&json!({})).send().await.unwrap(), 409, "invalid_transition").await;
     assert_eq!(alerts(&admin).await.len(), 1);
 }
 
@@ -388,9 +252,7 @@ async fn a_matching_etag_gets_304() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("百合", 3000))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("百合", 3000)).await;
     for path in [
         format!("/api/v1/products/{id}"),
         "/api/v1/products".to_string(),
@@ -399,29 +261,14 @@ async fn a_matching_etag_gets_304() {
     ] {
         let first = new_client().get(app.url(&path)).send().await.unwrap();
         let etag = first.headers()["etag"].to_str().unwrap().to_string();
-        let again = new_client()
-            .get(app.url(&path))
-            .header("if-none-match", &etag)
-            .send()
-            .await
-            .unwrap();
+        let again = new_client().get(app.url(&path)).header("if-none-match", &etag).send().await.unwrap();
         assert_eq!(again.status(), 304, "{path}");
-        let other = new_client()
-            .get(app.url(&path))
-            .header("if-none-match", "\"stale\"")
-            .send()
-            .await
-            .unwrap();
+        let other = new_client().get(app.url(&path)).header("if-none-match", "\"stale\"").send().await.unwrap();
         assert_eq!(other.status(), 200);
     }
     // After a price change the old tag no longer matches.
-    let etag = new_client()
-        .get(app.url(&format!("/api/v1/products/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .headers()["etag"]
-        .clone();
+    let etag =
+        new_client().get(app.url(&format!("/api/v1/products/{id}"))).send().await.unwrap().headers()["etag"].clone();
     producer
         .put(app.url(&format!("/api/v1/producer/products/{id}/prices")))
         .json(&json!({"tiers": [{"min_qty": 1, "unit_price_fen": 2900}]}))
@@ -442,12 +289,8 @@ async fn public_reads_answer_from_postgres_when_redis_is_unreachable() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, org, _) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("牦牛肉", 8800))
-        .await;
-    let offline = app
-        .sibling_with(|s| s.redis.url = "redis://127.0.0.1:9".to_string().into())
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("牦牛肉", 8800)).await;
+    let offline = app.sibling_with(|s| s.redis.url = "redis://127.0.0.1:9".to_string().into()).await;
     for path in [
         format!("/api/v1/products/{id}"),
         "/api/v1/products?q=牦牛".into(),
@@ -459,14 +302,7 @@ async fn public_reads_answer_from_postgres_when_redis_is_unreachable() {
         let r = new_client().get(offline.url(&path)).send().await.unwrap();
         assert_eq!(r.status(), 200, "{path}");
     }
-    let list: Value = new_client()
-        .get(offline.url("/api/v1/products"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = new_client().get(offline.url("/api/v1/products")).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["items"][0]["id"], id.to_string());
     assert_eq!(offline.get("/readyz").await.status(), 503);
 }
@@ -476,9 +312,7 @@ async fn a_stampede_of_misses_on_one_key_loads_from_postgres_once() {
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("枸杞", 6600))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("枸杞", 6600)).await;
     let before = app.catalog_loads();
     let url = app.url(&format!("/api/v1/products/{id}"));
     let requests = (0..50).map(|_| {
@@ -504,13 +338,17 @@ async fn keyword_search_finds_two_character_chinese_words_in_titles_and_descript
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
-    let beef = app.listed_product(&producer, &admin, &json!({
-        "category_id": 1, "title": "临夏清真牛肉干", "description": "手工风干", "origin_adcode": 622901,
-        "unit": "袋", "spec": "250g", "stock": 10, "tiers": [{"min_qty": 1, "unit_price_fen": 4800}]
-    })).await;
-    let apple = app
-        .listed_product(&producer, &admin, &product_body("花牛", 5000))
+    let beef = app
+        .listed_product(
+            &producer,
+            &admin,
+            &json!({
+                "category_id": 1, "title": "临夏清真牛肉干", "description": "手工风干", "origin_adcode": 622901,
+                "unit": "袋", "spec": "250g", "stock": 10, "tiers": [{"min_qty": 1, "unit_price_fen": 4800}]
+            }),
+        )
         .await;
+    let apple = app.listed_product(&producer, &admin, &product_body("花牛", 5000)).await;
     let mut yak = product_body("甘南高原特产", 9000);
     yak["description"] = json!("牦牛肉，草原放养");
     yak["category_id"] = json!(1);
@@ -521,26 +359,16 @@ async fn keyword_search_finds_two_character_chinese_words_in_titles_and_descript
     expected.sort();
     assert_eq!(found, expected);
     assert_eq!(public_ids(&app, "q=苹果").await, vec![apple.to_string()]);
-    assert_eq!(
-        public_ids(&app, "q=牛肉 临夏").await,
-        vec![beef.to_string()]
-    );
+    assert_eq!(public_ids(&app, "q=牛肉 临夏").await, vec![beef.to_string()]);
     assert!(public_ids(&app, "q=羊肉").await.is_empty());
     // The search uses the n-gram index (seq scans disabled to show the plan can use it at any size).
     let mut tx = app.db.begin().await.unwrap();
-    sqlx::query("set local enable_seqscan = off")
-        .execute(&mut *tx)
+    sqlx::query("set local enable_seqscan = off").execute(&mut *tx).await.unwrap();
+    let plan: Vec<String> = sqlx::query_scalar("explain select id from products where search_grams @> array['牛肉']")
+        .fetch_all(&mut *tx)
         .await
         .unwrap();
-    let plan: Vec<String> =
-        sqlx::query_scalar("explain select id from products where search_grams @> array['牛肉']")
-            .fetch_all(&mut *tx)
-            .await
-            .unwrap();
-    assert!(
-        plan.iter().any(|l| l.contains("products_search_idx")),
-        "{plan:?}"
-    );
+    assert!(plan.iter().any(|l| l.contains("products_search_idx")), "{plan:?}");
 }
 
 #[tokio::test]
@@ -550,11 +378,7 @@ async fn filters_sorts_and_keyset_pages_walk_the_catalog() {
     let (producer, org, _) = app.verified_producer(&admin).await;
     let mut ids = Vec::new();
     for price in [500, 300, 900, 100, 700] {
-        ids.push((
-            price,
-            app.listed_product(&producer, &admin, &product_body("苹果", price))
-                .await,
-        ));
+        ids.push((price, app.listed_product(&producer, &admin, &product_body("苹果", price)).await));
     }
     let mut beef = product_body("牛肉", 2000);
     beef["category_id"] = json!(1);
@@ -569,21 +393,9 @@ async fn filters_sorts_and_keyset_pages_walk_the_catalog() {
             Some(c) => format!("category=2&sort=price_asc&limit=2&cursor={c}"),
             None => "category=2&sort=price_asc&limit=2".into(),
         };
-        let page: Value = new_client()
-            .get(app.url(&format!("/api/v1/products?{q}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        seen.extend(
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| i["retail_price_fen"].as_i64().unwrap()),
-        );
+        let page: Value =
+            new_client().get(app.url(&format!("/api/v1/products?{q}"))).send().await.unwrap().json().await.unwrap();
+        seen.extend(page["items"].as_array().unwrap().iter().map(|i| i["retail_price_fen"].as_i64().unwrap()));
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
@@ -599,23 +411,12 @@ async fn filters_sorts_and_keyset_pages_walk_the_catalog() {
         .await
         .unwrap();
     assert_eq!(desc["items"][0]["retail_price_fen"], 2000);
-    assert_eq!(
-        public_ids(&app, "min_price_fen=300&max_price_fen=700&sort=price_asc")
-            .await
-            .len(),
-        3
-    );
-    assert_eq!(
-        public_ids(&app, "prefecture=622900").await,
-        vec![beef.to_string()]
-    );
+    assert_eq!(public_ids(&app, "min_price_fen=300&max_price_fen=700&sort=price_asc").await.len(), 3);
+    assert_eq!(public_ids(&app, "prefecture=622900").await, vec![beef.to_string()]);
     assert_eq!(public_ids(&app, "county=620826").await.len(), 5);
     assert_eq!(public_ids(&app, "in_stock=true").await.len(), 5);
     assert_eq!(public_ids(&app, &format!("producer={org}")).await.len(), 6);
-    assert_eq!(
-        public_ids(&app, "sort=newest&limit=1").await,
-        vec![beef.to_string()]
-    );
+    assert_eq!(public_ids(&app, "sort=newest&limit=1").await, vec![beef.to_string()]);
     assert!(public_ids(&app, "certified=true").await.is_empty());
     // Certification: verified and valid today makes it certified; revoked does not.
     let (_, cheapest) = ids[3];
@@ -623,35 +424,14 @@ async fn filters_sorts_and_keyset_pages_walk_the_catalog() {
         .patch(app.url(&format!("/api/v1/producer/products/{cheapest}")))
         .json(&json!({"certification": {"number": "GS-2026-001", "issuer": "甘肃省农业农村厅", "valid_from": "2026-01-01", "valid_until": "2030-12-31"}}))
         .send().await.unwrap();
-    admin
-        .post(app.url(&format!(
-            "/api/v1/admin/products/{cheapest}/certification/verify"
-        )))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        public_ids(&app, "certified=true").await,
-        vec![cheapest.to_string()]
-    );
-    let p: Value = new_client()
-        .get(app.url(&format!("/api/v1/products/{cheapest}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    admin.post(app.url(&format!("/api/v1/admin/products/{cheapest}/certification/verify"))).send().await.unwrap();
+    assert_eq!(public_ids(&app, "certified=true").await, vec![cheapest.to_string()]);
+    let p: Value =
+        new_client().get(app.url(&format!("/api/v1/products/{cheapest}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(p["certification"]["status"], "verified");
     assert_eq!(p["origin"]["county"], "静宁县");
     assert_eq!(p["origin"]["prefecture"], "平凉市");
-    admin
-        .post(app.url(&format!(
-            "/api/v1/admin/products/{cheapest}/certification/revoke"
-        )))
-        .send()
-        .await
-        .unwrap();
+    admin.post(app.url(&format!("/api/v1/admin/products/{cheapest}/certification/revoke"))).send().await.unwrap();
     assert!(public_ids(&app, "certified=true").await.is_empty());
 }
 
@@ -660,23 +440,11 @@ async fn editing_what_buyers_judge_sends_a_listing_back_to_review_but_price_and_
     let app = TestApp::spawn().await;
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
-    let id = app
-        .listed_product(&producer, &admin, &product_body("苹果", 1000))
-        .await;
+    let id = app.listed_product(&producer, &admin, &product_body("苹果", 1000)).await;
     let url = app.url(&format!("/api/v1/producer/products/{id}"));
-    let r: Value = producer
-        .put(format!("{url}/stock"))
-        .json(&json!({"stock": 7}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(
-        (r["status"].as_str(), r["stock"].as_i64()),
-        (Some("listed"), Some(7))
-    );
+    let r: Value =
+        producer.put(format!("{url}/stock")).json(&json!({"stock": 7})).send().await.unwrap().json().await.unwrap();
+    assert_eq!((r["status"].as_str(), r["stock"].as_i64()), (Some("listed"), Some(7)));
     let r: Value = producer
         .patch(&url)
         .json(&json!({"tiers": [{"min_qty": 1, "unit_price_fen": 990}], "spec": "4.5kg/箱"}))
@@ -687,25 +455,12 @@ async fn editing_what_buyers_judge_sends_a_listing_back_to_review_but_price_and_
         .await
         .unwrap();
     assert_eq!(r["status"], "listed");
-    let r: Value = producer
-        .patch(&url)
-        .json(&json!({"title": "静宁苹果 新包装"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value =
+        producer.patch(&url).json(&json!({"title": "静宁苹果 新包装"})).send().await.unwrap().json().await.unwrap();
     assert_eq!(r["status"], "pending_review");
     assert!(public_ids(&app, "").await.is_empty());
-    let queue: Value = admin
-        .get(app.url("/api/v1/admin/listings?status=pending_review"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let queue: Value =
+        admin.get(app.url("/api/v1/admin/listings?status=pending_review")).send().await.unwrap().json().await.unwrap();
     assert_eq!(queue["items"][0]["id"], id.to_string());
 }
 
@@ -715,31 +470,11 @@ async fn bad_product_input_is_refused_field_by_field_and_nothing_is_stored() {
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (producer, _, _) = app.verified_producer(&admin).await;
     let cases: Vec<(&str, Value, &str)> = vec![
-        (
-            "tiers",
-            json!([{"min_qty": 1, "unit_price_fen": 100}, {"min_qty": 10, "unit_price_fen": 200}]),
-            "tiers",
-        ),
-        (
-            "tiers",
-            json!([{"min_qty": 2, "unit_price_fen": 100}]),
-            "tiers",
-        ),
-        (
-            "tiers",
-            json!([{"min_qty": 1, "unit_price_fen": 0}]),
-            "tiers",
-        ),
-        (
-            "tiers",
-            json!([{"min_qty": 1, "unit_price_fen": -5}]),
-            "tiers",
-        ),
-        (
-            "tiers",
-            json!([{"min_qty": 1, "unit_price_fen": 10_000_001}]),
-            "tiers",
-        ),
+        ("tiers", json!([{"min_qty": 1, "unit_price_fen": 100}, {"min_qty": 10, "unit_price_fen": 200}]), "tiers"),
+        ("tiers", json!([{"min_qty": 2, "unit_price_fen": 100}]), "tiers"),
+        ("tiers", json!([{"min_qty": 1, "unit_price_fen": 0}]), "tiers"),
+        ("tiers", json!([{"min_qty": 1, "unit_price_fen": -5}]), "tiers"),
+        ("tiers", json!([{"min_qty": 1, "unit_price_fen": 10_000_001}]), "tiers"),
         ("stock", json!(-1), "stock"),
         ("category_id", json!(99), "category_id"),
         ("origin_adcode", json!(999999), "origin_adcode"),
@@ -756,21 +491,14 @@ async fn bad_product_input_is_refused_field_by_field_and_nothing_is_stored() {
     for (field, value, error_field) in cases {
         let mut body = product_body("苹果", 1000);
         body[field] = value;
-        let r = producer
-            .post(app.url("/api/v1/producer/products"))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let r = producer.post(app.url("/api/v1/producer/products")).json(&body).send().await.unwrap();
         let problem = assert_problem(r, 422, "validation_failed").await;
         field_errors(&problem, error_field);
     }
     assert_eq!(app.count("products").await, 0);
     assert_eq!(app.count("price_changes").await, 0);
     // Bad prices on an existing product change nothing either.
-    let id = app
-        .create_product(&producer, &product_body("苹果", 1000))
-        .await;
+    let id = app.create_product(&producer, &product_body("苹果", 1000)).await;
     let r = producer
         .put(app.url(&format!("/api/v1/producer/products/{id}/prices")))
         .json(&json!({"tiers": []}))
@@ -794,58 +522,22 @@ async fn producers_touch_only_their_own_products_and_only_once_verified() {
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (owner, org, _) = app.verified_producer(&admin).await;
     let (other, _, _) = app.verified_producer(&admin).await;
-    let id = app
-        .create_product(&owner, &product_body("苹果", 1000))
-        .await;
+    let id = app.create_product(&owner, &product_body("苹果", 1000)).await;
     let url = app.url(&format!("/api/v1/producer/products/{id}"));
     assert_problem(other.get(&url).send().await.unwrap(), 404, "not_found").await;
+    assert_problem(other.patch(&url).json(&json!({"title": "x"})).send().await.unwrap(), 404, "not_found").await;
     assert_problem(
-        other
-            .patch(&url)
-            .json(&json!({"title": "x"}))
-            .send()
-            .await
-            .unwrap(),
+        other.put(format!("{url}/stock")).json(&json!({"stock": 1})).send().await.unwrap(),
         404,
         "not_found",
     )
     .await;
-    assert_problem(
-        other
-            .put(format!("{url}/stock"))
-            .json(&json!({"stock": 1}))
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    assert_problem(
-        other.post(format!("{url}/submit")).send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    assert_problem(other.post(format!("{url}/submit")).send().await.unwrap(), 404, "not_found").await;
     let (pending, _, _) = app.organization("producer").await;
-    let r = pending
-        .post(app.url("/api/v1/producer/products"))
-        .json(&product_body("苹果", 1000))
-        .send()
-        .await
-        .unwrap();
+    let r = pending.post(app.url("/api/v1/producer/products")).json(&product_body("苹果", 1000)).send().await.unwrap();
     assert_problem(r, 403, "producer_not_verified").await;
     let (consumer, _) = app.consumer().await;
-    assert_problem(
-        consumer
-            .get(app.url("/api/v1/producer/products"))
-            .send()
-            .await
-            .unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    assert_problem(consumer.get(app.url("/api/v1/producer/products")).send().await.unwrap(), 403, "forbidden").await;
     admin
         .post(app.url(&format!("/api/v1/admin/organizations/{org}/suspend")))
         .json(&json!({"reason": "核查"}))
@@ -853,23 +545,22 @@ async fn producers_touch_only_their_own_products_and_only_once_verified() {
         .await
         .unwrap();
     let owner_again = new_client();
-    let email: String = sqlx::query_scalar("select a.email from accounts a join memberships m on m.account_id = a.id where m.organization_id = $1").bind(org).fetch_one(&app.db).await.unwrap();
+    let email: String = sqlx::query_scalar(
+        "select a.email from accounts a join memberships m on m.account_id = a.id where m.organization_id = $1",
+    )
+    .bind(org)
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
     login(&app, &owner_again, &email, PASSWORD).await;
     assert_problem(
-        owner_again
-            .get(app.url("/api/v1/producer/products"))
-            .send()
-            .await
-            .unwrap(),
+        owner_again.get(app.url("/api/v1/producer/products")).send().await.unwrap(),
         403,
         "producer_suspended",
     )
     .await;
-    let title: String = sqlx::query_scalar("select title from products where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let title: String =
+        sqlx::query_scalar("select title from products where id = $1").bind(id).fetch_one(&app.db).await.unwrap();
     assert_eq!(title, "苹果");
 }
 
@@ -886,19 +577,12 @@ async fn bad_list_parameters_are_422_never_500() {
         ("prefecture=120100", "prefecture"),
         ("min_price_fen=500&max_price_fen=100", "max_price_fen"),
     ] {
-        let r = new_client()
-            .get(app.url(&format!("/api/v1/products?{query}")))
-            .send()
-            .await
-            .unwrap();
+        let r = new_client().get(app.url(&format!("/api/v1/products?{query}"))).send().await.unwrap();
         let problem = assert_problem(r, 422, "validation_failed").await;
         field_errors(&problem, field);
     }
     let r = new_client()
-        .get(app.url(&format!(
-            "/api/v1/products/{}/price-history?cursor=nope",
-            Uuid::now_v7()
-        )))
+        .get(app.url(&format!("/api/v1/products/{}/price-history?cursor=nope", Uuid::now_v7())))
         .send()
         .await
         .unwrap();
@@ -911,31 +595,17 @@ async fn listing_review_transitions_are_checked() {
     let (admin, _) = app.staff(AccountRole::Admin).await;
     let (auditor, _) = app.staff(AccountRole::Auditor).await;
     let (producer, org, _) = app.verified_producer(&admin).await;
-    let id = app
-        .create_product(&producer, &product_body("苹果", 1000))
-        .await;
+    let id = app.create_product(&producer, &product_body("苹果", 1000)).await;
     // A draft cannot be approved; an auditor cannot approve at all.
     assert_problem(
-        admin
-            .post(app.url(&format!("/api/v1/admin/products/{id}/approve")))
-            .send()
-            .await
-            .unwrap(),
+        admin.post(app.url(&format!("/api/v1/admin/products/{id}/approve"))).send().await.unwrap(),
         409,
         "invalid_transition",
     )
     .await;
-    producer
-        .post(app.url(&format!("/api/v1/producer/products/{id}/submit")))
-        .send()
-        .await
-        .unwrap();
+    producer.post(app.url(&format!("/api/v1/producer/products/{id}/submit"))).send().await.unwrap();
     assert_problem(
-        auditor
-            .post(app.url(&format!("/api/v1/admin/products/{id}/approve")))
-            .send()
-            .await
-            .unwrap(),
+        auditor.post(app.url(&format!("/api/v1/admin/products/{id}/approve"))).send().await.unwrap(),
         403,
         "forbidden",
     )
@@ -953,38 +623,20 @@ async fn listing_review_transitions_are_checked() {
     .await;
     field_errors(&problem, "reason");
     assert_problem(
-        admin
-            .post(app.url(&format!("/api/v1/admin/products/{id}/certification/verify")))
-            .send()
-            .await
-            .unwrap(),
+        admin.post(app.url(&format!("/api/v1/admin/products/{id}/certification/verify"))).send().await.unwrap(),
         409,
         "no_certification",
     )
     .await;
-    let status: String = sqlx::query_scalar("select status from products where id = $1")
-        .bind(id)
-        .fetch_one(&app.db)
-        .await
-        .unwrap();
+    let status: String =
+        sqlx::query_scalar("select status from products where id = $1").bind(id).fetch_one(&app.db).await.unwrap();
     assert_eq!(status, "pending_review");
     assert_eq!(
-        admin
-            .post(app.url(&format!("/api/v1/admin/products/{id}/approve")))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        admin.post(app.url(&format!("/api/v1/admin/products/{id}/approve"))).send().await.unwrap().status(),
         200
     );
-    let profile: Value = new_client()
-        .get(app.url(&format!("/api/v1/producers/{org}")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let profile: Value =
+        new_client().get(app.url(&format!("/api/v1/producers/{org}"))).send().await.unwrap().json().await.unwrap();
     assert_eq!(profile["listed_products"], 1);
     assert_eq!(profile["county"], "静宁县");
 }

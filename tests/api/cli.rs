@@ -20,11 +20,7 @@ fn tonggan() -> Command {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// Kills the child when the test ends, however it ends.
@@ -71,12 +67,8 @@ async fn the_binary_serves_with_settings_from_app_variables_and_url_fallbacks() 
     assert!(ready, "the binary did not become ready on port {port}");
     // It talks to the test's database: an account registered through it is there.
     let email = unique_email("cli");
-    let response = client
-        .post(format!("{base}/api/v1/auth/register/consumer"))
-        .json(&consumer_body(&email))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        client.post(format!("{base}/api/v1/auth/register/consumer")).json(&consumer_body(&email)).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let found: i64 = sqlx::query_scalar("select count(*) from accounts where email = $1")
         .bind(&email)
@@ -92,11 +84,7 @@ async fn the_binary_serves_with_settings_from_app_variables_and_url_fallbacks() 
         .await
         .unwrap();
     let mut conn = app.redis.clone();
-    let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("{prefix}session:*"))
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}session:*")).query_async(&mut conn).await.unwrap();
     assert_eq!(keys.len(), 1);
 }
 
@@ -106,43 +94,19 @@ async fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() 
     let email = unique_email("admin");
     let mut child = tonggan()
         .args(["admin", "create", "--email", &email, "--role", "admin"])
-        .env(
-            "APP__DATABASE__URL",
-            app.settings.database.url.expose_secret(),
-        )
+        .env("APP__DATABASE__URL", app.settings.database.url.expose_secret())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"an-admin-password-2026\n")
-        .unwrap();
+    child.stdin.take().unwrap().write_all(b"an-admin-password-2026\n").unwrap();
     let output = child.wait_with_output().unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let admin = new_client();
-    let me: serde_json::Value = login(&app, &admin, &email, "an-admin-password-2026")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let me: serde_json::Value = login(&app, &admin, &email, "an-admin-password-2026").await.json().await.unwrap();
     assert_eq!(me["role"], "admin");
-    assert_eq!(
-        admin
-            .get(app.url("/api/v1/admin/organizations"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(admin.get(app.url("/api/v1/admin/organizations")).send().await.unwrap().status(), 200);
 }
 
 #[tokio::test]
@@ -151,21 +115,13 @@ async fn admin_create_refuses_a_weak_password_and_a_taken_email() {
     let run = |email: &str, password: &str| {
         let mut child = tonggan()
             .args(["admin", "create", "--email", email, "--role", "auditor"])
-            .env(
-                "APP__DATABASE__URL",
-                app.settings.database.url.expose_secret(),
-            )
+            .env("APP__DATABASE__URL", app.settings.database.url.expose_secret())
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
+        child.stdin.take().unwrap().write_all(password.as_bytes()).unwrap();
         child.wait_with_output().unwrap()
     };
     let email = unique_email("auditor");

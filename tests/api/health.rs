@@ -32,10 +32,7 @@ async fn readyz_names_redis_when_it_is_unreachable_while_livez_stays_up() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["status"], "unavailable");
     assert_eq!(body["postgres"], "ok");
-    assert!(
-        body["redis"].as_str().unwrap().starts_with("error"),
-        "{body}"
-    );
+    assert!(body["redis"].as_str().unwrap().starts_with("error"), "{body}");
     assert_eq!(app.get("/livez").await.status(), 200);
 }
 
@@ -49,10 +46,7 @@ async fn readyz_names_postgres_when_it_is_unreachable() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
-    assert!(
-        body["postgres"].as_str().unwrap().starts_with("error"),
-        "{body}"
-    );
+    assert!(body["postgres"].as_str().unwrap().starts_with("error"), "{body}");
     assert_eq!(body["redis"], "ok");
 }
 
@@ -102,10 +96,7 @@ async fn the_docs_page_and_its_assets_are_served_locally() {
     let app = TestApp::spawn().await;
     let page = app.get("/docs").await.text().await.unwrap();
     assert!(page.contains("/docs/swagger-ui-bundle.js"));
-    assert!(
-        !page.contains("https://"),
-        "the page must not load anything from the internet"
-    );
+    assert!(!page.contains("https://"), "the page must not load anything from the internet");
     let js = app.get("/docs/swagger-ui-bundle.js").await;
     assert_eq!(js.status(), 200);
     assert!(js.bytes().await.unwrap().len() > 100_000);

@@ -32,13 +32,8 @@ pub struct TestApp {
 }
 
 pub fn base_settings() -> Settings {
-    Settings::load_for(
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("config")
-            .as_path(),
-        Environment::Test,
-    )
-    .expect("test settings load")
+    Settings::load_for(Path::new(env!("CARGO_MANIFEST_DIR")).join("config").as_path(), Environment::Test)
+        .expect("test settings load")
 }
 
 /// Replaces the database name at the end of a Postgres URL.
@@ -66,53 +61,36 @@ async fn template(admin_url: &str) -> String {
                 std::hash::Hash::hash(&*m.checksum, &mut hasher);
             }
             let name = format!("tonggan_tpl_{:016x}", std::hash::Hasher::finish(&hasher));
-            let mut conn = PgConnection::connect(admin_url)
-                .await
-                .expect("connect to Postgres");
-            sqlx::query("select pg_advisory_lock(72061)")
-                .execute(&mut conn)
+            let mut conn = PgConnection::connect(admin_url).await.expect("connect to Postgres");
+            sqlx::query("select pg_advisory_lock(72061)").execute(&mut conn).await.unwrap();
+            let exists: bool = sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
+                .bind(&name)
+                .fetch_one(&mut conn)
                 .await
                 .unwrap();
-            let exists: bool =
-                sqlx::query_scalar("select exists (select 1 from pg_database where datname = $1)")
-                    .bind(&name)
-                    .fetch_one(&mut conn)
-                    .await
-                    .unwrap();
             if !exists {
                 let building = format!("{name}_building");
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    r#"drop database if exists "{building}""#
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    r#"create database "{building}""#
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(r#"drop database if exists "{building}""#)))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(r#"create database "{building}""#)))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
                 let pool = PgPoolOptions::new()
                     .max_connections(1)
                     .connect(&with_database(admin_url, &building))
                     .await
                     .unwrap();
-                tonggan::cli::migrate(&pool)
-                    .await
-                    .expect("migrations apply");
+                tonggan::cli::migrate(&pool).await.expect("migrations apply");
                 pool.close().await;
-                sqlx::query(sqlx::AssertSqlSafe(format!(
-                    r#"alter database "{building}" rename to "{name}""#
-                )))
-                .execute(&mut conn)
-                .await
-                .unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(format!(r#"alter database "{building}" rename to "{name}""#)))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
             }
-            sqlx::query("select pg_advisory_unlock(72061)")
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::query("select pg_advisory_unlock(72061)").execute(&mut conn).await.unwrap();
             name
         })
         .await
@@ -131,12 +109,10 @@ impl TestApp {
         let template = template(&admin_url).await;
         let name = format!("tonggan_test_{}", Uuid::now_v7().simple());
         let mut conn = PgConnection::connect(&admin_url).await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            r#"create database "{name}" template "{template}""#
-        )))
-        .execute(&mut conn)
-        .await
-        .expect("clone the template");
+        sqlx::query(sqlx::AssertSqlSafe(format!(r#"create database "{name}" template "{template}""#)))
+            .execute(&mut conn)
+            .await
+            .expect("clone the template");
         conn.close().await.unwrap();
         settings.database.url = SecretString::from(with_database(&admin_url, &name));
         settings.redis.key_prefix = format!("tonggan-test:{}:", Uuid::now_v7().simple());
@@ -158,14 +134,7 @@ impl TestApp {
         let db = state.db.clone();
         let redis = state.redis.clone();
         tokio::spawn(startup::serve(listener, state.clone()));
-        TestApp {
-            address,
-            db,
-            redis,
-            settings,
-            state,
-            client: new_client(),
-        }
+        TestApp { address, db, redis, settings, state, client: new_client() }
     }
 
     /// How often this server's catalog cache went to Postgres.
@@ -182,21 +151,13 @@ impl TestApp {
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Response {
-        self.client
-            .post(self.url(path))
-            .json(body)
-            .send()
-            .await
-            .unwrap()
+        self.client.post(self.url(path)).json(body).send().await.unwrap()
     }
 
     /// The value of the session cookie this app's client holds, read from a response.
     pub fn session_cookie(&self, response: &Response) -> Option<String> {
         let name = &self.settings.session.cookie_name;
-        response
-            .cookies()
-            .find(|c| c.name() == name)
-            .map(|c| c.value().to_string())
+        response.cookies().find(|c| c.name() == name).map(|c| c.value().to_string())
     }
 
     pub fn session_key(&self, session_id: &str) -> String {
@@ -205,11 +166,7 @@ impl TestApp {
 
     pub async fn redis_exists(&self, key: &str) -> bool {
         let mut conn = self.redis.clone();
-        redis::cmd("EXISTS")
-            .arg(key)
-            .query_async::<bool>(&mut conn)
-            .await
-            .unwrap()
+        redis::cmd("EXISTS").arg(key).query_async::<bool>(&mut conn).await.unwrap()
     }
 
     pub async fn count(&self, table: &str) -> i64 {
@@ -222,9 +179,7 @@ impl TestApp {
     /// A signed-in client for a fresh consumer; returns its email too.
     pub async fn consumer(&self) -> (Client, String) {
         let email = unique_email("consumer");
-        let response = self
-            .post("/api/v1/auth/register/consumer", &consumer_body(&email))
-            .await;
+        let response = self.post("/api/v1/auth/register/consumer", &consumer_body(&email)).await;
         assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
         let client = new_client();
         login(self, &client, &email, PASSWORD).await;
@@ -239,18 +194,12 @@ impl TestApp {
         } else {
             producer_body(&email, &valid_uscc())
         };
-        let response = self
-            .post(&format!("/api/v1/auth/register/{kind}"), &body)
-            .await;
+        let response = self.post(&format!("/api/v1/auth/register/{kind}"), &body).await;
         assert_eq!(response.status(), 201);
         let reply: Value = response.json().await.unwrap();
         let client = new_client();
         login(self, &client, &email, PASSWORD).await;
-        (
-            client,
-            id_at(&reply, "/organization/id"),
-            id_at(&reply, "/account/id"),
-        )
+        (client, id_at(&reply, "/organization/id"), id_at(&reply, "/account/id"))
     }
 
     /// A signed-in admin (or auditor), created as the command line does.
@@ -260,13 +209,7 @@ impl TestApp {
         let hash = hasher.hash(PASSWORD).await.unwrap();
         let account = insert_account(
             &self.db,
-            &NewAccount {
-                email: &email,
-                password_hash: &hash,
-                display_name: "Staff",
-                phone: None,
-                role,
-            },
+            &NewAccount { email: &email, password_hash: &hash, display_name: "Staff", phone: None, role },
         )
         .await
         .unwrap();
@@ -280,23 +223,14 @@ impl TestApp {
     /// A verified producer: (owner client, producer id, owner account id).
     pub async fn verified_producer(&self, admin: &Client) -> (Client, Uuid, Uuid) {
         let (client, org, owner) = self.organization("producer").await;
-        let response = admin
-            .post(self.url(&format!("/api/v1/admin/organizations/{org}/verify")))
-            .send()
-            .await
-            .unwrap();
+        let response = admin.post(self.url(&format!("/api/v1/admin/organizations/{org}/verify"))).send().await.unwrap();
         assert_eq!(response.status(), 200);
         (client, org, owner)
     }
 
     /// Creates a product through the API and returns its id.
     pub async fn create_product(&self, producer: &Client, body: &Value) -> Uuid {
-        let response = producer
-            .post(self.url("/api/v1/producer/products"))
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let response = producer.post(self.url("/api/v1/producer/products")).json(body).send().await.unwrap();
         let status = response.status();
         let reply: Value = response.json().await.unwrap();
         assert_eq!(status, 201, "{reply}");
@@ -306,17 +240,9 @@ impl TestApp {
     /// Creates, submits and approves a product: it is public afterwards.
     pub async fn listed_product(&self, producer: &Client, admin: &Client, body: &Value) -> Uuid {
         let id = self.create_product(producer, body).await;
-        let r = producer
-            .post(self.url(&format!("/api/v1/producer/products/{id}/submit")))
-            .send()
-            .await
-            .unwrap();
+        let r = producer.post(self.url(&format!("/api/v1/producer/products/{id}/submit"))).send().await.unwrap();
         assert_eq!(r.status(), 200);
-        let r = admin
-            .post(self.url(&format!("/api/v1/admin/products/{id}/approve")))
-            .send()
-            .await
-            .unwrap();
+        let r = admin.post(self.url(&format!("/api/v1/admin/products/{id}/approve"))).send().await.unwrap();
         assert_eq!(r.status(), 200);
         id
     }
@@ -399,13 +325,7 @@ pub fn id_at(value: &Value, pointer: &str) -> Uuid {
 /// Asserts a problem+json reply with this status and code, and returns its body.
 pub async fn assert_problem(response: Response, status: u16, code: &str) -> Value {
     assert_eq!(response.status(), status, "unexpected status");
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .unwrap()
-        .to_str()
-        .unwrap()
-        .to_string();
+    let content_type = response.headers().get("content-type").unwrap().to_str().unwrap().to_string();
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["code"], code, "{body}");
@@ -415,7 +335,5 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 
 /// The messages for one field of a 422.
 pub fn field_errors<'a>(problem: &'a Value, field: &str) -> &'a Vec<Value> {
-    problem["errors"][field]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors for {field} in {problem}"))
+    problem["errors"][field].as_array().unwrap_or_else(|| panic!("no errors for {field} in {problem}"))
 }

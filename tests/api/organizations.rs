@@ -16,12 +16,8 @@ async fn an_owner_adds_a_purchaser_who_can_then_sign_in() {
     let app = TestApp::spawn().await;
     let (owner, org, _) = app.organization("enterprise").await;
     let (email, body) = member_body("purchaser");
-    let response = owner
-        .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let response =
+        owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
     assert_eq!(response.status(), 201);
     let member: Value = response.json().await.unwrap();
     assert_eq!(member["role"], "purchaser");
@@ -29,14 +25,7 @@ async fn an_owner_adds_a_purchaser_who_can_then_sign_in() {
 
     let client = new_client();
     login(&app, &client, &email, PASSWORD).await;
-    let me: Value = client
-        .get(app.url("/api/v1/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
     assert_eq!(me["role"], "enterprise");
     assert_eq!(me["memberships"][0]["organization_id"], org.to_string());
     assert_eq!(me["memberships"][0]["role"], "purchaser");
@@ -64,12 +53,8 @@ async fn roles_must_fit_the_kind_of_organization() {
         (&producer_owner, producer, "approver"),
     ] {
         let (_, body) = member_body(role);
-        let response = client
-            .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            client.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
         let problem = assert_problem(response, 422, "validation_failed").await;
         field_errors(&problem, "role");
     }
@@ -100,12 +85,7 @@ async fn an_owner_changes_a_members_role() {
         .unwrap();
     let account = id_at(&member, "/account_id");
     let url = app.url(&format!("/api/v1/organizations/{org}/members/{account}"));
-    let response = owner
-        .patch(&url)
-        .json(&json!({"role": "approver"}))
-        .send()
-        .await
-        .unwrap();
+    let response = owner.patch(&url).json(&json!({"role": "approver"})).send().await.unwrap();
     assert_eq!(response.status(), 200);
     let role: String = sqlx::query_scalar("select role from memberships where account_id = $1")
         .bind(account)
@@ -113,19 +93,9 @@ async fn an_owner_changes_a_members_role() {
         .await
         .unwrap();
     assert_eq!(role, "approver");
-    let response = owner
-        .patch(&url)
-        .json(&json!({"role": "staff"}))
-        .send()
-        .await
-        .unwrap();
+    let response = owner.patch(&url).json(&json!({"role": "staff"})).send().await.unwrap();
     assert_problem(response, 422, "validation_failed").await;
-    let response = owner
-        .patch(&url)
-        .json(&json!({"role": "boss"}))
-        .send()
-        .await
-        .unwrap();
+    let response = owner.patch(&url).json(&json!({"role": "boss"})).send().await.unwrap();
     let problem = assert_problem(response, 422, "validation_failed").await;
     field_errors(&problem, "role");
 }
@@ -146,33 +116,14 @@ async fn removing_a_member_ends_their_sessions_and_their_sign_in() {
         .unwrap();
     let account = id_at(&member, "/account_id");
     let member_client = new_client();
-    let session = app
-        .session_cookie(&login(&app, &member_client, &email, PASSWORD).await)
-        .unwrap();
+    let session = app.session_cookie(&login(&app, &member_client, &email, PASSWORD).await).unwrap();
 
-    let response = owner
-        .delete(app.url(&format!("/api/v1/organizations/{org}/members/{account}")))
-        .send()
-        .await
-        .unwrap();
+    let response =
+        owner.delete(app.url(&format!("/api/v1/organizations/{org}/members/{account}"))).send().await.unwrap();
     assert_eq!(response.status(), 204);
     assert!(!app.redis_exists(&app.session_key(&session)).await);
-    assert_problem(
-        member_client
-            .get(app.url("/api/v1/me"))
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthenticated",
-    )
-    .await;
-    let response = app
-        .post(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": PASSWORD}),
-        )
-        .await;
+    assert_problem(member_client.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthenticated").await;
+    let response = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
     assert_problem(response, 403, "account_disabled").await;
     assert_eq!(app.count("memberships").await, 1);
 }
@@ -182,23 +133,9 @@ async fn the_owners_own_membership_cannot_be_changed_or_removed() {
     let app = TestApp::spawn().await;
     let (owner, org, owner_id) = app.organization("enterprise").await;
     let url = app.url(&format!("/api/v1/organizations/{org}/members/{owner_id}"));
-    assert_problem(
-        owner
-            .patch(&url)
-            .json(&json!({"role": "purchaser"}))
-            .send()
-            .await
-            .unwrap(),
-        409,
-        "owner_immutable",
-    )
-    .await;
-    assert_problem(
-        owner.delete(&url).send().await.unwrap(),
-        409,
-        "owner_immutable",
-    )
-    .await;
+    assert_problem(owner.patch(&url).json(&json!({"role": "purchaser"})).send().await.unwrap(), 409, "owner_immutable")
+        .await;
+    assert_problem(owner.delete(&url).send().await.unwrap(), 409, "owner_immutable").await;
     let role: String = sqlx::query_scalar("select role from memberships where account_id = $1")
         .bind(owner_id)
         .fetch_one(&app.db)
@@ -212,23 +149,13 @@ async fn a_member_who_is_not_the_owner_may_read_but_not_manage() {
     let app = TestApp::spawn().await;
     let (owner, org, _) = app.organization("enterprise").await;
     let (email, body) = member_body("approver");
-    owner
-        .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
     let approver = new_client();
     login(&app, &approver, &email, PASSWORD).await;
     let url = app.url(&format!("/api/v1/organizations/{org}/members"));
     assert_eq!(approver.get(&url).send().await.unwrap().status(), 200);
     let (_, body) = member_body("purchaser");
-    assert_problem(
-        approver.post(&url).json(&body).send().await.unwrap(),
-        403,
-        "forbidden",
-    )
-    .await;
+    assert_problem(approver.post(&url).json(&body).send().await.unwrap(), 403, "forbidden").await;
     assert_eq!(app.count("memberships").await, 2);
 }
 
@@ -242,23 +169,14 @@ async fn another_organizations_members_are_not_found() {
         let url = app.url(&format!("/api/v1/organizations/{org}/members"));
         assert_problem(client.get(&url).send().await.unwrap(), 404, "not_found").await;
         let (_, body) = member_body("purchaser");
-        assert_problem(
-            client.post(&url).json(&body).send().await.unwrap(),
-            404,
-            "not_found",
-        )
-        .await;
+        assert_problem(client.post(&url).json(&body).send().await.unwrap(), 404, "not_found").await;
         let url = app.url(&format!("/api/v1/organizations/{org}/members/{owner_id}"));
         assert_problem(client.delete(&url).send().await.unwrap(), 404, "not_found").await;
     }
     let url = app.url(&format!("/api/v1/organizations/{}/members", Uuid::now_v7()));
     assert_problem(stranger.get(&url).send().await.unwrap(), 404, "not_found").await;
     assert_problem(
-        stranger
-            .get(app.url("/api/v1/organizations/not-a-uuid/members"))
-            .send()
-            .await
-            .unwrap(),
+        stranger.get(app.url("/api/v1/organizations/not-a-uuid/members")).send().await.unwrap(),
         404,
         "not_found",
     )
@@ -270,11 +188,7 @@ async fn another_organizations_members_are_not_found() {
 async fn members_need_a_session() {
     let app = TestApp::spawn().await;
     let (_, org, _) = app.organization("producer").await;
-    let response = new_client()
-        .get(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .send()
-        .await
-        .unwrap();
+    let response = new_client().get(app.url(&format!("/api/v1/organizations/{org}/members"))).send().await.unwrap();
     assert_problem(response, 401, "unauthenticated").await;
 }
 
@@ -283,14 +197,9 @@ async fn a_member_email_already_taken_is_a_conflict() {
     let app = TestApp::spawn().await;
     let (owner, org, _) = app.organization("enterprise").await;
     let (_, email) = app.consumer().await;
-    let body =
-        json!({"email": email, "password": PASSWORD, "display_name": "x", "role": "purchaser"});
-    let response = owner
-        .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"email": email, "password": PASSWORD, "display_name": "x", "role": "purchaser"});
+    let response =
+        owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
     assert_problem(response, 409, "email_taken").await;
     assert_eq!(app.count("memberships").await, 1);
 }
