@@ -1,6 +1,6 @@
 # The two commands a newcomer needs: `make run` and `make test`. Both bring up PostgreSQL
 # and Redis when they are not already answering (scripts/services.sh).
-.PHONY: run test services stop-services
+.PHONY: run test bench services stop-services
 
 ## Serve the API on http://127.0.0.1:8080 (migrations applied, regions loaded).
 run:
@@ -9,6 +9,10 @@ run:
 ## fmt check, clippy with warnings denied, then the whole test suite.
 test:
 	@scripts/test.sh
+
+## Release server on 100,000 seeded products, loaded by wrk; ratios to GET /livez.
+bench:
+	@scripts/bench.sh
 
 ## Print the DATABASE_URL / REDIS_URL the other targets use, starting services if needed.
 services:

@@ -9,12 +9,16 @@ if ! psql "$admin_url" -qAt -c "select 1 from pg_database where datname = 'tongg
 fi
 cargo build --release --locked
 target/release/tonggan migrate
+# Demo data once: the command leaves an already seeded database alone.
+target/release/tonggan seed --demo --products "${DEMO_PRODUCTS:-2000}"
 cat >&2 <<MSG
 
   tonggan is starting on http://127.0.0.1:${APP__SERVER__PORT:-8080}
     API      http://127.0.0.1:${APP__SERVER__PORT:-8080}/api/v1   (e.g. /api/v1/regions?level=prefecture)
     Docs     http://127.0.0.1:${APP__SERVER__PORT:-8080}/docs
     Metrics  http://127.0.0.1:${APP__SERVER__PORT:-8080}/metrics
+  Demo sign-ins (password tonggan-demo-2026): admin@demo.tonggan.cn, auditor@demo.tonggan.cn,
+    producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn
   Create an admin:  echo 'a-long-password' | target/release/tonggan admin create --email admin@example.cn --role admin
 
 MSG

@@ -33,6 +33,15 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Fill the database with demo data (real Gansu counties and Tianjin districts).
+    Seed {
+        /// Required: the demo data set (the only kind there is).
+        #[arg(long)]
+        demo: bool,
+        /// How many products to create.
+        #[arg(long, default_value_t = 2000)]
+        products: usize,
+    },
     /// Platform staff accounts.
     Admin {
         #[command(subcommand)]
@@ -77,6 +86,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let pool = startup::db_pool(&settings)?;
             migrate(&pool).await?;
             println!("migrations applied");
+            Ok(())
+        }
+        Command::Seed { demo, products } => {
+            anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
+            let pool = startup::db_pool(&settings)?;
+            let hasher = PasswordHasher::new(&settings.password)?;
+            let started = std::time::Instant::now();
+            if crate::seed::demo(&pool, &hasher, products).await? {
+                println!(
+                    "seeded {products} products in {:.1} s; sign in as {} / {} (admin), {} (auditor), producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn",
+                    started.elapsed().as_secs_f64(),
+                    crate::seed::DEMO_ADMIN,
+                    crate::seed::DEMO_PASSWORD,
+                    crate::seed::DEMO_AUDITOR,
+                );
+            } else {
+                println!("the database already holds the demo data; nothing changed");
+            }
             Ok(())
         }
         Command::Admin { command: AdminCommand::Create { email, role, name } } => {

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod http;
 pub mod regions;
+pub mod seed;
 pub mod session;
 pub mod startup;
 pub mod telemetry;

@@ -579,3 +579,110 @@ pub async fn count_public_for_producer(db: impl PgExecutor<'_>, producer_id: Uui
     .fetch_one(db)
     .await
 }
+
+/// Products for bulk loading (the demo seed): one row per product.
+#[derive(Debug, Default)]
+pub struct ProductBatch {
+    pub ids: Vec<Uuid>,
+    pub producer_ids: Vec<Uuid>,
+    pub category_ids: Vec<i32>,
+    pub titles: Vec<String>,
+    pub descriptions: Vec<String>,
+    pub origins: Vec<i32>,
+    pub units: Vec<String>,
+    pub specs: Vec<String>,
+    pub stocks: Vec<i32>,
+    pub images: Vec<String>,
+    pub tiers_json: Vec<String>,
+    pub retail_prices: Vec<i64>,
+    pub statuses: Vec<String>,
+    pub cert_numbers: Vec<Option<String>>,
+    pub sales: Vec<i64>,
+    /// Space-separated grams (grams never contain spaces).
+    pub grams: Vec<String>,
+    pub created_at: Vec<DateTime<Utc>>,
+}
+
+/// Inserts a batch in one statement. Certified products get a verified certification issued
+/// by 甘肃省农业农村厅 valid from 2026-01-01 to 2028-12-31.
+#[tracing::instrument(skip_all, fields(rows = b.ids.len()))]
+pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> sqlx::Result<u64> {
+    sqlx::query(
+        r#"
+        insert into products (id, producer_id, producer_active, category_id, title, description,
+            origin_adcode, unit, spec, stock, images, min_order_qty, tiers, retail_price_fen, status,
+            cert_number, cert_issuer, cert_valid_from, cert_valid_until, cert_status, sales_count,
+            search_grams, created_at, updated_at)
+        select id, producer_id, true, category_id, title, description, origin, unit, spec, stock,
+            array[image], 1, tiers::jsonb, retail, status,
+            cert, case when cert is null then null else '甘肃省农业农村厅' end,
+            case when cert is null then null else date '2026-01-01' end,
+            case when cert is null then null else date '2028-12-31' end,
+            case when cert is null then null else 'verified' end,
+            sales, string_to_array(grams, ' '), created, created
+        from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[],
+                    $8::text[], $9::int[], $10::text[], $11::text[], $12::bigint[], $13::text[],
+                    $14::text[], $15::bigint[], $16::text[], $17::timestamptz[])
+            as t(id, producer_id, category_id, title, description, origin, unit, spec, stock, image,
+                 tiers, retail, status, cert, sales, grams, created)
+        "#,
+    )
+    .bind(&b.ids)
+    .bind(&b.producer_ids)
+    .bind(&b.category_ids)
+    .bind(&b.titles)
+    .bind(&b.descriptions)
+    .bind(&b.origins)
+    .bind(&b.units)
+    .bind(&b.specs)
+    .bind(&b.stocks)
+    .bind(&b.images)
+    .bind(&b.tiers_json)
+    .bind(&b.retail_prices)
+    .bind(&b.statuses)
+    .bind(&b.cert_numbers)
+    .bind(&b.sales)
+    .bind(&b.grams)
+    .bind(&b.created_at)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Price history rows for bulk loading.
+#[derive(Debug, Default)]
+pub struct PriceChangeBatch {
+    pub product_ids: Vec<Uuid>,
+    pub changed_by: Vec<Uuid>,
+    pub changed_at: Vec<DateTime<Utc>>,
+    pub old_tiers_json: Vec<Option<String>>,
+    pub new_tiers_json: Vec<String>,
+    pub old_retail: Vec<Option<i64>>,
+    pub new_retail: Vec<i64>,
+}
+
+#[tracing::instrument(skip_all, fields(rows = b.product_ids.len()))]
+pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeBatch) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = b.changed_at.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query(
+        r#"
+        insert into price_changes (id, product_id, changed_by, changed_at, old_tiers, new_tiers,
+            old_retail_fen, new_retail_fen)
+        select id, product_id, changed_by, changed_at, old_tiers::jsonb, new_tiers::jsonb, old_retail, new_retail
+        from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::timestamptz[], $5::text[], $6::text[],
+                    $7::bigint[], $8::bigint[])
+            as t(id, product_id, changed_by, changed_at, old_tiers, new_tiers, old_retail, new_retail)
+        "#,
+    )
+    .bind(&ids)
+    .bind(&b.product_ids)
+    .bind(&b.changed_by)
+    .bind(&b.changed_at)
+    .bind(&b.old_tiers_json)
+    .bind(&b.new_tiers_json)
+    .bind(&b.old_retail)
+    .bind(&b.new_retail)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}

@@ -40,3 +40,8 @@ pub use db::Named;
 pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<Named>> {
     db::describe(db, adcode).await
 }
+
+/// Every county of a province, with its name (demo data spreads producers over them).
+pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
+    db::counties_in_province(db, province).await
+}

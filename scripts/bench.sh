@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# `make bench`: the release server against a database seeded with 100,000 products, loaded by
+# wrk from a second process over loopback. Every scenario is reported as a ratio to a baseline
+# measured in the same run (GET /livez on the same server), so figures from different machines
+# and days compare. Prints a table and writes it as JSON under bench/results/.
+#
+#   BENCH_PRODUCTS (100000)  BENCH_SECONDS (15)  BENCH_WARMUP (3)  BENCH_CONNECTIONS (64)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+products=${BENCH_PRODUCTS:-100000}
+seconds=${BENCH_SECONDS:-15}
+warmup=${BENCH_WARMUP:-3}
+connections=${BENCH_CONNECTIONS:-64}
+port=${BENCH_PORT:-18080}
+nocache_port=$((port + 1))
+
+eval "$(PG_DB=tonggan_bench scripts/services.sh)"
+if ! command -v wrk >/dev/null 2>&1; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2
+  else
+    echo "bench: wrk is needed (Debian package wrk)" >&2; exit 1
+  fi
+fi
+cargo build --release --locked >&2
+bin=target/release/tonggan
+admin_url="${DATABASE_URL%/*}/postgres"
+psql "$admin_url" -qc "drop database if exists tonggan_bench" -c "create database tonggan_bench"
+export APP__DATABASE__URL=$DATABASE_URL APP__REDIS__URL=$REDIS_URL
+export APP__REDIS__KEY_PREFIX="tonggan-bench:$$:" APP_ENVIRONMENT=local RUST_LOG=warn
+export APP__DATABASE__MAX_CONNECTIONS=32
+$bin migrate >/dev/null
+seed_started=$(date +%s%N)
+$bin seed --demo --products "$products" >/dev/null
+seed_secs=$(( ($(date +%s%N) - seed_started) / 1000000 ))e-3
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+APP__SERVER__PORT=$port $bin serve & pids+=($!)
+APP__SERVER__PORT=$nocache_port APP__CATALOG__CACHE_ENABLED=false $bin serve & pids+=($!)
+for p in $port $nocache_port; do
+  for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$p/livez" >/dev/null 2>&1 && break; sleep 0.1; done
+done
+
+work=$(mktemp -d)
+psql "$DATABASE_URL" -Atc "select '/api/v1/products/' || id from products where status = 'listed' and producer_active order by id limit 1000" > "$work/products.txt"
+q=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("牛肉"))')
+
+results="$work/rows.tsv"
+: > "$results"
+run() { # name url [paths-file]
+  local name=$1 url=$2 paths=${3:-}
+  local args=(-t2 -c"$connections" --latency)
+  if [ -n "$paths" ]; then args+=(-s bench/random_path.lua); export WRK_PATHS=$paths; fi
+  wrk "${args[@]}" -d"${warmup}s" "$url" >/dev/null
+  local out
+  out=$(wrk "${args[@]}" -d"${seconds}s" "$url")
+  local rps p50 p99 errors
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+  p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+  errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+  printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$p50" "$p99" "$errors" >> "$results"
+  echo "bench: $name $rps req/s" >&2
+}
+
+base=http://127.0.0.1:$port
+run livez "$base/livez"
+run catalog_first_page "$base/api/v1/products"
+run catalog_category_by_price "$base/api/v1/products?category=2&sort=price_asc"
+run keyword_search "$base/api/v1/products?q=$q"
+run product_detail "$base" "$work/products.txt"
+run price_board "$base/api/v1/price-board?category=5"
+run product_detail_uncached "http://127.0.0.1:$nocache_port" "$work/products.txt"
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+python3 - "$results" "$stamp" "$products" "$seed_secs" "$connections" "$seconds" <<'PY'
+import json, sys
+rows_path, stamp, products, seed_secs, connections, seconds = sys.argv[1:]
+def ms(v):
+    v = v.strip()
+    for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
+        if v.endswith(unit):
+            return float(v[: -len(unit)]) * f
+    return float(v)
+rows = []
+for line in open(rows_path, encoding="utf-8"):
+    name, rps, p50, p99, errors = line.rstrip("\n").split("\t")
+    rows.append({"scenario": name, "rps": float(rps), "p50_ms": ms(p50), "p99_ms": ms(p99), "errors": int(errors)})
+base = rows[0]["rps"]
+for r in rows:
+    r["ratio_to_livez"] = round(r["rps"] / base, 3)
+print(f"\nproducts={products} seeded in {float(seed_secs):.1f} s; {connections} connections, {seconds} s per scenario; baseline: livez\n")
+print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}")
+for r in rows:
+    print(f"{r['scenario']:<28}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['errors']:>8}{r['ratio_to_livez']:>8.3f}")
+out = {"when": stamp, "products": int(products), "seed_seconds": float(seed_secs), "connections": int(connections),
+       "seconds": int(seconds), "baseline": "livez", "scenarios": rows}
+with open(f"bench/results/{stamp}.json", "w", encoding="utf-8") as f:
+    json.dump(out, f, ensure_ascii=False, indent=2)
+print(f"\nwritten to bench/results/{stamp}.json")
+PY
