@@ -35,36 +35,246 @@ struct Template {
 }
 
 const TEMPLATES: &[Template] = &[
-    Template { category: 1, name: "牦牛肉", unit: "斤", spec: "鲜切 500g", price: (6800, 9800), pitch: "高原散养牦牛，草饲两年以上，肉质紧实" },
-    Template { category: 1, name: "手抓羊肉", unit: "斤", spec: "带骨 500g", price: (5200, 7800), pitch: "滩羊现宰现发，清真认证，冷链直达" },
-    Template { category: 1, name: "清真牛肉干", unit: "袋", spec: "250g/袋", price: (3800, 5800), pitch: "手工风干，五香与麻辣两种口味" },
-    Template { category: 1, name: "羊羔肉", unit: "kg", spec: "整只分割", price: (9800, 13800), pitch: "放牧羊羔，无膻味，适合涮煮" },
-    Template { category: 2, name: "红富士苹果", unit: "箱", spec: "5kg/箱 80mm+", price: (4500, 8800), pitch: "海拔1500米以上果园，糖度14以上，脆甜多汁" },
-    Template { category: 2, name: "花牛苹果", unit: "箱", spec: "5kg/箱", price: (5500, 9900), pitch: "元帅系花牛，果面浓红，香气浓郁" },
-    Template { category: 2, name: "马铃薯", unit: "斤", spec: "精选中薯", price: (150, 380), pitch: "黄心沙瓤，耐储存，产地直发" },
-    Template { category: 2, name: "百合", unit: "盒", spec: "鲜百合 500g", price: (3800, 6800), pitch: "甜百合，瓣大肉厚，可生食" },
-    Template { category: 2, name: "蜜瓜", unit: "个", spec: "单果 2kg+", price: (1800, 3500), pitch: "沙漠绿洲种植，昼夜温差大，清甜" },
-    Template { category: 2, name: "高原夏菜", unit: "箱", spec: "混装 5kg", price: (3900, 6900), pitch: "西兰花、娃娃菜、芹菜当日采摘" },
-    Template { category: 3, name: "小杂粮礼盒", unit: "盒", spec: "6种 3kg", price: (6800, 12800), pitch: "荞麦、燕麦、糜子、扁豆等旱作杂粮" },
-    Template { category: 3, name: "胡麻油", unit: "桶", spec: "5L/桶", price: (9800, 15800), pitch: "冷榨胡麻油，富含亚麻酸" },
-    Template { category: 3, name: "小麦粉", unit: "袋", spec: "10kg/袋", price: (4800, 7800), pitch: "河西走廊强筋小麦，适合拉面馒头" },
-    Template { category: 3, name: "橄榄油", unit: "瓶", spec: "500ml/瓶", price: (6800, 12800), pitch: "陇南初榨橄榄油，酸度低于0.5%" },
-    Template { category: 4, name: "当归", unit: "斤", spec: "全归 特级", price: (4800, 9800), pitch: "道地药材，头大身长，香气浓" },
-    Template { category: 4, name: "黄芪", unit: "斤", spec: "切片", price: (3800, 7800), pitch: "仿野生种植五年，粉性足" },
-    Template { category: 4, name: "党参", unit: "斤", spec: "条参", price: (5800, 11800), pitch: "纹党，狮子盘头，味甜" },
-    Template { category: 4, name: "枸杞", unit: "袋", spec: "500g/袋", price: (3500, 6800), pitch: "颗粒饱满，免洗即食" },
-    Template { category: 5, name: "牦牛酸奶", unit: "盒", spec: "200g*12", price: (5800, 8800), pitch: "高原牧场牦牛奶发酵，无添加" },
-    Template { category: 5, name: "牦牛奶粉", unit: "罐", spec: "400g/罐", price: (12800, 19800), pitch: "全脂牦牛奶粉，高蛋白" },
-    Template { category: 5, name: "奶皮子", unit: "袋", spec: "250g/袋", price: (3800, 5800), pitch: "传统工艺手工制作" },
-    Template { category: 6, name: "核桃", unit: "斤", spec: "薄壳 32mm+", price: (1800, 3200), pitch: "陇南薄皮核桃，手捏即开" },
-    Template { category: 6, name: "花椒", unit: "袋", spec: "250g/袋", price: (3800, 6800), pitch: "大红袍花椒，麻香浓郁" },
-    Template { category: 6, name: "黄花菜", unit: "袋", spec: "500g/袋", price: (2800, 4800), pitch: "无硫熏蒸，自然晾晒" },
-    Template { category: 6, name: "牛肉面礼盒", unit: "盒", spec: "6人份", price: (6800, 9800), pitch: "一清二白三红四绿，在家吃到正宗牛肉面" },
-    Template { category: 7, name: "散养土鸡蛋", unit: "盒", spec: "30枚/盒", price: (3800, 6800), pitch: "林下散养，蛋黄饱满" },
-    Template { category: 7, name: "土鸡", unit: "只", spec: "1.5kg+", price: (8800, 13800), pitch: "散养一年以上，肉质紧实" },
-    Template { category: 8, name: "葡萄酒", unit: "瓶", spec: "750ml", price: (8800, 29800), pitch: "河西走廊酿酒葡萄，橡木桶陈酿" },
-    Template { category: 8, name: "绿茶", unit: "盒", spec: "250g/盒", price: (9800, 19800), pitch: "陇南高山云雾茶，明前采摘" },
-    Template { category: 8, name: "沙棘汁", unit: "箱", spec: "250ml*12", price: (4800, 7800), pitch: "野生沙棘鲜榨，维C丰富" },
+    Template {
+        category: 1,
+        name: "牦牛肉",
+        unit: "斤",
+        spec: "鲜切 500g",
+        price: (6800, 9800),
+        pitch: "高原散养牦牛，草饲两年以上，肉质紧实",
+    },
+    Template {
+        category: 1,
+        name: "手抓羊肉",
+        unit: "斤",
+        spec: "带骨 500g",
+        price: (5200, 7800),
+        pitch: "滩羊现宰现发，清真认证，冷链直达",
+    },
+    Template {
+        category: 1,
+        name: "清真牛肉干",
+        unit: "袋",
+        spec: "250g/袋",
+        price: (3800, 5800),
+        pitch: "手工风干，五香与麻辣两种口味",
+    },
+    Template {
+        category: 1,
+        name: "羊羔肉",
+        unit: "kg",
+        spec: "整只分割",
+        price: (9800, 13800),
+        pitch: "放牧羊羔，无膻味，适合涮煮",
+    },
+    Template {
+        category: 2,
+        name: "红富士苹果",
+        unit: "箱",
+        spec: "5kg/箱 80mm+",
+        price: (4500, 8800),
+        pitch: "海拔1500米以上果园，糖度14以上，脆甜多汁",
+    },
+    Template {
+        category: 2,
+        name: "花牛苹果",
+        unit: "箱",
+        spec: "5kg/箱",
+        price: (5500, 9900),
+        pitch: "元帅系花牛，果面浓红，香气浓郁",
+    },
+    Template {
+        category: 2,
+        name: "马铃薯",
+        unit: "斤",
+        spec: "精选中薯",
+        price: (150, 380),
+        pitch: "黄心沙瓤，耐储存，产地直发",
+    },
+    Template {
+        category: 2,
+        name: "百合",
+        unit: "盒",
+        spec: "鲜百合 500g",
+        price: (3800, 6800),
+        pitch: "甜百合，瓣大肉厚，可生食",
+    },
+    Template {
+        category: 2,
+        name: "蜜瓜",
+        unit: "个",
+        spec: "单果 2kg+",
+        price: (1800, 3500),
+        pitch: "沙漠绿洲种植，昼夜温差大，清甜",
+    },
+    Template {
+        category: 2,
+        name: "高原夏菜",
+        unit: "箱",
+        spec: "混装 5kg",
+        price: (3900, 6900),
+        pitch: "西兰花、娃娃菜、芹菜当日采摘",
+    },
+    Template {
+        category: 3,
+        name: "小杂粮礼盒",
+        unit: "盒",
+        spec: "6种 3kg",
+        price: (6800, 12800),
+        pitch: "荞麦、燕麦、糜子、扁豆等旱作杂粮",
+    },
+    Template {
+        category: 3,
+        name: "胡麻油",
+        unit: "桶",
+        spec: "5L/桶",
+        price: (9800, 15800),
+        pitch: "冷榨胡麻油，富含亚麻酸",
+    },
+    Template {
+        category: 3,
+        name: "小麦粉",
+        unit: "袋",
+        spec: "10kg/袋",
+        price: (4800, 7800),
+        pitch: "河西走廊强筋小麦，适合拉面馒头",
+    },
+    Template {
+        category: 3,
+        name: "橄榄油",
+        unit: "瓶",
+        spec: "500ml/瓶",
+        price: (6800, 12800),
+        pitch: "陇南初榨橄榄油，酸度低于0.5%",
+    },
+    Template {
+        category: 4,
+        name: "当归",
+        unit: "斤",
+        spec: "全归 特级",
+        price: (4800, 9800),
+        pitch: "道地药材，头大身长，香气浓",
+    },
+    Template {
+        category: 4,
+        name: "黄芪",
+        unit: "斤",
+        spec: "切片",
+        price: (3800, 7800),
+        pitch: "仿野生种植五年，粉性足",
+    },
+    Template {
+        category: 4,
+        name: "党参",
+        unit: "斤",
+        spec: "条参",
+        price: (5800, 11800),
+        pitch: "纹党，狮子盘头，味甜",
+    },
+    Template {
+        category: 4,
+        name: "枸杞",
+        unit: "袋",
+        spec: "500g/袋",
+        price: (3500, 6800),
+        pitch: "颗粒饱满，免洗即食",
+    },
+    Template {
+        category: 5,
+        name: "牦牛酸奶",
+        unit: "盒",
+        spec: "200g*12",
+        price: (5800, 8800),
+        pitch: "高原牧场牦牛奶发酵，无添加",
+    },
+    Template {
+        category: 5,
+        name: "牦牛奶粉",
+        unit: "罐",
+        spec: "400g/罐",
+        price: (12800, 19800),
+        pitch: "全脂牦牛奶粉，高蛋白",
+    },
+    Template {
+        category: 5,
+        name: "奶皮子",
+        unit: "袋",
+        spec: "250g/袋",
+        price: (3800, 5800),
+        pitch: "传统工艺手工制作",
+    },
+    Template {
+        category: 6,
+        name: "核桃",
+        unit: "斤",
+        spec: "薄壳 32mm+",
+        price: (1800, 3200),
+        pitch: "陇南薄皮核桃，手捏即开",
+    },
+    Template {
+        category: 6,
+        name: "花椒",
+        unit: "袋",
+        spec: "250g/袋",
+        price: (3800, 6800),
+        pitch: "大红袍花椒，麻香浓郁",
+    },
+    Template {
+        category: 6,
+        name: "黄花菜",
+        unit: "袋",
+        spec: "500g/袋",
+        price: (2800, 4800),
+        pitch: "无硫熏蒸，自然晾晒",
+    },
+    Template {
+        category: 6,
+        name: "牛肉面礼盒",
+        unit: "盒",
+        spec: "6人份",
+        price: (6800, 9800),
+        pitch: "一清二白三红四绿，在家吃到正宗牛肉面",
+    },
+    Template {
+        category: 7,
+        name: "散养土鸡蛋",
+        unit: "盒",
+        spec: "30枚/盒",
+        price: (3800, 6800),
+        pitch: "林下散养，蛋黄饱满",
+    },
+    Template {
+        category: 7,
+        name: "土鸡",
+        unit: "只",
+        spec: "1.5kg+",
+        price: (8800, 13800),
+        pitch: "散养一年以上，肉质紧实",
+    },
+    Template {
+        category: 8,
+        name: "葡萄酒",
+        unit: "瓶",
+        spec: "750ml",
+        price: (8800, 29800),
+        pitch: "河西走廊酿酒葡萄，橡木桶陈酿",
+    },
+    Template {
+        category: 8,
+        name: "绿茶",
+        unit: "盒",
+        spec: "250g/盒",
+        price: (9800, 19800),
+        pitch: "陇南高山云雾茶，明前采摘",
+    },
+    Template {
+        category: 8,
+        name: "沙棘汁",
+        unit: "箱",
+        spec: "250ml*12",
+        price: (4800, 7800),
+        pitch: "野生沙棘鲜榨，维C丰富",
+    },
 ];
 
 const GRADES: &[&str] = &["特级", "一级", "精选", "产地直供", "新货", "礼盒装", "家庭装", "合作社直供"];
@@ -124,7 +334,8 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
         let linkage = format!("“合作社+农户”模式带动{households}户，保底收购、二次分红，户均年增收3000元以上。");
         let org = organization(&mut rng, OrgKind::Producer, &name, *adcode, Some((linkage, households)));
         let org = accounts_db::insert_organization(&mut *tx, &org.as_new()).await?;
-        let owner_id = owner(&mut tx, &hash, org.id, &format!("producer{i}@demo.tonggan.cn"), OrgKind::Producer).await?;
+        let owner_id =
+            owner(&mut tx, &hash, org.id, &format!("producer{i}@demo.tonggan.cn"), OrgKind::Producer).await?;
         accounts_db::set_organization_status(&mut tx, org.id, OrgStatus::Verified, None).await?;
         producers.push((org.id, owner_id, *adcode, county.clone()));
     }
@@ -142,7 +353,8 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
             let t = &TEMPLATES[rng.random_range(0..TEMPLATES.len())];
             let grade = GRADES[rng.random_range(0..GRADES.len())];
             let title = format!("{county}{} {grade}", t.name);
-            let description = format!("{}。产自甘肃{county}，{}。", t.pitch, ["顺丰冷链", "次日达", "产地直发", "48小时发货"][k % 4]);
+            let description =
+                format!("{}。产自甘肃{county}，{}。", t.pitch, ["顺丰冷链", "次日达", "产地直发", "48小时发货"][k % 4]);
             let retail = rng.random_range(t.price.0..=t.price.1) / 10 * 10;
             let tiers = ladder(retail);
             let created = now - Duration::minutes(rng.random_range(0..60 * 24 * 120));
@@ -201,7 +413,12 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
     }
     // Merge the GIN pending list and refresh statistics, so the planner sees the new rows.
     sqlx::query("vacuum analyze products, price_changes, organizations, accounts").execute(pool).await?;
-    tracing::info!(products, producers = producers.len(), elapsed_ms = started.elapsed().as_millis() as u64, "demo data seeded");
+    tracing::info!(
+        products,
+        producers = producers.len(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "demo data seeded"
+    );
     Ok(true)
 }
 

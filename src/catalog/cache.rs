@@ -49,6 +49,20 @@ pub struct CatalogCache {
 }
 
 const LOCK_MS: u64 = 3000;
+
+/// Reads the generation and the entry filed under it in one round trip. The entry's key is
+/// built inside the script, which a single Redis (not a cluster) allows.
+const READ: &str = r#"
+local g = redis.call('GET', KEYS[1]) or '0'
+return {g, redis.call('GET', ARGV[1] .. g .. ARGV[2])}
+"#;
+
+/// An entry is its etag, a newline, and the body.
+fn parse(raw: &[u8]) -> Option<Cached> {
+    let split = raw.iter().position(|&b| b == b'\n')?;
+    let etag = String::from_utf8(raw[..split].to_vec()).ok()?;
+    Some(Cached { etag, body: Bytes::copy_from_slice(&raw[split + 1..]) })
+}
 const WAIT_STEP: Duration = Duration::from_millis(5);
 const WAIT_STEPS: usize = 400;
 
@@ -97,17 +111,22 @@ impl CatalogCache {
             return Ok(Cached::new(load().await?));
         }
         let mut conn = self.redis.clone();
-        let generation: u64 = match conn.get::<_, Option<u64>>(self.generation_key()).await {
-            Ok(g) => g.unwrap_or(0),
+        // One round trip: the generation and the entry under it.
+        let read: redis::RedisResult<(String, Option<Vec<u8>>)> = redis::Script::new(READ)
+            .key(self.generation_key())
+            .arg(format!("{}catalog:", self.prefix))
+            .arg(format!(":{what}"))
+            .invoke_async(&mut conn)
+            .await;
+        let generation = match read {
+            Ok((_, Some(raw))) if let Some(hit) = parse(&raw) => return Ok(hit),
+            Ok((generation, _)) => generation,
             Err(e) => {
                 tracing::warn!(error = %e, "catalog cache unavailable; reading Postgres");
                 return Ok(Cached::new(load().await?));
             }
         };
         let key = format!("{}catalog:{generation}:{what}", self.prefix);
-        if let Ok(Some(hit)) = self.read(&key).await {
-            return Ok(hit);
-        }
         let lock = format!("{key}:lock");
         let won: bool = redis::cmd("SET")
             .arg(&lock)
@@ -128,7 +147,14 @@ impl CatalogCache {
             }
         }
         self.loads.fetch_add(1, Ordering::Relaxed);
-        let fresh = Cached::new(load().await?);
+        let fresh = match load().await {
+            Ok(body) => Cached::new(body),
+            Err(e) => {
+                // Not found, invalid, or failed: nothing to cache; let waiters load themselves.
+                let _: redis::RedisResult<()> = conn.del(&lock).await;
+                return Err(e);
+            }
+        };
         let mut value = Vec::with_capacity(fresh.etag.len() + 1 + fresh.body.len());
         value.extend_from_slice(fresh.etag.as_bytes());
         value.push(b'\n');
@@ -144,10 +170,6 @@ impl CatalogCache {
     async fn read(&self, key: &str) -> redis::RedisResult<Option<Cached>> {
         let mut conn = self.redis.clone();
         let raw: Option<Vec<u8>> = conn.get(key).await?;
-        Ok(raw.and_then(|raw| {
-            let split = raw.iter().position(|&b| b == b'\n')?;
-            let etag = String::from_utf8(raw[..split].to_vec()).ok()?;
-            Some(Cached { etag, body: Bytes::copy_from_slice(&raw[split + 1..]) })
-        }))
+        Ok(raw.as_deref().and_then(parse))
     }
 }

@@ -59,8 +59,10 @@ pub async fn children(db: impl PgExecutor<'_>, parent: i32) -> sqlx::Result<Vec<
 
 #[tracing::instrument(skip(db))]
 pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
-    sqlx::query_as(r#"select adcode, name from regions where level = 'county' and province_adcode = $1 order by adcode"#)
-        .bind(province)
-        .fetch_all(db)
-        .await
+    sqlx::query_as(
+        r#"select adcode, name from regions where level = 'county' and province_adcode = $1 order by adcode"#,
+    )
+    .bind(province)
+    .fetch_all(db)
+    .await
 }

@@ -640,3 +640,17 @@ async fn listing_review_transitions_are_checked() {
     assert_eq!(profile["listed_products"], 1);
     assert_eq!(profile["county"], "静宁县");
 }
+
+#[tokio::test]
+async fn a_failed_load_releases_its_fill_lock() {
+    let app = TestApp::spawn().await;
+    // Otherwise the next reader of the same key would wait for a fill that never comes.
+    let r = new_client().get(app.url("/api/v1/price-board?category=77")).send().await.unwrap();
+    assert_problem(r, 422, "validation_failed").await;
+    let r = new_client().get(app.url(&format!("/api/v1/products/{}", Uuid::now_v7()))).send().await.unwrap();
+    assert_problem(r, 404, "not_found").await;
+    let mut conn = app.redis.clone();
+    let pattern = format!("{}catalog:*", app.settings.redis.key_prefix);
+    let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await.unwrap();
+    assert!(keys.is_empty(), "nothing is cached or locked after failed loads: {keys:?}");
+}
