@@ -1,11 +1,13 @@
 //! The public catalog cache in Redis.
 //!
-//! Keys are `{prefix}catalog:{generation}:{what}`. Every write that changes what a public read
-//! returns bumps the generation (`INCR {prefix}catalog:gen`) after its transaction commits, so
-//! all older entries become unreachable at once and expire on their TTL. A reader reads the
-//! generation *before* it reads Postgres, so an entry filled from data older than a commit is
-//! always filed under a generation that the commit's bump has already retired: once a write has
-//! been acknowledged, no reader can be served its old data.
+//! Each public read is kept under `{prefix}catalog:entry:{what}` as `generation`, `etag` and the
+//! rendered body. Every write that changes what a public read returns bumps the generation
+//! (`INCR {prefix}catalog:gen`) before and after its transaction commits; an entry filed under
+//! any other generation than the current one is a miss. A reader fetches the generation and
+//! the entry in one `MGET` (one round trip, no script), and on a miss reads the generation
+//! *before* it reads Postgres and files its entry under it. So an entry filled from data older
+//! than a commit always carries a generation that the commit's bump has retired: once a write
+//! has been acknowledged, no reader can be served its old data.
 //!
 //! A miss takes a short lock (`SET NX PX`) so that a stampede on one key reaches Postgres once;
 //! the others wait for the winner's entry. With Redis unreachable, reads go to Postgres.
@@ -50,19 +52,26 @@ pub struct CatalogCache {
 
 const LOCK_MS: u64 = 3000;
 
-/// Reads the generation and the entry filed under it in one round trip. The entry's key is
-/// built inside the script, which a single Redis (not a cluster) allows.
-const READ: &str = r#"
-local g = redis.call('GET', KEYS[1]) or '0'
-return {g, redis.call('GET', ARGV[1] .. g .. ARGV[2])}
-"#;
-
-/// An entry is its etag, a newline, and the body.
-fn parse(raw: &[u8]) -> Option<Cached> {
-    let split = raw.iter().position(|&b| b == b'\n')?;
-    let etag = String::from_utf8(raw[..split].to_vec()).ok()?;
-    Some(Cached { etag, body: Bytes::copy_from_slice(&raw[split + 1..]) })
+/// An entry is its generation, a newline, its etag, a newline, and the body.
+fn encode(generation: u64, cached: &Cached) -> Vec<u8> {
+    let mut value = Vec::with_capacity(24 + cached.etag.len() + cached.body.len());
+    value.extend_from_slice(format!("{generation}\n{}\n", cached.etag).as_bytes());
+    value.extend_from_slice(&cached.body);
+    value
 }
+
+/// The entry, if it was filed under `generation`.
+fn decode(raw: &[u8], generation: u64) -> Option<Cached> {
+    let first = raw.iter().position(|&b| b == b'\n')?;
+    if std::str::from_utf8(&raw[..first]).ok()?.parse::<u64>().ok()? != generation {
+        return None;
+    }
+    let rest = &raw[first + 1..];
+    let second = rest.iter().position(|&b| b == b'\n')?;
+    let etag = String::from_utf8(rest[..second].to_vec()).ok()?;
+    Some(Cached { etag, body: Bytes::copy_from_slice(&rest[second + 1..]) })
+}
+
 const WAIT_STEP: Duration = Duration::from_millis(5);
 const WAIT_STEPS: usize = 400;
 
@@ -110,24 +119,19 @@ impl CatalogCache {
         if !self.enabled {
             return Ok(Cached::new(load().await?));
         }
-        let mut conn = self.redis.clone();
-        // One round trip: the generation and the entry under it.
-        let read: redis::RedisResult<(String, Option<Vec<u8>>)> = redis::Script::new(READ)
-            .key(self.generation_key())
-            .arg(format!("{}catalog:", self.prefix))
-            .arg(format!(":{what}"))
-            .invoke_async(&mut conn)
-            .await;
-        let generation = match read {
-            Ok((_, Some(raw))) if let Some(hit) = parse(&raw) => return Ok(hit),
-            Ok((generation, _)) => generation,
+        let key = format!("{}catalog:entry:{what}", self.prefix);
+        let (generation, hit) = match self.read(&key).await {
+            Ok(read) => read,
             Err(e) => {
                 tracing::warn!(error = %e, "catalog cache unavailable; reading Postgres");
                 return Ok(Cached::new(load().await?));
             }
         };
-        let key = format!("{}catalog:{generation}:{what}", self.prefix);
-        let lock = format!("{key}:lock");
+        if let Some(hit) = hit {
+            return Ok(hit);
+        }
+        let mut conn = self.redis.clone();
+        let lock = format!("{key}:lock:{generation}");
         let won: bool = redis::cmd("SET")
             .arg(&lock)
             .arg(1)
@@ -141,8 +145,11 @@ impl CatalogCache {
         if !won {
             for _ in 0..WAIT_STEPS {
                 tokio::time::sleep(WAIT_STEP).await;
-                if let Ok(Some(hit)) = self.read(&key).await {
-                    return Ok(hit);
+                match self.read(&key).await {
+                    Ok((_, Some(hit))) => return Ok(hit),
+                    // The generation moved on: the winner's entry would be stale anyway.
+                    Ok((now, None)) if now != generation => break,
+                    _ => {}
                 }
             }
         }
@@ -155,21 +162,25 @@ impl CatalogCache {
                 return Err(e);
             }
         };
-        let mut value = Vec::with_capacity(fresh.etag.len() + 1 + fresh.body.len());
-        value.extend_from_slice(fresh.etag.as_bytes());
-        value.push(b'\n');
-        value.extend_from_slice(&fresh.body);
-        let stored: redis::RedisResult<()> =
-            redis::pipe().set_ex(&key, value, self.ttl_secs).ignore().del(&lock).ignore().query_async(&mut conn).await;
+        let stored: redis::RedisResult<()> = redis::pipe()
+            .set_ex(&key, encode(generation, &fresh), self.ttl_secs)
+            .ignore()
+            .del(&lock)
+            .ignore()
+            .query_async(&mut conn)
+            .await;
         if let Err(e) = stored {
             tracing::warn!(error = %e, "could not fill the catalog cache");
         }
         Ok(fresh)
     }
 
-    async fn read(&self, key: &str) -> redis::RedisResult<Option<Cached>> {
+    /// The current generation and the entry, if it is of that generation: one round trip.
+    async fn read(&self, key: &str) -> redis::RedisResult<(u64, Option<Cached>)> {
         let mut conn = self.redis.clone();
-        let raw: Option<Vec<u8>> = conn.get(key).await?;
-        Ok(raw.as_deref().and_then(parse))
+        let (generation, raw): (Option<u64>, Option<Vec<u8>>) =
+            redis::cmd("MGET").arg(self.generation_key()).arg(key).query_async(&mut conn).await?;
+        let generation = generation.unwrap_or(0);
+        Ok((generation, raw.as_deref().and_then(|r| decode(r, generation))))
     }
 }
