@@ -49,7 +49,7 @@ pub async fn insert_product(
     producer_active: bool,
     f: &ProductFields,
 ) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"
         insert into products (id, producer_id, producer_active, category_id, title, description,
             origin_adcode, unit, spec, stock, images, min_order_qty, tiers, retail_price_fen,
@@ -60,26 +60,8 @@ pub async fn insert_product(
     )))
     .bind(Uuid::now_v7())
     .bind(producer_id)
-    .bind(producer_active)
-    .bind(f.category_id)
-    .bind(&f.title)
-    .bind(&f.description)
-    .bind(f.origin_adcode)
-    .bind(&f.unit)
-    .bind(&f.spec)
-    .bind(f.stock)
-    .bind(&f.images)
-    .bind(f.min_order_qty)
-    .bind(Json(&f.tiers))
-    .bind(f.tiers[0].unit_price_fen)
-    .bind(f.certification.as_ref().map(|c| &c.number))
-    .bind(f.certification.as_ref().map(|c| &c.issuer))
-    .bind(f.certification.as_ref().map(|c| c.valid_from))
-    .bind(f.certification.as_ref().map(|c| c.valid_until))
-    .bind(&f.cert_status)
-    .bind(&f.search_grams)
-    .fetch_one(&mut **tx)
-    .await
+    .bind(producer_active);
+    bind_fields(query, f).fetch_one(&mut **tx).await
 }
 
 /// Rewrites every producer-chosen field and the status.
@@ -90,7 +72,7 @@ pub async fn update_product(
     f: &ProductFields,
     status: ProductStatus,
 ) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         r#"
         update products set category_id = $2, title = $3, description = $4, origin_adcode = $5,
             unit = $6, spec = $7, stock = $8, images = $9, min_order_qty = $10, tiers = $11,
@@ -101,27 +83,32 @@ pub async fn update_product(
         returning {PRODUCT_COLUMNS}
         "#
     )))
-    .bind(id)
-    .bind(f.category_id)
-    .bind(&f.title)
-    .bind(&f.description)
-    .bind(f.origin_adcode)
-    .bind(&f.unit)
-    .bind(&f.spec)
-    .bind(f.stock)
-    .bind(&f.images)
-    .bind(f.min_order_qty)
-    .bind(Json(&f.tiers))
-    .bind(f.tiers[0].unit_price_fen)
-    .bind(f.certification.as_ref().map(|c| &c.number))
-    .bind(f.certification.as_ref().map(|c| &c.issuer))
-    .bind(f.certification.as_ref().map(|c| c.valid_from))
-    .bind(f.certification.as_ref().map(|c| c.valid_until))
-    .bind(&f.cert_status)
-    .bind(&f.search_grams)
-    .bind(status)
-    .fetch_one(&mut **tx)
-    .await
+    .bind(id);
+    bind_fields(query, f).bind(status).fetch_one(&mut **tx).await
+}
+
+type ProductQuery<'q> = sqlx::query::QueryAs<'q, Postgres, ProductRow, sqlx::postgres::PgArguments>;
+
+/// Binds the producer-chosen fields in the order both the insert and the update number them.
+fn bind_fields<'q>(query: ProductQuery<'q>, f: &'q ProductFields) -> ProductQuery<'q> {
+    query
+        .bind(f.category_id)
+        .bind(&f.title)
+        .bind(&f.description)
+        .bind(f.origin_adcode)
+        .bind(&f.unit)
+        .bind(&f.spec)
+        .bind(f.stock)
+        .bind(&f.images)
+        .bind(f.min_order_qty)
+        .bind(Json(&f.tiers))
+        .bind(f.tiers[0].unit_price_fen)
+        .bind(f.certification.as_ref().map(|c| &c.number))
+        .bind(f.certification.as_ref().map(|c| &c.issuer))
+        .bind(f.certification.as_ref().map(|c| c.valid_from))
+        .bind(f.certification.as_ref().map(|c| c.valid_until))
+        .bind(&f.cert_status)
+        .bind(&f.search_grams)
 }
 
 #[tracing::instrument(skip(db))]
