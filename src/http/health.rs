@@ -15,7 +15,7 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Readiness {
-    /// ok | unavailable
+    /// ok | degraded (Redis down: public reads work, sign-in does not) | unavailable
     status: &'static str,
     /// Per dependency: "ok" or what went wrong.
     postgres: String,
@@ -48,9 +48,14 @@ pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readines
         }
     };
     let (postgres, redis) = tokio::join!(pg, redis);
-    let ready = postgres == "ok" && redis == "ok";
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
-    (status, Json(Readiness { status: if ready { "ok" } else { "unavailable" }, postgres, redis }))
+    // Without Redis, public catalog reads still answer from Postgres but nobody can sign in:
+    // "degraded", and still 503 so that a load balancer prefers healthy instances.
+    let (code, status) = match (postgres == "ok", redis == "ok") {
+        (true, true) => (StatusCode::OK, "ok"),
+        (true, false) => (StatusCode::SERVICE_UNAVAILABLE, "degraded"),
+        _ => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    (code, Json(Readiness { status, postgres, redis }))
 }
 
 /// Prometheus text: request counts and latencies by route and status, pool gauges.

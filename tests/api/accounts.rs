@@ -312,3 +312,10 @@ async fn after_a_password_change_only_the_new_password_works() {
     assert_problem(old, 401, "invalid_credentials").await;
     login(&app, &new_client(), &email, "a-brand-new-secret").await;
 }
+
+#[tokio::test]
+async fn a_login_email_with_control_characters_is_just_invalid_credentials() {
+    let app = TestApp::spawn().await;
+    let body = json!({"email": "a\u{0}b@example.cn", "password": PASSWORD});
+    assert_problem(app.post("/api/v1/auth/login", &body).await, 401, "invalid_credentials").await;
+}

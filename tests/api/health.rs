@@ -30,7 +30,7 @@ async fn readyz_names_redis_when_it_is_unreachable_while_livez_stays_up() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
-    assert_eq!(body["status"], "unavailable");
+    assert_eq!(body["status"], "degraded");
     assert_eq!(body["postgres"], "ok");
     assert!(body["redis"].as_str().unwrap().starts_with("error"), "{body}");
     assert_eq!(app.get("/livez").await.status(), 200);
@@ -46,6 +46,7 @@ async fn readyz_names_postgres_when_it_is_unreachable() {
     let response = app.get("/readyz").await;
     assert_eq!(response.status(), 503);
     let body: Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "unavailable");
     assert!(body["postgres"].as_str().unwrap().starts_with("error"), "{body}");
     assert_eq!(body["redis"], "ok");
 }
