@@ -14,7 +14,8 @@ connections=${BENCH_CONNECTIONS:-64}
 port=${BENCH_PORT:-18080}
 nocache_port=$((port + 1))
 
-eval "$(PG_DB=tonggan_bench scripts/services.sh)"
+services_env=$(PG_DB=tonggan_bench scripts/services.sh)
+eval "$services_env"
 if ! command -v wrk >/dev/null 2>&1; then
   if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >&2

@@ -2,7 +2,8 @@
 # `make run`: services, the `tonggan` database, migrations, then serve on :8080.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(PG_DB=tonggan scripts/services.sh)"
+services_env=$(PG_DB=tonggan scripts/services.sh)
+eval "$services_env"
 admin_url="${DATABASE_URL%/*}/postgres"
 if ! psql "$admin_url" -qAt -c "select 1 from pg_database where datname = 'tonggan'" | grep -q 1; then
   psql "$admin_url" -q -c "create database tonggan"

@@ -6,7 +6,8 @@
 # reconfigures a server it did not start.
 #
 #   PG_PORT (5432) / REDIS_PORT (6379)                  where to look for running servers
-#   PRIVATE_PG_PORT (55432) / PRIVATE_REDIS_PORT (56379) where private servers listen
+#   PRIVATE_PG_PORT (25432) / PRIVATE_REDIS_PORT (26379) where private servers listen
+#   (below the kernel's ephemeral range, so no outgoing connection can hold them)
 #   PG_DB (postgres)                                     database name in the printed URL
 set -euo pipefail
 
@@ -14,8 +15,8 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 local_dir="$root/.local"
 pg_port=${PG_PORT:-5432}
 redis_port=${REDIS_PORT:-6379}
-private_pg_port=${PRIVATE_PG_PORT:-55432}
-private_redis_port=${PRIVATE_REDIS_PORT:-56379}
+private_pg_port=${PRIVATE_PG_PORT:-25432}
+private_redis_port=${PRIVATE_REDIS_PORT:-26379}
 pg_db=${PG_DB:-postgres}
 
 log() { echo "services: $*" >&2; }

@@ -2,7 +2,8 @@
 # `make test`: services, formatting, lints, then the whole suite against real Postgres and Redis.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-eval "$(scripts/services.sh)"
+services_env=$(scripts/services.sh)
+eval "$services_env"
 echo "test: Postgres at ${DATABASE_URL%/*}, Redis at $REDIS_URL" >&2
 
 cargo fmt --all -- --check
