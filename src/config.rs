@@ -48,7 +48,19 @@ pub struct Settings {
     pub login_throttle: LoginThrottleSettings,
     pub password: PasswordSettings,
     pub catalog: CatalogSettings,
+    pub orders: OrdersSettings,
     pub telemetry: TelemetrySettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct OrdersSettings {
+    pub payment_window_secs: u64,
+    pub approval_hold_secs: u64,
+    pub auto_complete_days: u32,
+    pub jobs_enabled: bool,
+    pub jobs_interval_secs: u64,
+    pub idempotency_retention_hours: u32,
+    pub idempotency_in_flight_secs: u32,
 }
 
 #[derive(Debug, Clone, Deserialize)]

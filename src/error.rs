@@ -62,6 +62,8 @@ pub enum AppError {
     Validation(FieldErrors),
     #[error("{detail}")]
     BadRequest { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Unprocessable { code: &'static str, detail: String },
     #[error("sign in first")]
     Unauthenticated,
     #[error("email or password is wrong")]
@@ -78,6 +80,9 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Problems with particular lines of an order, each named with its product.
+    #[error("{detail}")]
+    Lines { status: StatusCode, code: &'static str, detail: String, lines: serde_json::Value },
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("redis error")]
@@ -101,7 +106,7 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Validation(_) | AppError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             AppError::Unauthenticated | AppError::InvalidCredentials => StatusCode::UNAUTHORIZED,
             AppError::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -110,6 +115,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Lines { status, .. } => *status,
             AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -118,9 +124,11 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self {
             AppError::Validation(_) => "validation_failed",
-            AppError::BadRequest { code, .. } | AppError::Forbidden { code, .. } | AppError::Conflict { code, .. } => {
-                code
-            }
+            AppError::BadRequest { code, .. }
+            | AppError::Forbidden { code, .. }
+            | AppError::Conflict { code, .. }
+            | AppError::Lines { code, .. }
+            | AppError::Unprocessable { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::NotFound => "not_found",
@@ -165,6 +173,33 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub errors: Option<FieldErrors>,
+    /// For order problems: each offending line, with its product and what is wrong.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub lines: Option<serde_json::Value>,
+}
+
+impl AppError {
+    /// The problem document for this error (also what idempotent replays store).
+    pub fn problem(&self) -> Problem {
+        let status = self.status();
+        let code = self.code();
+        Problem {
+            kind: format!("/docs/errors#{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: self.to_string(),
+            code: code.to_string(),
+            errors: match self {
+                AppError::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+            lines: match self {
+                AppError::Lines { lines, .. } => Some(lines.clone()),
+                _ => None,
+            },
+        }
+    }
 }
 
 impl IntoResponse for AppError {
@@ -174,24 +209,11 @@ impl IntoResponse for AppError {
             // Runs inside the request span, so the log line carries the request id.
             tracing::error!(error = ?self, "request failed");
         }
-        let detail = self.to_string();
         let retry_after = match &self {
             AppError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
             _ => None,
         };
-        let code = self.code();
-        let problem = Problem {
-            kind: format!("/docs/errors#{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
-            status: status.as_u16(),
-            detail,
-            code: code.to_string(),
-            errors: match self {
-                AppError::Validation(errors) => Some(errors),
-                _ => None,
-            },
-        };
-        problem_response(status, &problem, retry_after)
+        problem_response(status, &self.problem(), retry_after)
     }
 }
 
@@ -216,6 +238,7 @@ pub fn simple_problem(status: StatusCode, code: &str, detail: &str) -> Response 
         detail: detail.to_string(),
         code: code.to_string(),
         errors: None,
+        lines: None,
     };
     problem_response(status, &problem, None)
 }

@@ -6,6 +6,8 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod jobs;
+pub mod orders;
 pub mod regions;
 pub mod seed;
 pub mod session;

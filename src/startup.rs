@@ -31,7 +31,7 @@ use crate::catalog::cache::CatalogCache;
 use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::session::SessionStore;
-use crate::{accounts, catalog, regions, telemetry};
+use crate::{accounts, catalog, jobs, orders, regions, telemetry};
 
 /// Everything a handler may need. Cheap to clone: pools and handles are shared.
 #[derive(Clone)]
@@ -97,7 +97,11 @@ impl AppState {
 
 /// The whole HTTP application. Tests call this with their own state.
 pub fn app(state: AppState) -> Router {
-    let api = OpenApiRouter::new().merge(regions::router()).merge(accounts::router()).merge(catalog::router());
+    let api = OpenApiRouter::new()
+        .merge(regions::router())
+        .merge(accounts::router())
+        .merge(catalog::router())
+        .merge(orders::router());
     let (router, api_doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::livez))
         .routes(routes!(health::readyz))
@@ -154,6 +158,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves until ctrl-c or SIGTERM, letting in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
+    jobs::spawn(state.clone());
     let app = app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

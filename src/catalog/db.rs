@@ -673,3 +673,81 @@ pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeB
     .await
     .map(|r| r.rows_affected())
 }
+
+/// What checkout needs to know about a product.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Orderable {
+    pub id: Uuid,
+    pub producer_id: Uuid,
+    pub title: String,
+    pub stock: i32,
+    pub min_order_qty: i32,
+    pub tiers: Json<Vec<Tier>>,
+    pub public: bool,
+}
+
+/// The products, locked in id order (so that two baskets with the same products in opposite
+/// order queue up instead of deadlocking), with their stock as of the lock.
+#[tracing::instrument(skip(tx, ids))]
+pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
+    sqlx::query_as(
+        r#"
+        select id, producer_id, title, stock, min_order_qty, tiers,
+               (status = 'listed' and producer_active) as public
+        from products where id = any($1) order by id for update
+        "#,
+    )
+    .bind(ids)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(db, ids))]
+pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
+    sqlx::query_as(
+        r#"
+        select id, producer_id, title, stock, min_order_qty, tiers,
+               (status = 'listed' and producer_active) as public
+        from products where id = any($1) order by id
+        "#,
+    )
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Takes `qty` from stock if there is that much; the stock after, or None when short.
+/// `stock >= qty` here and `check (stock >= 0)` on the table both stand against overselling.
+#[tracing::instrument(skip(tx))]
+pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(r#"update products set stock = stock - $2 where id = $1 and stock >= $2 returning stock"#)
+        .bind(id)
+        .bind(qty)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+/// Puts reserved units back; the stock after.
+#[tracing::instrument(skip(tx))]
+pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<i32> {
+    sqlx::query_scalar(r#"update products set stock = stock + $2 where id = $1 returning stock"#)
+        .bind(id)
+        .bind(qty)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<()> {
+    sqlx::query(r#"update products set sales_count = sales_count + $2 where id = $1"#)
+        .bind(id)
+        .bind(qty)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn min_order_qty(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i32> {
+    sqlx::query_scalar(r#"select min_order_qty from products where id = $1"#).bind(id).fetch_one(db).await
+}

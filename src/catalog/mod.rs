@@ -8,6 +8,8 @@ pub mod db;
 pub mod listing;
 pub mod model;
 mod routes;
+
+pub use routes::ProducerMember;
 pub mod search;
 
 use sqlx::PgExecutor;
@@ -44,4 +46,50 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// through `CatalogCache::commit` so that public reads see the change at once.
 pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, active: bool) -> sqlx::Result<u64> {
     db::set_producer_active(db, producer_id, active).await
+}
+
+pub use db::Orderable;
+
+/// Products for a basket, locked in id order until the transaction ends.
+pub async fn lock_for_order(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<Orderable>> {
+    db::lock_orderable(tx, ids).await
+}
+
+/// Products for pricing a cart (no lock).
+pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
+    db::orderable(db, ids).await
+}
+
+/// Whether a stock change flips what the public catalog shows (in stock or not).
+fn flips(before: i32, after: i32, min_order_qty: i32) -> bool {
+    (before >= min_order_qty) != (after >= min_order_qty)
+}
+
+/// Reserves `qty` units; None when short. Returns whether public reads must be invalidated
+/// (the product went out of stock), as `Some(changed)`.
+pub async fn take_stock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    product: &Orderable,
+    qty: i32,
+) -> sqlx::Result<Option<bool>> {
+    Ok(db::take_stock(tx, product.id, qty).await?.map(|after| flips(after + qty, after, product.min_order_qty)))
+}
+
+/// Returns reserved units; whether public reads must be invalidated.
+pub async fn return_stock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    product_id: Uuid,
+    qty: i32,
+) -> sqlx::Result<bool> {
+    let after = db::return_stock(tx, product_id, qty).await?;
+    let moq = db::min_order_qty(&mut **tx, product_id).await?;
+    Ok(flips(after - qty, after, moq))
+}
+
+/// Counts units sold (the `sales` sort and figure).
+pub async fn add_sales(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, product_id: Uuid, qty: i32) -> sqlx::Result<()> {
+    db::add_sales(tx, product_id, qty).await
 }

@@ -146,7 +146,8 @@ pub struct PublicProduct {
     origin: Origin,
     producer: ProducerSummary,
     certification: Option<CertificationView>,
-    stock: i32,
+    /// At least the minimum order is in stock. (Exact stock is not public: it changes with
+    /// every order, and would make every order retire the public cache.)
     in_stock: bool,
     sales_count: i64,
     created_at: chrono::DateTime<chrono::Utc>,
@@ -342,7 +343,6 @@ pub async fn get_product(
             retail_price_fen: row.retail_price_fen,
             status: row.status,
             origin_adcode: row.origin_adcode,
-            stock: row.stock,
             sales_count: row.sales_count,
             created_at: row.created_at,
             updated_at: row.updated_at,

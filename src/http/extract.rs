@@ -23,39 +23,46 @@ where
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || mime.ends_with("+json")
-            })
-            .unwrap_or(false);
-        if !is_json {
-            return Err(AppError::UnsupportedMediaType);
-        }
+        let is_json = is_json(req.headers());
         let bytes = Bytes::from_request(req, state).await.map_err(body_rejection)?;
-        let de = &mut serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(de) {
-            Ok(value) => Ok(Json(value)),
-            Err(err) => {
-                let inner = err.inner();
-                if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                    return Err(AppError::bad_request(
-                        "malformed_json",
-                        format!("the body is not valid JSON: {inner}"),
-                    ));
-                }
-                let (field, message) = field_and_message(&err.path().to_string(), &strip_position(&inner.to_string()));
-                Err(FieldErrors::single(field, message))
+        parse_json(is_json, &bytes).map(Json)
+    }
+}
+
+/// Whether the request says its body is JSON.
+pub fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json" || mime.ends_with("+json")
+        })
+        .unwrap_or(false)
+}
+
+/// Parses a JSON body the way the `Json` extractor does, for handlers that need the raw bytes
+/// too (idempotency keys hash the exact request).
+pub fn parse_json<T: DeserializeOwned>(is_json: bool, bytes: &[u8]) -> Result<T, AppError> {
+    if !is_json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize(de) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let inner = err.inner();
+            if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+                return Err(AppError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}")));
             }
+            let (field, message) = field_and_message(&err.path().to_string(), &strip_position(&inner.to_string()));
+            Err(FieldErrors::single(field, message))
         }
     }
 }
 
-fn body_rejection(rejection: BytesRejection) -> AppError {
+pub fn body_rejection(rejection: BytesRejection) -> AppError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge
     } else {

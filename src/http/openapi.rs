@@ -18,7 +18,8 @@ use utoipa::OpenApi;
         (name = "auth", description = "Registration, sessions, the signed-in account"),
         (name = "organizations", description = "Organization members"),
         (name = "catalog", description = "Public catalog, price history, price board"),
-        (name = "producer", description = "A producer's own products"),
+        (name = "producer", description = "A producer's own products and order groups"),
+        (name = "orders", description = "Cart, orders, approvals, receipt"),
         (name = "admin", description = "Platform administration"),
     ),
     components(schemas(crate::error::Problem))

@@ -1,0 +1,33 @@
+//! Background work, safe to run on every instance at once: each job claims rows with
+//! `for update skip locked` and rechecks them under their lock, and it works from what the
+//! database says is due, so it catches up after a restart.
+
+use std::time::Duration;
+
+use crate::orders;
+use crate::startup::AppState;
+
+/// Runs the order jobs every `orders.jobs_interval_secs` until the process ends.
+pub fn spawn(state: AppState) {
+    if !state.settings.orders.jobs_enabled {
+        return;
+    }
+    let every = Duration::from_secs(state.settings.orders.jobs_interval_secs.max(1));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(every);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            match orders::expire_due(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(expired = n, "expired unpaid orders"),
+                Err(e) => tracing::error!(error = ?e, "order expiry failed"),
+            }
+            match orders::complete_due(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(completed = n, "completed unconfirmed groups"),
+                Err(e) => tracing::error!(error = ?e, "automatic completion failed"),
+            }
+        }
+    });
+}

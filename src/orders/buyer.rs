@@ -1,0 +1,63 @@
+//! Who is buying: a consumer for themselves, or a member of a verified enterprise for it.
+
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::accounts;
+use crate::accounts::model::{AccountRole, MemberRole, OrgKind, OrgStatus};
+use crate::error::{AppError, Result};
+use crate::http::auth::CurrentUser;
+
+#[derive(Debug, Clone)]
+pub enum Buyer {
+    Consumer { account_id: Uuid },
+    Enterprise { account_id: Uuid, organization_id: Uuid, role: MemberRole },
+}
+
+impl Buyer {
+    pub fn account_id(&self) -> Uuid {
+        match self {
+            Buyer::Consumer { account_id } | Buyer::Enterprise { account_id, .. } => *account_id,
+        }
+    }
+
+    pub fn organization_id(&self) -> Option<Uuid> {
+        match self {
+            Buyer::Consumer { .. } => None,
+            Buyer::Enterprise { organization_id, .. } => Some(*organization_id),
+        }
+    }
+
+    /// Approvers and owners see and decide on all of their enterprise's orders.
+    pub fn sees_all_of_enterprise(&self) -> bool {
+        matches!(self, Buyer::Enterprise { role: MemberRole::Owner | MemberRole::Approver, .. })
+    }
+}
+
+/// The buyer behind a session: 403 for producers and staff, and for members of an enterprise
+/// that is not verified (or is suspended).
+#[tracing::instrument(skip(db, user), fields(account = %user.account_id))]
+pub async fn buyer_of(db: &PgPool, user: &CurrentUser) -> Result<Buyer> {
+    match user.role {
+        AccountRole::Consumer => Ok(Buyer::Consumer { account_id: user.account_id }),
+        AccountRole::Enterprise => {
+            let membership = accounts::db::memberships_of(db, user.account_id)
+                .await?
+                .into_iter()
+                .find(|m| m.kind == OrgKind::Enterprise)
+                .ok_or_else(|| AppError::forbidden("forbidden", "this account belongs to no enterprise"))?;
+            if membership.organization_status != OrgStatus::Verified {
+                return Err(AppError::forbidden(
+                    "enterprise_not_verified",
+                    "the enterprise is not verified; it cannot place or manage orders",
+                ));
+            }
+            Ok(Buyer::Enterprise {
+                account_id: user.account_id,
+                organization_id: membership.organization_id,
+                role: membership.role,
+            })
+        }
+        _ => Err(AppError::forbidden("forbidden", "only consumers and enterprise members buy")),
+    }
+}

@@ -1,0 +1,211 @@
+//! Placing an order: price every line from the current ladder, split by producer, reserve
+//! all stock in one transaction — or report every bad line and reserve nothing.
+
+use std::collections::{BTreeMap, HashSet};
+
+use axum::http::StatusCode;
+use chrono::{Duration, Utc};
+use serde_json::json;
+use uuid::Uuid;
+
+use super::buyer::Buyer;
+use super::db::{self, NewOrder};
+use super::model::{
+    GroupRow, GroupStatus, Invoice, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus, ShippingAddress,
+    StatusChange,
+};
+use crate::catalog::{self, model::Ladder};
+use crate::error::{AppError, Result};
+use crate::startup::AppState;
+
+/// A checked request line.
+#[derive(Debug, Clone, Copy)]
+pub struct Wanted {
+    pub product_id: Uuid,
+    pub qty: i32,
+}
+
+/// Checks the shape of the lines (quantities, duplicates); the products are checked under lock.
+pub fn check_lines(lines: &[(Uuid, i64)]) -> Result<Vec<Wanted>> {
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    let mut wanted = Vec::new();
+    for (i, (product_id, qty)) in lines.iter().enumerate() {
+        if !seen.insert(*product_id) {
+            problems.push(json!({"line": i, "product_id": product_id, "problem": "duplicate_product"}));
+        } else if *qty <= 0 || *qty > MAX_LINE_QTY {
+            problems
+                .push(json!({"line": i, "product_id": product_id, "problem": "bad_quantity", "max_qty": MAX_LINE_QTY}));
+        } else {
+            wanted.push(Wanted { product_id: *product_id, qty: *qty as i32 });
+        }
+    }
+    if problems.is_empty() {
+        Ok(wanted)
+    } else {
+        Err(AppError::Lines {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_lines",
+            detail: "some lines of the order are not valid".into(),
+            lines: problems.into(),
+        })
+    }
+}
+
+pub struct Placement<'a> {
+    pub buyer: &'a Buyer,
+    pub wanted: Vec<Wanted>,
+    pub shipping: &'a ShippingAddress,
+    pub po_number: Option<&'a str>,
+    pub invoice: Option<Invoice>,
+    pub from_cart: bool,
+    /// Whether orders of this buyer at or above this total wait for approval.
+    pub approval_threshold_fen: Option<i64>,
+    /// The idempotency key to complete in the same transaction as the order.
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Places the order. Products are locked in id order; every line is checked against them; on
+/// any problem nothing is reserved and every offending line is reported.
+#[tracing::instrument(skip_all, fields(buyer = %p.buyer.account_id(), lines = p.wanted.len()))]
+pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
+    let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
+    ids.sort();
+    let mut tx = state.db.begin().await?;
+    let products: BTreeMap<Uuid, catalog::Orderable> =
+        catalog::lock_for_order(&mut tx, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+
+    let mut invalid = Vec::new();
+    let mut short = Vec::new();
+    for (i, w) in p.wanted.iter().enumerate() {
+        match products.get(&w.product_id) {
+            None => invalid.push(json!({"line": i, "product_id": w.product_id, "problem": "unknown_product"})),
+            Some(prod) if !prod.public => {
+                invalid.push(json!({"line": i, "product_id": w.product_id, "problem": "not_listed"}))
+            }
+            Some(prod) if w.qty < prod.min_order_qty => invalid.push(json!({
+                "line": i, "product_id": w.product_id, "problem": "below_min_order_qty", "min_order_qty": prod.min_order_qty
+            })),
+            Some(prod) if w.qty > prod.stock => short.push(json!({
+                "line": i, "product_id": w.product_id, "problem": "insufficient_stock", "requested": w.qty, "available": prod.stock
+            })),
+            Some(_) => {}
+        }
+    }
+    if !invalid.is_empty() {
+        invalid.extend(short);
+        return Err(AppError::Lines {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_lines",
+            detail: "some lines of the order cannot be bought".into(),
+            lines: invalid.into(),
+        });
+    }
+    if !short.is_empty() {
+        return Err(AppError::Lines {
+            status: StatusCode::CONFLICT,
+            code: "insufficient_stock",
+            detail: "not enough stock for some lines".into(),
+            lines: short.into(),
+        });
+    }
+
+    // Reserve in id order (the lock order), price from the ladder, split by producer.
+    let mut public_changed = false;
+    let mut wanted = p.wanted.clone();
+    wanted.sort_by_key(|w| w.product_id);
+    let order_id = Uuid::now_v7();
+    let mut groups: BTreeMap<Uuid, (Uuid, i64)> = BTreeMap::new();
+    let mut lines = Vec::with_capacity(wanted.len());
+    for w in &wanted {
+        let prod = &products[&w.product_id];
+        match catalog::take_stock(&mut tx, prod, w.qty).await? {
+            Some(changed) => public_changed |= changed,
+            None => return Err(AppError::Internal(anyhow::anyhow!("stock moved under a lock"))),
+        }
+        let ladder =
+            Ladder::parse(prod.tiers.0.clone()).map_err(|e| anyhow::anyhow!("stored ladder is invalid: {e}"))?;
+        let unit_price_fen = ladder.unit_price_for(w.qty as i64);
+        let line_total_fen = unit_price_fen * w.qty as i64;
+        let group = groups.entry(prod.producer_id).or_insert((Uuid::now_v7(), 0));
+        group.1 += line_total_fen;
+        lines.push(OrderLine {
+            id: Uuid::now_v7(),
+            group_id: group.0,
+            product_id: w.product_id,
+            title: prod.title.clone(),
+            qty: w.qty,
+            unit_price_fen,
+            line_total_fen,
+        });
+    }
+    let total_fen: i64 = groups.values().map(|g| g.1).sum();
+    let needs_approval =
+        matches!(p.buyer, Buyer::Enterprise { role: crate::accounts::model::MemberRole::Purchaser, .. })
+            && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
+    let settings = &state.settings.orders;
+    let now = Utc::now();
+    let (status, hold) = if needs_approval {
+        (OrderStatus::AwaitingApproval, settings.approval_hold_secs)
+    } else {
+        (OrderStatus::PendingPayment, settings.payment_window_secs)
+    };
+    let expires_at = now + Duration::seconds(hold as i64);
+    db::insert_order(
+        &mut tx,
+        &NewOrder {
+            id: order_id,
+            buyer_id: p.buyer.account_id(),
+            organization_id: p.buyer.organization_id(),
+            status,
+            total_fen,
+            shipping_address: p.shipping,
+            po_number: p.po_number,
+            invoice: p.invoice.as_ref(),
+            expires_at,
+        },
+    )
+    .await?;
+    let mut group_rows = Vec::new();
+    for (producer_id, (group_id, subtotal)) in &groups {
+        db::insert_group(&mut tx, *group_id, order_id, *producer_id, *subtotal).await?;
+        group_rows.push(GroupRow {
+            id: *group_id,
+            order_id,
+            producer_id: *producer_id,
+            status: GroupStatus::Pending,
+            subtotal_fen: *subtotal,
+            carrier: None,
+            tracking_no: None,
+            shipped_at: None,
+            completed_at: None,
+        });
+    }
+    db::insert_lines(&mut tx, order_id, &lines).await?;
+    let actor = p.buyer.account_id();
+    db::insert_history(&mut tx, order_id, None, Some(actor), None, status.as_str(), None).await?;
+    if p.from_cart {
+        db::clear_cart(&mut tx, actor).await?;
+    }
+    // The database stamps created_at; read it back so the reply (and its replay) is exact.
+    let row: OrderRow = db::find_order(&mut *tx, order_id).await?.ok_or(AppError::NotFound)?;
+    let history = vec![StatusChange {
+        group_id: None,
+        actor_id: Some(actor),
+        from_status: None,
+        to_status: status.as_str().into(),
+        note: None,
+        created_at: row.created_at,
+    }];
+    let order = Order::assemble(row, group_rows, lines, history);
+    if let Some(key) = p.idempotency_key {
+        let body = serde_json::to_value(&order).map_err(anyhow::Error::from)?;
+        db::finish_key(&mut *tx, actor, key, StatusCode::CREATED.as_u16() as i32, &body).await?;
+    }
+    if public_changed {
+        state.catalog_cache.commit(tx).await?;
+    } else {
+        tx.commit().await?;
+    }
+    Ok(order)
+}

@@ -1,0 +1,558 @@
+//! The orders area's SQL: orders, groups, lines, history, carts, enterprise settings and
+//! idempotency keys.
+
+use chrono::{DateTime, Utc};
+use sqlx::types::Json;
+use sqlx::{PgExecutor, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::model::{GroupRow, GroupStatus, Invoice, OrderLine, OrderRow, OrderStatus, ShippingAddress, StatusChange};
+
+pub struct NewOrder<'a> {
+    pub id: Uuid,
+    pub buyer_id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub status: OrderStatus,
+    pub total_fen: i64,
+    pub shipping_address: &'a ShippingAddress,
+    pub po_number: Option<&'a str>,
+    pub invoice: Option<&'a Invoice>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn insert_order(tx: &mut Transaction<'_, Postgres>, o: &NewOrder<'_>) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into orders (id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, expires_at)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        "#,
+    )
+    .bind(o.id)
+    .bind(o.buyer_id)
+    .bind(o.organization_id)
+    .bind(o.status)
+    .bind(o.total_fen)
+    .bind(Json(o.shipping_address))
+    .bind(o.po_number)
+    .bind(o.invoice.map(Json))
+    .bind(o.expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn insert_group(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    order_id: Uuid,
+    producer_id: Uuid,
+    subtotal_fen: i64,
+) -> sqlx::Result<()> {
+    sqlx::query(r#"insert into order_groups (id, order_id, producer_id, status, subtotal_fen) values ($1, $2, $3, 'pending', $4)"#)
+        .bind(id)
+        .bind(order_id)
+        .bind(producer_id)
+        .bind(subtotal_fen)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Inserts an order's lines in one statement.
+#[tracing::instrument(skip_all, fields(lines = lines.len()))]
+pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, lines: &[OrderLine]) -> sqlx::Result<()> {
+    let ids: Vec<Uuid> = lines.iter().map(|l| l.id).collect();
+    let groups: Vec<Uuid> = lines.iter().map(|l| l.group_id).collect();
+    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
+    let titles: Vec<&str> = lines.iter().map(|l| l.title.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
+    let prices: Vec<i64> = lines.iter().map(|l| l.unit_price_fen).collect();
+    let totals: Vec<i64> = lines.iter().map(|l| l.line_total_fen).collect();
+    sqlx::query(
+        r#"
+        insert into order_lines (id, order_id, group_id, product_id, title, qty, unit_price_fen, line_total_fen)
+        select id, $2, group_id, product_id, title, qty, price, total
+        from unnest($1::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])
+            as t(id, group_id, product_id, title, qty, price, total)
+        "#,
+    )
+    .bind(&ids)
+    .bind(order_id)
+    .bind(&groups)
+    .bind(&products)
+    .bind(&titles)
+    .bind(&qtys)
+    .bind(&prices)
+    .bind(&totals)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(tx, note))]
+pub async fn insert_history(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    group_id: Option<Uuid>,
+    actor_id: Option<Uuid>,
+    from: Option<&str>,
+    to: &str,
+    note: Option<&str>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into order_status_history (id, order_id, group_id, actor_id, from_status, to_status, note)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        "#,
+    )
+    .bind(Uuid::now_v7())
+    .bind(order_id)
+    .bind(group_id)
+    .bind(actor_id)
+    .bind(from)
+    .bind(to)
+    .bind(note)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const ORDER_COLUMNS: &str = "id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, \
+     expires_at, paid_at, created_at, updated_at";
+
+#[tracing::instrument(skip(db))]
+pub async fn find_order(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ORDER_COLUMNS} from orders where id = $1")))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// The order, locked: every status change of an order goes through this lock, so expiry,
+/// cancellation and payment serialize and each sees the other's result.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_order(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ORDER_COLUMNS} from orders where id = $1 for update")))
+        .bind(id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_order_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: OrderStatus,
+    expires_at: Option<DateTime<Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        update orders set status = $2, expires_at = coalesce($3, expires_at), updated_at = now(),
+            paid_at = case when $2 = 'paid' then now() else paid_at end
+        where id = $1
+        "#,
+    )
+    .bind(id)
+    .bind(status)
+    .bind(expires_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_payment_ref(tx: &mut Transaction<'_, Postgres>, id: Uuid, payment_ref: &str) -> sqlx::Result<()> {
+    sqlx::query(r#"update orders set payment_ref = $2 where id = $1"#)
+        .bind(id)
+        .bind(payment_ref)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Moves every group of the order that is in `from` to `to`.
+#[tracing::instrument(skip(tx))]
+pub async fn set_groups_status(
+    tx: &mut Transaction<'_, Postgres>,
+    order_id: Uuid,
+    from: GroupStatus,
+    to: GroupStatus,
+) -> sqlx::Result<()> {
+    sqlx::query(r#"update order_groups set status = $3 where order_id = $1 and status = $2"#)
+        .bind(order_id)
+        .bind(from)
+        .bind(to)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn groups_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<GroupRow>> {
+    sqlx::query_as(r#"select * from order_groups where order_id = $1 order by producer_id"#)
+        .bind(order_id)
+        .fetch_all(db)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn lines_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
+    sqlx::query_as(
+        r#"
+        select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
+        from order_lines where order_id = $1 order by product_id
+        "#,
+    )
+    .bind(order_id)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn lines_of_group(db: impl PgExecutor<'_>, group_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
+    sqlx::query_as(
+        r#"
+        select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
+        from order_lines where group_id = $1 order by product_id
+        "#,
+    )
+    .bind(group_id)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn history_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<StatusChange>> {
+    sqlx::query_as(
+        r#"
+        select group_id, actor_id, from_status, to_status, note, created_at
+        from order_status_history where order_id = $1 order by created_at, id
+        "#,
+    )
+    .bind(order_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Which orders a list shows.
+#[derive(Debug, Default)]
+pub struct OrderFilter {
+    pub buyer_id: Option<Uuid>,
+    pub organization_id: Option<Uuid>,
+    pub status: Option<OrderStatus>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// A page of orders, newest first: a buyer's own, an enterprise's, or (admins) any.
+#[tracing::instrument(skip(db))]
+pub async fn list_orders(
+    db: impl PgExecutor<'_>,
+    f: &OrderFilter,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<OrderRow>> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        r#"
+        select {ORDER_COLUMNS} from orders
+        where ($1::uuid is null or buyer_id = $1)
+          and ($2::uuid is null or organization_id = $2)
+          and ($3::text is null or status = $3)
+          and ($4::timestamptz is null or created_at >= $4)
+          and ($5::timestamptz is null or created_at < $5)
+          and ($6::uuid is null or id < $6)
+        order by id desc limit $7
+        "#
+    )))
+    .bind(f.buyer_id)
+    .bind(f.organization_id)
+    .bind(f.status.map(OrderStatus::as_str))
+    .bind(f.from)
+    .bind(f.to)
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+/// Unpaid orders past their deadline, locked, skipping any another instance holds.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_due_for_expiry(tx: &mut Transaction<'_, Postgres>, limit: i64) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        r#"
+        select id from orders
+        where status in ('awaiting_approval', 'pending_payment') and expires_at <= now()
+        order by expires_at limit $1
+        for update skip locked
+        "#,
+    )
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_group(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
+    sqlx::query_as(r#"select * from order_groups where id = $1"#).bind(id).fetch_optional(db).await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn lock_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
+    sqlx::query_as(r#"select * from order_groups where id = $1 for update"#).bind(id).fetch_optional(&mut **tx).await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn ship_group(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    carrier: &str,
+    tracking_no: &str,
+) -> sqlx::Result<GroupRow> {
+    sqlx::query_as(
+        r#"
+        update order_groups set status = 'shipped', carrier = $2, tracking_no = $3, shipped_at = now()
+        where id = $1 returning *
+        "#,
+    )
+    .bind(id)
+    .bind(carrier)
+    .bind(tracking_no)
+    .fetch_one(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn complete_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<GroupRow> {
+    sqlx::query_as(r#"update order_groups set status = 'completed', completed_at = now() where id = $1 returning *"#)
+        .bind(id)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Whether every group of the order is completed.
+#[tracing::instrument(skip(tx))]
+pub async fn all_groups_completed(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar(r#"select bool_and(status = 'completed') from order_groups where order_id = $1"#)
+        .bind(order_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map(|v: Option<bool>| v.unwrap_or(false))
+}
+
+/// Shipped groups whose buyer has not confirmed within `days`, locked, skipping held ones.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_due_for_completion(
+    tx: &mut Transaction<'_, Postgres>,
+    days: i32,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        r#"
+        select id from order_groups
+        where status = 'shipped' and shipped_at <= now() - make_interval(days => $1)
+        order by shipped_at limit $2
+        for update skip locked
+        "#,
+    )
+    .bind(days)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn list_groups_for_producer(
+    db: impl PgExecutor<'_>,
+    producer_id: Uuid,
+    status: Option<GroupStatus>,
+    before: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<GroupRow>> {
+    sqlx::query_as(
+        r#"
+        select * from order_groups
+        where producer_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or id < $3)
+          and status <> 'pending'
+        order by id desc limit $4
+        "#,
+    )
+    .bind(producer_id)
+    .bind(status.map(GroupStatus::as_str))
+    .bind(before)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+// ---- carts --------------------------------------------------------------------------------
+
+#[tracing::instrument(skip(db))]
+pub async fn cart_items(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    sqlx::query_as(r#"select product_id, qty from cart_items where account_id = $1 order by added_at, product_id"#)
+        .bind(account_id)
+        .fetch_all(db)
+        .await
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn put_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid, qty: i32) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into cart_items (account_id, product_id, qty) values ($1, $2, $3)
+        on conflict (account_id, product_id) do update set qty = excluded.qty
+        "#,
+    )
+    .bind(account_id)
+    .bind(product_id)
+    .bind(qty)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query(r#"delete from cart_items where account_id = $1 and product_id = $2"#)
+        .bind(account_id)
+        .bind(product_id)
+        .execute(db)
+        .await
+        .map(|r| r.rows_affected() > 0)
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn clear_cart(tx: &mut Transaction<'_, Postgres>, account_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(r#"delete from cart_items where account_id = $1"#).bind(account_id).execute(&mut **tx).await?;
+    Ok(())
+}
+
+// ---- enterprise settings ------------------------------------------------------------------
+
+#[tracing::instrument(skip(db))]
+pub async fn approval_threshold(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(r#"select approval_threshold_fen from enterprise_settings where organization_id = $1"#)
+        .bind(organization_id)
+        .fetch_optional(db)
+        .await
+        .map(Option::flatten)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn set_approval_threshold(
+    db: impl PgExecutor<'_>,
+    organization_id: Uuid,
+    threshold: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"
+        insert into enterprise_settings (organization_id, approval_threshold_fen) values ($1, $2)
+        on conflict (organization_id) do update set approval_threshold_fen = excluded.approval_threshold_fen, updated_at = now()
+        "#,
+    )
+    .bind(organization_id)
+    .bind(threshold)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+// ---- idempotency keys ---------------------------------------------------------------------
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub state: String,
+    pub response_status: Option<i32>,
+    pub response_body: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Claims the key for this request; false when a row for it already exists.
+#[tracing::instrument(skip(db))]
+pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, request_hash: &str) -> sqlx::Result<bool> {
+    sqlx::query(
+        r#"
+        insert into idempotency_keys (account_id, key, request_hash, state) values ($1, $2, $3, 'in_flight')
+        on conflict (account_id, key) do nothing
+        "#,
+    )
+    .bind(account_id)
+    .bind(key)
+    .bind(request_hash)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<Option<IdempotencyRecord>> {
+    sqlx::query_as(
+        r#"select request_hash, state, response_status, response_body, created_at from idempotency_keys where account_id = $1 and key = $2"#,
+    )
+    .bind(account_id)
+    .bind(key)
+    .fetch_optional(db)
+    .await
+}
+
+/// Takes over a key whose row is past its life (or a crashed in-flight request's): true when
+/// this request now holds it.
+#[tracing::instrument(skip(db))]
+pub async fn reclaim_key(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    key: &str,
+    request_hash: &str,
+    retention_hours: i32,
+    in_flight_secs: i32,
+) -> sqlx::Result<bool> {
+    sqlx::query(
+        r#"
+        update idempotency_keys set request_hash = $3, state = 'in_flight', response_status = null,
+            response_body = null, created_at = now()
+        where account_id = $1 and key = $2
+          and (created_at < now() - make_interval(hours => $4)
+               or (state = 'in_flight' and created_at < now() - make_interval(secs => $5)))
+        "#,
+    )
+    .bind(account_id)
+    .bind(key)
+    .bind(request_hash)
+    .bind(retention_hours)
+    .bind(in_flight_secs as f64)
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db, body))]
+pub async fn finish_key(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    key: &str,
+    status: i32,
+    body: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        r#"update idempotency_keys set state = 'done', response_status = $3, response_body = $4 where account_id = $1 and key = $2"#,
+    )
+    .bind(account_id)
+    .bind(key)
+    .bind(status)
+    .bind(body)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<()> {
+    sqlx::query(r#"delete from idempotency_keys where account_id = $1 and key = $2 and state = 'in_flight'"#)
+        .bind(account_id)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}

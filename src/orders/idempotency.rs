@@ -1,0 +1,101 @@
+//! Idempotency keys for order creation, as Stripe does them: a key is stored per account with
+//! a hash of the request and, once known, the reply. The same key and request get the saved
+//! reply (also after a restart); the same key with another request is 422
+//! `idempotency_key_reused`; a duplicate while the first is still running is 409
+//! `idempotency_key_in_use`. A successful order and its saved reply commit together.
+
+use axum::http::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::db;
+use crate::config::OrdersSettings;
+use crate::error::{AppError, Result};
+use crate::startup::AppState;
+
+pub const HEADER: &str = "idempotency-key";
+
+/// What to do with a request.
+#[derive(Debug)]
+pub enum Claim {
+    /// This request holds the key: run it.
+    Run,
+    /// The key already has a reply: send it again.
+    Replay(StatusCode, serde_json::Value),
+}
+
+/// The key from the request headers: required, 1 to 255 visible ASCII characters.
+pub fn key_from(headers: &HeaderMap) -> Result<String> {
+    let Some(value) = headers.get(HEADER) else {
+        return Err(AppError::bad_request("idempotency_key_required", "send an Idempotency-Key header"));
+    };
+    match value.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(k.to_string()),
+        _ => Err(AppError::bad_request(
+            "idempotency_key_invalid",
+            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
+        )),
+    }
+}
+
+/// The fingerprint of a request: which endpoint and exactly which body.
+pub fn request_hash(path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) -> Result<Claim> {
+    let settings: &OrdersSettings = &state.settings.orders;
+    for _ in 0..2 {
+        if db::claim_key(&state.db, account_id, key, hash).await? {
+            return Ok(Claim::Run);
+        }
+        let Some(record) = db::find_key(&state.db, account_id, key).await? else {
+            continue; // released between the two statements: try to claim again
+        };
+        let retention = settings.idempotency_retention_hours as i32;
+        let in_flight = settings.idempotency_in_flight_secs as i32;
+        let expired = record.created_at < chrono::Utc::now() - chrono::Duration::hours(retention as i64);
+        if expired {
+            if db::reclaim_key(&state.db, account_id, key, hash, retention, in_flight).await? {
+                return Ok(Claim::Run);
+            }
+            continue;
+        }
+        if record.request_hash != hash {
+            return Err(AppError::Unprocessable {
+                code: "idempotency_key_reused",
+                detail: "this Idempotency-Key was used with a different request".into(),
+            });
+        }
+        if record.state == "in_flight" {
+            if db::reclaim_key(&state.db, account_id, key, hash, retention, in_flight).await? {
+                return Ok(Claim::Run);
+            }
+            return Err(AppError::conflict(
+                "idempotency_key_in_use",
+                "a request with this Idempotency-Key is still running",
+            ));
+        }
+        let status = record.response_status.and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
+        return Ok(Claim::Replay(status, record.response_body.unwrap_or(serde_json::Value::Null)));
+    }
+    Err(AppError::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still running"))
+}
+
+/// Stores a client error as the key's reply; on a server error the key is released so that the
+/// client can retry.
+#[tracing::instrument(skip(state, error))]
+pub async fn settle_error(state: &AppState, account_id: Uuid, key: &str, error: &AppError) -> Result<()> {
+    if error.status().is_server_error() {
+        db::release_key(&state.db, account_id, key).await?;
+    } else {
+        let body = serde_json::to_value(error.problem()).map_err(anyhow::Error::from)?;
+        db::finish_key(&state.db, account_id, key, error.status().as_u16() as i32, &body).await?;
+    }
+    Ok(())
+}

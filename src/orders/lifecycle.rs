@@ -1,0 +1,230 @@
+//! Everything that moves an order or a group after it is placed. Every step locks the order
+//! (or group) row first, so that expiry, cancellation, approval and payment serialize: an order
+//! is never both expired and paid, and stock goes back exactly once.
+
+use chrono::{Duration, Utc};
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::db;
+use super::model::{GroupRow, GroupStatus, OrderRow, OrderStatus};
+use crate::catalog;
+use crate::error::{AppError, Result};
+use crate::startup::AppState;
+
+fn invalid(from: &str, to: &str) -> AppError {
+    AppError::conflict("invalid_transition", format!("an order that is {from} cannot become {to}"))
+}
+
+/// Returns an unpaid order's reserved stock and closes it as `to` (cancelled or expired).
+async fn close_unpaid(
+    state: &AppState,
+    mut tx: Transaction<'_, Postgres>,
+    order: &OrderRow,
+    to: OrderStatus,
+    actor: Option<Uuid>,
+    note: Option<&str>,
+) -> Result<()> {
+    let group_to = if to == OrderStatus::Expired { GroupStatus::Expired } else { GroupStatus::Cancelled };
+    let mut public_changed = false;
+    // lines_of is ordered by product id: the same lock order as checkout.
+    for line in db::lines_of(&mut *tx, order.id).await? {
+        public_changed |= catalog::return_stock(&mut tx, line.product_id, line.qty).await?;
+    }
+    db::set_order_status(&mut tx, order.id, to, None).await?;
+    db::set_groups_status(&mut tx, order.id, GroupStatus::Pending, group_to).await?;
+    db::insert_history(&mut tx, order.id, None, actor, Some(order.status.as_str()), to.as_str(), note).await?;
+    if public_changed { state.catalog_cache.commit(tx).await } else { Ok(tx.commit().await?) }
+}
+
+/// The buyer cancels an order that is not paid yet; its stock comes back.
+#[tracing::instrument(skip(state))]
+pub async fn cancel(state: &AppState, order_id: Uuid, actor: Uuid) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
+    if !order.status.is_unpaid() {
+        return Err(invalid(order.status.as_str(), "cancelled"));
+    }
+    close_unpaid(state, tx, &order, OrderStatus::Cancelled, Some(actor), None).await
+}
+
+/// Expires one order if it is still unpaid and past its deadline; false when there was
+/// nothing to do (paid, cancelled or expired meanwhile).
+#[tracing::instrument(skip(state))]
+pub async fn expire(state: &AppState, order_id: Uuid) -> Result<bool> {
+    let mut tx = state.db.begin().await?;
+    let Some(order) = db::lock_order(&mut tx, order_id).await? else { return Ok(false) };
+    if !order.status.is_unpaid() || order.expires_at > Utc::now() {
+        return Ok(false);
+    }
+    close_unpaid(state, tx, &order, OrderStatus::Expired, None, None).await?;
+    Ok(true)
+}
+
+/// Expires every due order, a batch at a time; safe on several instances at once (rows held by
+/// another instance are skipped, and `expire` rechecks under the lock).
+#[tracing::instrument(skip(state))]
+pub async fn expire_due(state: &AppState) -> Result<usize> {
+    let mut done = 0;
+    loop {
+        let mut tx = state.db.begin().await?;
+        let due = db::lock_due_for_expiry(&mut tx, 100).await?;
+        tx.commit().await?;
+        if due.is_empty() {
+            return Ok(done);
+        }
+        let batch = due.len();
+        for id in due {
+            if expire(state, id).await? {
+                done += 1;
+            }
+        }
+        if batch < 100 {
+            return Ok(done);
+        }
+    }
+}
+
+/// An approver (or owner) of the buyer's enterprise lets an order through to payment, with a
+/// fresh payment window.
+#[tracing::instrument(skip(state, note))]
+pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
+    if order.status != OrderStatus::AwaitingApproval {
+        return Err(invalid(order.status.as_str(), "pending_payment"));
+    }
+    let deadline = Utc::now() + Duration::seconds(state.settings.orders.payment_window_secs as i64);
+    db::set_order_status(&mut tx, order_id, OrderStatus::PendingPayment, Some(deadline)).await?;
+    db::insert_history(&mut tx, order_id, None, Some(actor), Some(order.status.as_str()), "pending_payment", note)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// An approver turns an order down: it is cancelled and its stock comes back.
+#[tracing::instrument(skip(state, note))]
+pub async fn reject(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
+    if order.status != OrderStatus::AwaitingApproval {
+        return Err(invalid(order.status.as_str(), "cancelled"));
+    }
+    close_unpaid(state, tx, &order, OrderStatus::Cancelled, Some(actor), note).await
+}
+
+/// The one entry point payments call: marks an order paid. Paying a paid order again changes
+/// nothing (a repeated webhook); an order that expired or was cancelled first cannot be paid
+/// (409 `order_not_payable`: the payment must be refunded).
+#[tracing::instrument(skip(state))]
+pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> Result<OrderRow> {
+    let mut tx = state.db.begin().await?;
+    let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
+    match order.status {
+        OrderStatus::PendingPayment => {}
+        OrderStatus::Paid | OrderStatus::Completed => return Ok(order),
+        OrderStatus::Expired | OrderStatus::Cancelled => {
+            return Err(AppError::conflict(
+                "order_not_payable",
+                format!("the order is {}; the payment must be refunded", order.status.as_str()),
+            ));
+        }
+        OrderStatus::AwaitingApproval => return Err(invalid("awaiting_approval", "paid")),
+    }
+    db::set_order_status(&mut tx, order_id, OrderStatus::Paid, None).await?;
+    db::set_payment_ref(&mut tx, order_id, payment_ref).await?;
+    db::set_groups_status(&mut tx, order_id, GroupStatus::Pending, GroupStatus::Paid).await?;
+    for line in db::lines_of(&mut *tx, order_id).await? {
+        catalog::add_sales(&mut tx, line.product_id, line.qty).await?;
+    }
+    db::insert_history(&mut tx, order_id, None, None, Some("pending_payment"), "paid", Some(payment_ref)).await?;
+    // Sales counts are public (the `sales` sort).
+    state.catalog_cache.commit(tx).await?;
+    db::find_order(&state.db, order_id).await?.ok_or(AppError::NotFound)
+}
+
+/// A producer ships one of its paid groups.
+#[tracing::instrument(skip(state))]
+pub async fn ship(
+    state: &AppState,
+    producer_id: Uuid,
+    group_id: Uuid,
+    actor: Uuid,
+    carrier: &str,
+    tracking_no: &str,
+) -> Result<GroupRow> {
+    let mut tx = state.db.begin().await?;
+    let group = match db::lock_group(&mut tx, group_id).await? {
+        Some(g) if g.producer_id == producer_id => g,
+        _ => return Err(AppError::NotFound),
+    };
+    if group.status != GroupStatus::Paid {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            format!("a group that is {} cannot be shipped", group.status.as_str()),
+        ));
+    }
+    let shipped = db::ship_group(&mut tx, group_id, carrier, tracking_no).await?;
+    let note = format!("{carrier} {tracking_no}");
+    db::insert_history(&mut tx, group.order_id, Some(group_id), Some(actor), Some("paid"), "shipped", Some(&note))
+        .await?;
+    tx.commit().await?;
+    Ok(shipped)
+}
+
+/// Completes a shipped group (the buyer confirms, or the deadline passes), and the order with
+/// its last group.
+async fn complete(tx: &mut Transaction<'_, Postgres>, group: &GroupRow, actor: Option<Uuid>) -> Result<()> {
+    db::complete_group(tx, group.id).await?;
+    db::insert_history(tx, group.order_id, Some(group.id), actor, Some("shipped"), "completed", None).await?;
+    if db::all_groups_completed(tx, group.order_id).await? {
+        let order = db::lock_order(tx, group.order_id).await?.ok_or(AppError::NotFound)?;
+        db::set_order_status(tx, group.order_id, OrderStatus::Completed, None).await?;
+        db::insert_history(tx, group.order_id, None, actor, Some(order.status.as_str()), "completed", None).await?;
+    }
+    Ok(())
+}
+
+/// The buyer confirms receipt of one group.
+#[tracing::instrument(skip(state))]
+pub async fn confirm_receipt(state: &AppState, order_id: Uuid, group_id: Uuid, actor: Uuid) -> Result<()> {
+    let mut tx = state.db.begin().await?;
+    // Order first, then group: the same lock order as payment and automatic completion.
+    db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
+    let group = match db::lock_group(&mut tx, group_id).await? {
+        Some(g) if g.order_id == order_id => g,
+        _ => return Err(AppError::NotFound),
+    };
+    if group.status != GroupStatus::Shipped {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            format!("a group that is {} cannot be confirmed as received", group.status.as_str()),
+        ));
+    }
+    complete(&mut tx, &group, Some(actor)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Completes groups shipped longer ago than the configured number of days.
+#[tracing::instrument(skip(state))]
+pub async fn complete_due(state: &AppState) -> Result<usize> {
+    let days = state.settings.orders.auto_complete_days as i32;
+    let mut tx = state.db.begin().await?;
+    let due = db::lock_due_for_completion(&mut tx, days, 100).await?;
+    tx.commit().await?;
+    let mut done = 0;
+    for group_id in due {
+        let mut tx = state.db.begin().await?;
+        let Some(group) = db::find_group(&mut *tx, group_id).await? else { continue };
+        db::lock_order(&mut tx, group.order_id).await?;
+        let Some(group) = db::lock_group(&mut tx, group_id).await? else { continue };
+        if group.status != GroupStatus::Shipped {
+            continue;
+        }
+        complete(&mut tx, &group, None).await?;
+        tx.commit().await?;
+        done += 1;
+    }
+    Ok(done)
+}

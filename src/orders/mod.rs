@@ -1,0 +1,33 @@
+//! Orders: carts, checkout without oversell, idempotent placement, enterprise approvals,
+//! per-producer fulfilment, expiry.
+
+pub mod buyer;
+pub mod checkout;
+pub mod db;
+pub mod idempotency;
+pub mod lifecycle;
+pub mod model;
+mod routes;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::startup::AppState;
+
+pub use lifecycle::{complete_due, expire_due, mark_paid};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::get_cart))
+        .routes(routes!(routes::put_cart_item, routes::delete_cart_item))
+        .routes(routes!(routes::create_order, routes::list_orders))
+        .routes(routes!(routes::create_bulk_order))
+        .routes(routes!(routes::get_order))
+        .routes(routes!(routes::cancel_order))
+        .routes(routes!(routes::approve_order))
+        .routes(routes!(routes::reject_order))
+        .routes(routes!(routes::confirm_receipt))
+        .routes(routes!(routes::put_enterprise_settings))
+        .routes(routes!(routes::producer_groups))
+        .routes(routes!(routes::ship_group))
+        .routes(routes!(routes::admin_orders))
+}

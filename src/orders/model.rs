@@ -1,0 +1,189 @@
+//! Orders as buyers, producers and admins see them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// Most units of one product in one order line.
+pub const MAX_LINE_QTY: i64 = 100_000;
+/// Most lines in a JSON order; a CSV bulk order may have up to `MAX_CSV_LINES`.
+pub const MAX_JSON_LINES: usize = 200;
+pub const MAX_CSV_LINES: usize = 500;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum OrderStatus {
+    AwaitingApproval,
+    PendingPayment,
+    Paid,
+    Completed,
+    Cancelled,
+    Expired,
+}
+
+impl OrderStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrderStatus::AwaitingApproval => "awaiting_approval",
+            OrderStatus::PendingPayment => "pending_payment",
+            OrderStatus::Paid => "paid",
+            OrderStatus::Completed => "completed",
+            OrderStatus::Cancelled => "cancelled",
+            OrderStatus::Expired => "expired",
+        }
+    }
+
+    /// Stock is held for the order and may still go back.
+    pub fn is_unpaid(self) -> bool {
+        matches!(self, OrderStatus::AwaitingApproval | OrderStatus::PendingPayment)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum GroupStatus {
+    Pending,
+    Paid,
+    Shipped,
+    Completed,
+    Cancelled,
+    Expired,
+}
+
+impl GroupStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GroupStatus::Pending => "pending",
+            GroupStatus::Paid => "paid",
+            GroupStatus::Shipped => "shipped",
+            GroupStatus::Completed => "completed",
+            GroupStatus::Cancelled => "cancelled",
+            GroupStatus::Expired => "expired",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddress {
+    pub recipient: String,
+    pub phone: String,
+    /// The county or district the goods go to (any division code in the table).
+    pub adcode: i64,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Invoice {
+    pub title: String,
+    /// Defaults to the enterprise's USCC.
+    pub tax_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct OrderLine {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub group_id: Uuid,
+    pub product_id: Uuid,
+    pub title: String,
+    pub qty: i32,
+    pub unit_price_fen: i64,
+    pub line_total_fen: i64,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct GroupRow {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub producer_id: Uuid,
+    pub status: GroupStatus,
+    pub subtotal_fen: i64,
+    pub carrier: Option<String>,
+    pub tracking_no: Option<String>,
+    pub shipped_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Group {
+    #[serde(flatten)]
+    pub group: GroupRow,
+    pub lines: Vec<OrderLine>,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub buyer_id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub status: OrderStatus,
+    pub total_fen: i64,
+    pub shipping_address: sqlx::types::Json<ShippingAddress>,
+    pub po_number: Option<String>,
+    pub invoice: Option<sqlx::types::Json<Invoice>>,
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct StatusChange {
+    pub group_id: Option<Uuid>,
+    pub actor_id: Option<Uuid>,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub note: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An order with its fulfilment groups and lines.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Order {
+    pub id: Uuid,
+    pub buyer_id: Uuid,
+    pub organization_id: Option<Uuid>,
+    pub status: OrderStatus,
+    pub total_fen: i64,
+    pub shipping_address: ShippingAddress,
+    pub po_number: Option<String>,
+    pub invoice: Option<Invoice>,
+    /// Unpaid (or unapproved) orders expire at this time and their stock goes back.
+    pub expires_at: DateTime<Utc>,
+    pub paid_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub groups: Vec<Group>,
+    pub history: Vec<StatusChange>,
+}
+
+impl Order {
+    pub fn assemble(row: OrderRow, groups: Vec<GroupRow>, lines: Vec<OrderLine>, history: Vec<StatusChange>) -> Self {
+        let groups = groups
+            .into_iter()
+            .map(|g| {
+                let lines = lines.iter().filter(|l| l.group_id == g.id).cloned().collect();
+                Group { group: g, lines }
+            })
+            .collect();
+        Order {
+            id: row.id,
+            buyer_id: row.buyer_id,
+            organization_id: row.organization_id,
+            status: row.status,
+            total_fen: row.total_fen,
+            shipping_address: row.shipping_address.0,
+            po_number: row.po_number,
+            invoice: row.invoice.map(|i| i.0),
+            expires_at: row.expires_at,
+            paid_at: row.paid_at,
+            created_at: row.created_at,
+            groups,
+            history,
+        }
+    }
+}
