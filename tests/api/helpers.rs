@@ -248,6 +248,67 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// Two servers on one database and Redis prefix: the second instance.
+    pub async fn second_instance(&self) -> TestApp {
+        Self::serve(self.settings.clone()).await
+    }
+
+    /// A verified enterprise: (owner client, enterprise id).
+    pub async fn verified_enterprise(&self, admin: &Client) -> (Client, Uuid) {
+        let (client, org, _) = self.organization("enterprise").await;
+        let r = admin.post(self.url(&format!("/api/v1/admin/organizations/{org}/verify"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        (client, org)
+    }
+
+    /// A member of an enterprise with a role, signed in.
+    pub async fn enterprise_member(&self, owner: &Client, org: Uuid, role: &str) -> Client {
+        let email = unique_email(role);
+        let r = owner
+            .post(self.url(&format!("/api/v1/organizations/{org}/members")))
+            .json(&json!({"email": email, "password": PASSWORD, "display_name": "成员", "role": role}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let client = new_client();
+        login(self, &client, &email, PASSWORD).await;
+        client
+    }
+
+    /// A listed product with this stock and retail price (10% off from 10 units).
+    pub async fn stocked_product(&self, producer: &Client, admin: &Client, stock: i64, price: i64) -> Uuid {
+        let mut body = product_body("静宁苹果", price);
+        body["stock"] = json!(stock);
+        self.listed_product(producer, admin, &body).await
+    }
+
+    pub async fn stock_of(&self, product: Uuid) -> i64 {
+        sqlx::query_scalar::<_, i32>("select stock from products where id = $1")
+            .bind(product)
+            .fetch_one(&self.db)
+            .await
+            .unwrap() as i64
+    }
+
+    /// Places an order with a fresh idempotency key.
+    pub async fn order(&self, buyer: &Client, lines: &[(Uuid, i64)]) -> reqwest::Response {
+        let lines: Vec<Value> = lines.iter().map(|(p, q)| json!({"product_id": p, "qty": q})).collect();
+        buyer
+            .post(self.url("/api/v1/orders"))
+            .header("idempotency-key", Uuid::now_v7().to_string())
+            .json(&json!({"lines": lines, "shipping_address": address()}))
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn address() -> Value {
+    json!({"recipient": "李明", "phone": "13800000000", "adcode": 120101, "detail": "天津市和平区南京路1号"})
+}
+
 /// A product body: 静宁 apples by the 箱 at `price` fen retail.
 pub fn product_body(title: &str, price: i64) -> Value {
     json!({

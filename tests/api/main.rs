@@ -6,6 +6,7 @@ mod catalog;
 mod cli;
 mod health;
 mod helpers;
+mod orders;
 mod organizations;
 mod regions;
 mod sessions;
