@@ -374,7 +374,7 @@ pub async fn list_groups_for_producer(
         r#"
         select * from order_groups
         where producer_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or id < $3)
-          and status <> 'pending'
+          and status in ('paid', 'shipped', 'completed')
         order by id desc limit $4
         "#,
     )

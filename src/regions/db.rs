@@ -21,10 +21,19 @@ pub async fn list(db: impl PgExecutor<'_>, level: Option<&str>, parent: Option<i
 /// The level and province of a division, or None when no such code is known.
 #[tracing::instrument(skip(db))]
 pub async fn find_level(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<(String, i32)>> {
-    sqlx::query_as(r#"select level, province_adcode from regions where adcode = $1"#)
-        .bind(adcode)
-        .fetch_optional(db)
-        .await
+    // A prefecture-level city with no counties below it (嘉峪关市) counts as a county.
+    sqlx::query_as(
+        r#"
+        select case when r.level = 'prefecture'
+                     and not exists (select 1 from regions c where c.parent_adcode = r.adcode)
+                    then 'county' else r.level end,
+               r.province_adcode
+        from regions r where r.adcode = $1
+        "#,
+    )
+    .bind(adcode)
+    .fetch_optional(db)
+    .await
 }
 
 /// A division's name with its parent's code and name.

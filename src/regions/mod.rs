@@ -26,12 +26,15 @@ pub async fn is_tianjin_district(db: impl PgExecutor<'_>, adcode: Adcode) -> sql
 
 /// Whether `adcode` is a prefecture of Gansu (a filter for the catalog).
 pub async fn is_gansu_prefecture(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
-    Ok(matches!(db::find_level(db, adcode.get()).await?, Some((level, GANSU)) if level == "prefecture"))
+    // A city without counties (嘉峪关市) reads as a county but is a prefecture too.
+    Ok(matches!(db::find_level(db, adcode.get()).await?,
+        Some((level, GANSU)) if level == "prefecture" || (level == "county" && adcode.get() % 100 == 0)))
 }
 
-/// The counties of a prefecture.
+/// The counties of a prefecture (a city without counties is its own).
 pub async fn counties_of(db: impl PgExecutor<'_>, prefecture: Adcode) -> sqlx::Result<Vec<i32>> {
-    db::children(db, prefecture.get()).await
+    let children = db::children(db, prefecture.get()).await?;
+    Ok(if children.is_empty() { vec![prefecture.get()] } else { children })
 }
 
 pub use db::Named;

@@ -319,3 +319,11 @@ async fn a_login_email_with_control_characters_is_just_invalid_credentials() {
     let body = json!({"email": "a\u{0}b@example.cn", "password": PASSWORD});
     assert_problem(app.post("/api/v1/auth/login", &body).await, 401, "invalid_credentials").await;
 }
+
+#[tokio::test]
+async fn a_producer_in_jiayuguan_a_city_without_counties_can_register() {
+    let app = TestApp::spawn().await;
+    let mut body = producer_body(&unique_email("p"), &valid_uscc());
+    body["organization"]["county_adcode"] = json!(620200);
+    assert_eq!(app.post("/api/v1/auth/register/producer", &body).await.status(), 201);
+}

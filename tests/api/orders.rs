@@ -464,6 +464,23 @@ async fn producers_ship_their_groups_and_buyers_confirm_receipt() {
     let id: Uuid = order["id"].as_str().unwrap().parse().unwrap();
     let my_group = json_of(m.producer.get(m.app.url("/api/v1/producer/order-groups")).send().await.unwrap()).await;
     assert_eq!(my_group["items"], json!([]), "unpaid groups are not the producer's business yet");
+    let unpaid_group = order["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["lines"][0]["product_id"] == a.to_string())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = m
+        .producer
+        .post(m.app.url(&format!("/api/v1/producer/order-groups/{unpaid_group}/ship")))
+        .json(&json!({"carrier": "顺丰", "tracking_no": "SF1"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 409, "invalid_transition").await;
     tonggan::orders::mark_paid(&m.app.state, id, "pay").await.unwrap();
     let groups = json_of(m.producer.get(m.app.url("/api/v1/producer/order-groups")).send().await.unwrap()).await;
     let items = groups["items"].as_array().unwrap();
