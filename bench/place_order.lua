@@ -8,18 +8,21 @@ end
 local f = io.open(os.getenv("WRK_BODY"), "r")
 local body = f:read("*a")
 f:close()
+
+local threads = 0
+setup = function(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
+
+local run = tostring(os.time())
 local counter = 0
-local tag = tostring(math.random(1, 1000000000))
 request = function()
   counter = counter + 1
   local headers = {
     ["Content-Type"] = "application/json",
     ["Cookie"] = cookies[(counter % #cookies) + 1],
-    ["Idempotency-Key"] = "bench-" .. tag .. "-" .. counter,
+    ["Idempotency-Key"] = "bench-" .. run .. "-" .. tostring(tid) .. "-" .. counter,
   }
   return wrk.format("POST", "/api/v1/orders", headers, body)
-end
-init = function(args)
-  math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16))
-  tag = tostring(math.random(1, 1000000000))
 end
