@@ -78,7 +78,7 @@ run product_detail_uncached "http://127.0.0.1:$nocache_port" "$work/products.txt
 # ---- order placement vs pgbench, both at 16 concurrent clients ------------------------------
 order_clients=${BENCH_ORDER_CLIENTS:-16}
 # Three products of three different producers, with stock that cannot run out.
-psql "$DATABASE_URL" -Atc "
+psql "$DATABASE_URL" -qAtc "
   with pick as (
     select distinct on (producer_id) id from products
     where status = 'listed' and producer_active and min_order_qty = 1 order by producer_id, id limit 3)
