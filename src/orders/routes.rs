@@ -430,6 +430,12 @@ async fn visible_order(state: &AppState, buyer: &Buyer, order_id: Uuid) -> Resul
     if own || enterprise { Ok(order) } else { Err(AppError::NotFound) }
 }
 
+/// The order as it is now, for the reply to an action on it.
+async fn reply(state: &AppState, id: Uuid) -> Result<axum::Json<Order>> {
+    let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
+    Ok(axum::Json(full_order(state, row).await?))
+}
+
 async fn full_order(state: &AppState, row: super::model::OrderRow) -> Result<Order> {
     let groups = db::groups_of(&state.db, row.id).await?;
     let lines = db::lines_of(&state.db, row.id).await?;
@@ -491,8 +497,7 @@ pub async fn cancel_order(
     let buyer = buyer_of(&state.db, &user).await?;
     visible_order(&state, &buyer, id).await?;
     lifecycle::cancel(&state, id, buyer.account_id()).await?;
-    let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(axum::Json(full_order(&state, row).await?))
+    reply(&state, id).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -536,8 +541,7 @@ pub async fn approve_order(
 ) -> Result<axum::Json<Order>> {
     let approver = approver_of(&state, &user, id).await?;
     lifecycle::approve(&state, id, approver.account_id(), note_of(&input)?.as_deref()).await?;
-    let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(axum::Json(full_order(&state, row).await?))
+    reply(&state, id).await
 }
 
 /// Rejects an order awaiting approval: it is cancelled and its stock comes back.
@@ -550,8 +554,7 @@ pub async fn reject_order(
 ) -> Result<axum::Json<Order>> {
     let approver = approver_of(&state, &user, id).await?;
     lifecycle::reject(&state, id, approver.account_id(), note_of(&input)?.as_deref()).await?;
-    let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(axum::Json(full_order(&state, row).await?))
+    reply(&state, id).await
 }
 
 /// The buyer confirms that one producer's goods arrived.
@@ -564,8 +567,7 @@ pub async fn confirm_receipt(
     let buyer = buyer_of(&state.db, &user).await?;
     visible_order(&state, &buyer, id).await?;
     lifecycle::confirm_receipt(&state, id, group_id, buyer.account_id()).await?;
-    let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
-    Ok(axum::Json(full_order(&state, row).await?))
+    reply(&state, id).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
