@@ -751,3 +751,29 @@ pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -
 pub async fn min_order_qty(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i32> {
     sqlx::query_scalar(r#"select min_order_qty from products where id = $1"#).bind(id).fetch_one(db).await
 }
+
+/// Takes stock only if the product is still listed, with the same ladder and minimum order it
+/// was priced with, and has enough: the stock after, or None when anything changed.
+#[tracing::instrument(skip(tx, tiers))]
+pub async fn take_stock_if_unchanged(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    qty: i32,
+    tiers: &Json<Vec<Tier>>,
+    min_order_qty: i32,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar(
+        r#"
+        update products set stock = stock - $2
+        where id = $1 and stock >= $2 and status = 'listed' and producer_active
+          and tiers = $3 and min_order_qty = $4
+        returning stock
+        "#,
+    )
+    .bind(id)
+    .bind(qty)
+    .bind(tiers)
+    .bind(min_order_qty)
+    .fetch_optional(&mut **tx)
+    .await
+}

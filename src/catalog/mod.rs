@@ -78,6 +78,18 @@ pub async fn take_stock(
     Ok(db::take_stock(tx, product.id, qty).await?.map(|after| flips(after + qty, after, product.min_order_qty)))
 }
 
+/// Reserves `qty` units if the product is still as `product` describes it (listed, same
+/// ladder and minimum order) and has enough; None otherwise. `Some(changed)` says whether
+/// public reads must be invalidated.
+pub async fn take_stock_if_unchanged(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    product: &Orderable,
+    qty: i32,
+) -> sqlx::Result<Option<bool>> {
+    let after = db::take_stock_if_unchanged(tx, product.id, qty, &product.tiers, product.min_order_qty).await?;
+    Ok(after.map(|after| flips(after + qty, after, product.min_order_qty)))
+}
+
 /// Returns reserved units; whether public reads must be invalidated.
 pub async fn return_stock(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,

@@ -65,19 +65,81 @@ pub struct Placement<'a> {
     pub idempotency_key: Option<&'a str>,
 }
 
-/// Places the order. Products are locked in id order; every line is checked against them; on
-/// any problem nothing is reserved and every offending line is reported.
+/// Places the order.
+///
+/// Fast path: check and price the lines against a snapshot of the products, write the order,
+/// and only then take the stock, product by product in id order, with an update that succeeds
+/// only if the product still is as it was checked (listed, same ladder, enough stock). The
+/// product rows are therefore locked only for the last statements and the commit, so orders
+/// for the same popular products queue for a short time.
+///
+/// If any product changed or ran short meanwhile, everything is rolled back and the order is
+/// placed again on the locked path, which locks the products first (in id order) and reports
+/// every offending line.
 #[tracing::instrument(skip_all, fields(buyer = %p.buyer.account_id(), lines = p.wanted.len()))]
 pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
+    let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
+    ids.sort();
+    let snapshot: BTreeMap<Uuid, catalog::Orderable> =
+        catalog::orderable(&state.db, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+    check_against(&snapshot, &p.wanted)?;
+    let priced = price(&snapshot, &p.wanted)?;
+    let mut tx = state.db.begin().await?;
+    let order = write(state, &mut tx, &p, priced).await?;
+    let mut public_changed = false;
+    for line in sorted_lines(&order) {
+        let product = &snapshot[&line.product_id];
+        match catalog::take_stock_if_unchanged(&mut tx, product, line.qty).await? {
+            Some(changed) => public_changed |= changed,
+            None => {
+                drop(tx); // rolls back: nothing of this attempt remains
+                return place_locked(state, p).await;
+            }
+        }
+    }
+    commit(state, tx, public_changed).await?;
+    Ok(order)
+}
+
+/// The careful path: lock the products in id order, check every line, reserve, write.
+async fn place_locked(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
     ids.sort();
     let mut tx = state.db.begin().await?;
     let products: BTreeMap<Uuid, catalog::Orderable> =
         catalog::lock_for_order(&mut tx, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+    check_against(&products, &p.wanted)?;
+    let mut public_changed = false;
+    let mut wanted = p.wanted.clone();
+    wanted.sort_by_key(|w| w.product_id);
+    for w in &wanted {
+        match catalog::take_stock(&mut tx, &products[&w.product_id], w.qty).await? {
+            Some(changed) => public_changed |= changed,
+            None => return Err(AppError::Internal(anyhow::anyhow!("stock moved under a lock"))),
+        }
+    }
+    let priced = price(&products, &p.wanted)?;
+    let order = write(state, &mut tx, &p, priced).await?;
+    commit(state, tx, public_changed).await?;
+    Ok(order)
+}
 
+async fn commit(state: &AppState, tx: sqlx::Transaction<'_, sqlx::Postgres>, public_changed: bool) -> Result<()> {
+    if public_changed { state.catalog_cache.commit(tx).await } else { Ok(tx.commit().await?) }
+}
+
+fn sorted_lines(order: &Order) -> Vec<&OrderLine> {
+    let mut lines: Vec<&OrderLine> = order.groups.iter().flat_map(|g| g.lines.iter()).collect();
+    lines.sort_by_key(|l| l.product_id);
+    lines
+}
+
+/// Every line against the products: 422 `invalid_lines` for unknown, unlisted and below-MOQ
+/// lines (with any short ones), else 409 `insufficient_stock` for short ones.
+fn check_against(products: &BTreeMap<Uuid, catalog::Orderable>, wanted: &[Wanted]) -> Result<()> {
     let mut invalid = Vec::new();
     let mut short = Vec::new();
-    for (i, w) in p.wanted.iter().enumerate() {
+    for (i, w) in wanted.iter().enumerate() {
         match products.get(&w.product_id) {
             None => invalid.push(json!({"line": i, "product_id": w.product_id, "problem": "unknown_product"})),
             Some(prod) if !prod.public => {
@@ -109,20 +171,23 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
             lines: short.into(),
         });
     }
+    Ok(())
+}
 
-    // Reserve in id order (the lock order), price from the ladder, split by producer.
-    let mut public_changed = false;
-    let mut wanted = p.wanted.clone();
+/// Lines priced from the ladder tier each quantity reaches, grouped by producer.
+struct Priced {
+    lines: Vec<OrderLine>,
+    /// producer → (group id, subtotal)
+    groups: BTreeMap<Uuid, (Uuid, i64)>,
+}
+
+fn price(products: &BTreeMap<Uuid, catalog::Orderable>, wanted: &[Wanted]) -> Result<Priced> {
+    let mut wanted = wanted.to_vec();
     wanted.sort_by_key(|w| w.product_id);
-    let order_id = Uuid::now_v7();
     let mut groups: BTreeMap<Uuid, (Uuid, i64)> = BTreeMap::new();
     let mut lines = Vec::with_capacity(wanted.len());
     for w in &wanted {
         let prod = &products[&w.product_id];
-        match catalog::take_stock(&mut tx, prod, w.qty).await? {
-            Some(changed) => public_changed |= changed,
-            None => return Err(AppError::Internal(anyhow::anyhow!("stock moved under a lock"))),
-        }
         let ladder =
             Ladder::parse(prod.tiers.0.clone()).map_err(|e| anyhow::anyhow!("stored ladder is invalid: {e}"))?;
         let unit_price_fen = ladder.unit_price_for(w.qty as i64);
@@ -139,20 +204,32 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
             line_total_fen,
         });
     }
+    Ok(Priced { lines, groups })
+}
+
+/// Writes the order, its groups, lines and first history entry (and empties the cart, and
+/// stores the reply under the idempotency key) inside `tx`.
+async fn write(
+    state: &AppState,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    p: &Placement<'_>,
+    priced: Priced,
+) -> Result<Order> {
+    let Priced { lines, groups } = priced;
+    let order_id = Uuid::now_v7();
     let total_fen: i64 = groups.values().map(|g| g.1).sum();
     let needs_approval =
         matches!(p.buyer, Buyer::Enterprise { role: crate::accounts::model::MemberRole::Purchaser, .. })
             && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
     let settings = &state.settings.orders;
-    let now = Utc::now();
     let (status, hold) = if needs_approval {
         (OrderStatus::AwaitingApproval, settings.approval_hold_secs)
     } else {
         (OrderStatus::PendingPayment, settings.payment_window_secs)
     };
-    let expires_at = now + Duration::seconds(hold as i64);
+    let expires_at = Utc::now() + Duration::seconds(hold as i64);
     db::insert_order(
-        &mut tx,
+        tx,
         &NewOrder {
             id: order_id,
             buyer_id: p.buyer.account_id(),
@@ -168,7 +245,7 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
     .await?;
     let mut group_rows = Vec::new();
     for (producer_id, (group_id, subtotal)) in &groups {
-        db::insert_group(&mut tx, *group_id, order_id, *producer_id, *subtotal).await?;
+        db::insert_group(tx, *group_id, order_id, *producer_id, *subtotal).await?;
         group_rows.push(GroupRow {
             id: *group_id,
             order_id,
@@ -181,14 +258,14 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
             completed_at: None,
         });
     }
-    db::insert_lines(&mut tx, order_id, &lines).await?;
+    db::insert_lines(tx, order_id, &lines).await?;
     let actor = p.buyer.account_id();
-    db::insert_history(&mut tx, order_id, None, Some(actor), None, status.as_str(), None).await?;
+    db::insert_history(tx, order_id, None, Some(actor), None, status.as_str(), None).await?;
     if p.from_cart {
-        db::clear_cart(&mut tx, actor).await?;
+        db::clear_cart(tx, actor).await?;
     }
     // The database stamps created_at; read it back so the reply (and its replay) is exact.
-    let row: OrderRow = db::find_order(&mut *tx, order_id).await?.ok_or(AppError::NotFound)?;
+    let row: OrderRow = db::find_order(&mut **tx, order_id).await?.ok_or(AppError::NotFound)?;
     let history = vec![StatusChange {
         group_id: None,
         actor_id: Some(actor),
@@ -200,12 +277,7 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let order = Order::assemble(row, group_rows, lines, history);
     if let Some(key) = p.idempotency_key {
         let body = serde_json::to_value(&order).map_err(anyhow::Error::from)?;
-        db::finish_key(&mut *tx, actor, key, StatusCode::CREATED.as_u16() as i32, &body).await?;
-    }
-    if public_changed {
-        state.catalog_cache.commit(tx).await?;
-    } else {
-        tx.commit().await?;
+        db::finish_key(&mut **tx, actor, key, StatusCode::CREATED.as_u16() as i32, &body).await?;
     }
     Ok(order)
 }
