@@ -430,6 +430,16 @@ async fn visible_order(state: &AppState, buyer: &Buyer, order_id: Uuid) -> Resul
     if own || enterprise { Ok(order) } else { Err(AppError::NotFound) }
 }
 
+/// A page of full orders from up to `limit + 1` rows.
+async fn orders_page(state: &AppState, rows: Vec<super::model::OrderRow>, limit: i64) -> Result<Page<Order>> {
+    let page = Page::from_rows(rows, limit, |r| Cursor::encode(&r.id));
+    let mut items = Vec::with_capacity(page.items.len());
+    for row in page.items {
+        items.push(full_order(state, row).await?);
+    }
+    Ok(Page { items, next_cursor: page.next_cursor })
+}
+
 /// The order as it is now, for the reply to an action on it.
 async fn reply(state: &AppState, id: Uuid) -> Result<axum::Json<Order>> {
     let row = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
@@ -467,12 +477,7 @@ pub async fn list_orders(
         db::OrderFilter { buyer_id: Some(buyer.account_id()), status: q.status, ..Default::default() }
     };
     let rows = db::list_orders(&state.db, &filter, before, limit + 1).await?;
-    let page = Page::from_rows(rows, limit, |r| Cursor::encode(&r.id));
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(full_order(&state, row).await?);
-    }
-    Ok(axum::Json(Page { items, next_cursor: page.next_cursor }))
+    Ok(axum::Json(orders_page(&state, rows, limit).await?))
 }
 
 /// One order with its groups, lines and status history.
@@ -693,10 +698,5 @@ pub async fn admin_orders(
     let (limit, before) = pagination::parse::<Uuid>(q.limit, q.cursor.as_deref())?;
     let filter = db::OrderFilter { status: q.status, from: q.from, to: q.to, ..Default::default() };
     let rows = db::list_orders(&state.db, &filter, before, limit + 1).await?;
-    let page = Page::from_rows(rows, limit, |r| Cursor::encode(&r.id));
-    let mut items = Vec::with_capacity(page.items.len());
-    for row in page.items {
-        items.push(full_order(&state, row).await?);
-    }
-    Ok(axum::Json(Page { items, next_cursor: page.next_cursor }))
+    Ok(axum::Json(orders_page(&state, rows, limit).await?))
 }
