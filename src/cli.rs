@@ -7,12 +7,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use sqlx::PgPool;
 
-use crate::accounts::db::{NewAccount, insert_account};
-use crate::accounts::model::{AccountRole, Email, Password};
-use crate::accounts::password::PasswordHasher;
+use crate::accounts::{self, model::AccountRole, model::Email, model::Password};
 use crate::config::Settings;
-use crate::startup::{self, AppState};
-use crate::telemetry;
+use crate::password::PasswordHasher;
+use crate::state::{self, AppState};
+use crate::{startup, telemetry};
 
 /// The migrations, compiled in so the binary can migrate any database it is pointed at.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -83,14 +82,14 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             startup::serve(listener, state).await
         }
         Command::Migrate => {
-            let pool = startup::db_pool(&settings)?;
+            let pool = state::db_pool(&settings)?;
             migrate(&pool).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Seed { demo, products } => {
             anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
-            let pool = startup::db_pool(&settings)?;
+            let pool = state::db_pool(&settings)?;
             let hasher = PasswordHasher::new(&settings.password)?;
             let started = std::time::Instant::now();
             if crate::seed::demo(&pool, &hasher, products).await? {
@@ -112,28 +111,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             std::io::stdin().read_to_string(&mut password).context("cannot read the password from stdin")?;
             let password = password.trim_end_matches(['\r', '\n']);
             let password = Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
-            let pool = startup::db_pool(&settings)?;
+            let pool = state::db_pool(&settings)?;
             let hasher = PasswordHasher::new(&settings.password)?;
-            let hash = hasher.hash(password.expose()).await?;
             let role = match role {
                 StaffRole::Admin => AccountRole::Admin,
                 StaffRole::Auditor => AccountRole::Auditor,
             };
-            let account = insert_account(
-                &pool,
-                &NewAccount {
-                    email: email.as_str(),
-                    password_hash: &hash,
-                    display_name: name.as_deref().unwrap_or(email.as_str()),
-                    phone: None,
-                    role,
+            let display_name = name.as_deref().unwrap_or(email.as_str());
+            let account = accounts::create_staff(&pool, &hasher, &email, &password, display_name, role).await.map_err(
+                |e| match e {
+                    crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
+                    other => anyhow::anyhow!("cannot create the account: {other:?}"),
                 },
-            )
-            .await
-            .map_err(|e| match crate::error::AppError::from(e) {
-                crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
-                other => anyhow::anyhow!("cannot create the account: {other:?}"),
-            })?;
+            )?;
             println!("created {:?} {} ({})", account.role, account.email, account.id);
             Ok(())
         }

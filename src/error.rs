@@ -9,6 +9,9 @@ use serde::Serialize;
 
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
+/// The media type of every error reply (RFC 9457).
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
 /// Per-field messages for a 422, keyed by the field's path in the request (`owner.email`).
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct FieldErrors(BTreeMap<String, Vec<String>>);
@@ -47,6 +50,13 @@ impl FieldErrors {
     /// `Ok(())` when nothing was recorded, else the 422.
     pub fn into_result(self) -> Result<()> {
         if self.is_empty() { Ok(()) } else { Err(AppError::Validation(self)) }
+    }
+
+    /// The 422 for what was recorded. Parsers that collect every problem end with
+    /// `match (a, b, ..) { (Some(a), Some(b), ..) if errors.is_empty() => Ok(..), _ => Err(errors.into_error()) }`,
+    /// so that a checked value is never unwrapped on a promise.
+    pub fn into_error(self) -> AppError {
+        AppError::Validation(self)
     }
 
     pub fn single(field: impl Into<String>, message: impl Into<String>) -> AppError {
@@ -222,7 +232,7 @@ pub fn problem_response(status: StatusCode, problem: &Problem, retry_after: Opti
     let body = serde_json::to_vec(problem).unwrap_or_default();
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
     if let Some(secs) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }

@@ -1,15 +1,23 @@
 //! tonggan (同甘): a consumption-assistance marketplace backend. See README.md and docs/.
 
 pub mod accounts;
+pub mod cache;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod digest;
 pub mod error;
 pub mod http;
+pub mod identity;
 pub mod jobs;
 pub mod orders;
+pub mod password;
 pub mod regions;
 pub mod seed;
 pub mod session;
 pub mod startup;
+pub mod state;
 pub mod telemetry;
+pub mod text;
+pub mod throttle;
+pub mod workflows;

@@ -12,11 +12,11 @@ use rand::{Rng, SeedableRng};
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::accounts::db::{self as accounts_db, NewAccount, NewOrganization};
 use crate::accounts::model::{AccountRole, MemberRole, OrgKind, OrgStatus, Uscc};
-use crate::accounts::password::PasswordHasher;
-use crate::catalog::db::{self as catalog_db, PriceChangeBatch, ProductBatch};
+use crate::accounts::{self, NewAccount, NewOrganization, seeding as accounts_db};
 use crate::catalog::search;
+use crate::catalog::seeding::{self as catalog_db, PriceChangeBatch, ProductBatch};
+use crate::password::PasswordHasher;
 use crate::regions::{self, model::GANSU, model::TIANJIN};
 
 /// Every demo account signs in with this password.
@@ -290,7 +290,7 @@ fn uscc(rng: &mut StdRng, adcode: i32) -> String {
 
 /// Seeds the demo. Returns false (and changes nothing) when the database was seeded before.
 pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> anyhow::Result<bool> {
-    if accounts_db::find_credentials_by_email(pool, DEMO_ADMIN).await?.is_some() {
+    if accounts::email_registered(pool, DEMO_ADMIN).await? {
         return Ok(false);
     }
     let started = Instant::now();

@@ -1,21 +1,33 @@
 //! Accounts, organizations and their members: who can sign in, and on whose behalf.
+//!
+//! The area's public API is this file: the router, the model types, and the functions other
+//! areas call (`producer_membership`, `enterprise_membership`, `find_organization`, ...).
+//! Its SQL (`db`) is private.
 
-pub mod db;
-pub mod members;
+mod db;
+mod forms;
+mod guards;
+mod members;
 pub mod model;
-pub mod password;
-pub mod registration;
-pub mod review;
+mod registration;
+mod review;
 mod routes;
-pub mod signin;
-pub mod throttle;
+mod signin;
 
-use sqlx::PgExecutor;
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::startup::AppState;
-use model::{Membership, OrgKind, OrgStatus, Organization};
+use crate::error::Result;
+use crate::password::PasswordHasher;
+use crate::session::SessionStore;
+use crate::state::AppState;
+use model::{Account, AccountRole, Email, Membership, OrgKind, OrgStatus, Organization, Password};
+
+pub use db::{NewAccount, NewOrganization};
+pub use forms::ReasonRequest;
+pub use guards::ProducerMember;
+pub use review::{Decided, Decision};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -30,9 +42,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::list_members, routes::add_member))
         .routes(routes!(routes::change_member_role, routes::remove_member))
         .routes(routes!(routes::list_organizations))
-        .routes(routes!(routes::verify_organization))
-        .routes(routes!(routes::reject_organization))
-        .routes(routes!(routes::suspend_organization))
 }
 
 /// The producer organization `account_id` belongs to, with its status and the member's role.
@@ -40,7 +49,60 @@ pub async fn producer_membership(db: impl PgExecutor<'_>, account_id: Uuid) -> s
     Ok(db::memberships_of(db, account_id).await?.into_iter().find(|m| m.kind == OrgKind::Producer))
 }
 
+/// The enterprise organization `account_id` belongs to, with its status and the member's role.
+pub async fn enterprise_membership(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Option<Membership>> {
+    Ok(db::memberships_of(db, account_id).await?.into_iter().find(|m| m.kind == OrgKind::Enterprise))
+}
+
 /// A producer's public profile: only verified producers have one.
 pub async fn public_producer(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
     Ok(db::find_organization(db, id).await?.filter(|o| o.kind == OrgKind::Producer && o.status == OrgStatus::Verified))
+}
+
+/// Any organization, whatever its status (an enterprise's registered address and USCC for its
+/// orders and invoices).
+pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
+    db::find_organization(db, id).await
+}
+
+/// Applies an admin's decision on an organization inside the caller's transaction (which also
+/// carries what the decision means to higher areas); see `review`.
+pub async fn decide_organization(
+    tx: &mut Transaction<'_, Postgres>,
+    admin_id: Uuid,
+    organization_id: Uuid,
+    decision: Decision,
+    reason: Option<&str>,
+) -> Result<Decided> {
+    review::apply(tx, admin_id, organization_id, decision, reason).await
+}
+
+/// Ends every session of these accounts (suspended members).
+pub async fn revoke_sessions(sessions: &SessionStore, account_ids: &[Uuid]) -> Result<()> {
+    for account_id in account_ids {
+        sessions.revoke_all(*account_id).await?;
+    }
+    Ok(())
+}
+
+/// Creates a platform staff account (the `admin create` command, and tests).
+pub async fn create_staff(
+    db: &PgPool,
+    hasher: &PasswordHasher,
+    email: &Email,
+    password: &Password,
+    display_name: &str,
+    role: AccountRole,
+) -> Result<Account> {
+    registration::create_staff(db, hasher, email, password, display_name, role).await
+}
+
+/// Whether an account with this email exists (the demo seed runs only once).
+pub async fn email_registered(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<bool> {
+    Ok(db::find_credentials_by_email(db, email).await?.is_some())
+}
+
+/// Direct writes for the demo seed, which builds verified organizations without the forms.
+pub mod seeding {
+    pub use super::db::{insert_account, insert_membership, insert_organization, set_organization_status};
 }

@@ -119,34 +119,6 @@ impl Password {
     }
 }
 
-/// Trimmed text of bounded length that must not be empty: names, addresses, reasons.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Text(String);
-
-impl Text {
-    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, String> {
-        let text = raw.trim();
-        if text.is_empty() {
-            return Err("must not be empty".into());
-        }
-        if text.chars().count() > max_chars {
-            return Err(format!("is too long (at most {max_chars} characters)"));
-        }
-        if text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err("must not contain control characters".into());
-        }
-        Ok(Self(text.to_string()))
-    }
-
-    pub fn into_inner(self) -> String {
-        self.0
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 /// A phone number as people write them in China: digits with an optional leading `+` and
 /// `-` or spaces between groups (mobile 138 0000 0000, landline 022-2345 6789).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,17 +189,8 @@ impl Uscc {
     }
 }
 
-/// What an account is on the platform; fixed at creation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
-#[serde(rename_all = "lowercase")]
-#[sqlx(type_name = "text", rename_all = "lowercase")]
-pub enum AccountRole {
-    Consumer,
-    Enterprise,
-    Producer,
-    Admin,
-    Auditor,
-}
+pub use crate::identity::AccountRole;
+pub use crate::text::Text;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "lowercase")]

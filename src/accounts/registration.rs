@@ -4,50 +4,27 @@
 use sqlx::PgPool;
 
 use super::db::{self, NewAccount, NewOrganization};
-use super::model::{Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text, Uscc};
-use super::password::PasswordHasher;
+use super::forms::{AccountForm, OrganizationForm};
+use super::model::{Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text};
 use crate::error::{FieldErrors, Result};
-use crate::regions::{self, model::Adcode};
-
-/// A person's account details, already checked.
-#[derive(Debug)]
-pub struct AccountForm {
-    pub email: Email,
-    pub password: Password,
-    pub display_name: Text,
-    pub phone: Option<Phone>,
-}
-
-/// An organization's details, already checked except for the region, which needs the database.
-#[derive(Debug)]
-pub struct OrganizationForm {
-    pub kind: OrgKind,
-    pub legal_name: Text,
-    pub uscc: Uscc,
-    pub region: Adcode,
-    /// The request field the region came from, to name it in errors.
-    pub region_field: &'static str,
-    pub contact_name: Text,
-    pub contact_phone: Phone,
-    pub address: Text,
-    pub farmer_linkage: Option<Text>,
-    pub households: Option<i32>,
-}
+use crate::password::PasswordHasher;
+use crate::regions;
+use crate::state::AppState;
 
 #[tracing::instrument(skip_all, fields(email = form.email.as_str()))]
-pub async fn register_consumer(db: &PgPool, hasher: &PasswordHasher, form: AccountForm) -> Result<Account> {
-    let hash = hasher.hash(form.password.expose()).await?;
-    let account = db::insert_account(db, &new_account(&form, &hash, AccountRole::Consumer)).await?;
+pub async fn register_consumer(state: &AppState, form: AccountForm) -> Result<Account> {
+    let hash = state.hasher.hash(form.password.expose()).await?;
+    let account = db::insert_account(&state.db, &new_account(&form, &hash, AccountRole::Consumer)).await?;
     Ok(account)
 }
 
 #[tracing::instrument(skip_all, fields(email = owner.email.as_str(), kind = org.kind.as_str()))]
 pub async fn register_organization(
-    db: &PgPool,
-    hasher: &PasswordHasher,
+    state: &AppState,
     org: OrganizationForm,
     owner: AccountForm,
 ) -> Result<(Account, Organization)> {
+    let db = &state.db;
     let region_ok = match org.kind {
         OrgKind::Enterprise => regions::is_tianjin_district(db, org.region).await?,
         OrgKind::Producer => regions::is_gansu_county(db, org.region).await?,
@@ -61,7 +38,7 @@ pub async fn register_organization(
         errors.add(format!("organization.{}", org.region_field), message);
         errors.into_result()?;
     }
-    let hash = hasher.hash(owner.password.expose()).await?;
+    let hash = state.hasher.hash(owner.password.expose()).await?;
     let role = match org.kind {
         OrgKind::Enterprise => AccountRole::Enterprise,
         OrgKind::Producer => AccountRole::Producer,
@@ -86,6 +63,21 @@ pub async fn register_organization(
     db::insert_membership(&mut *tx, organization.id, account.id, MemberRole::Owner).await?;
     tx.commit().await?;
     Ok((account, organization))
+}
+
+/// A platform admin or auditor, created from the command line (never through the API).
+#[tracing::instrument(skip(db, hasher, password))]
+pub async fn create_staff(
+    db: &PgPool,
+    hasher: &PasswordHasher,
+    email: &Email,
+    password: &Password,
+    display_name: &str,
+    role: AccountRole,
+) -> Result<Account> {
+    let hash = hasher.hash(password.expose()).await?;
+    let new = NewAccount { email: email.as_str(), password_hash: &hash, display_name, phone: None, role };
+    Ok(db::insert_account(db, &new).await?)
 }
 
 pub(super) fn new_account<'a>(form: &'a AccountForm, hash: &'a str, role: AccountRole) -> NewAccount<'a> {

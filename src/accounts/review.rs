@@ -1,13 +1,13 @@
 //! Admin decisions on organizations: verify, reject, suspend.
 
-use sqlx::PgPool;
+use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::db;
 use super::model::{OrgKind, OrgStatus, Organization};
-use crate::catalog::{self, cache::CatalogCache};
 use crate::error::{AppError, Result};
-use crate::session::SessionStore;
+use crate::http::pagination::{ListParams, Page};
+use crate::state::AppState;
 
 /// What an admin can decide about an organization.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,45 +40,49 @@ impl Decision {
     }
 }
 
-/// Applies the decision and records who took it. A suspension ends every member's sessions
-/// before the commit: if Redis fails, nothing changes and the admin sees the error.
-#[tracing::instrument(skip(db, sessions, catalog_cache))]
-pub async fn decide(
-    db: &PgPool,
-    sessions: &SessionStore,
-    catalog_cache: &CatalogCache,
+/// One page of organizations by kind and status, oldest first (admins and auditors).
+#[tracing::instrument(skip(state))]
+pub async fn list(
+    state: &AppState,
+    kind: Option<OrgKind>,
+    status: Option<OrgStatus>,
+    page: &ListParams,
+) -> Result<Page<Organization>> {
+    let rows = db::list_organizations(&state.db, kind, status, page.after(), page.fetch()).await?;
+    Ok(page.by_id(rows, |o| o.id))
+}
+
+/// What a decision did: the organization as it is now, and the members whose sessions must
+/// end (everyone, when it was suspended).
+#[derive(Debug)]
+pub struct Decided {
+    pub organization: Organization,
+    pub members_to_sign_out: Vec<Uuid>,
+}
+
+/// Applies the decision inside `tx` and records who took it. The caller commits, ending the
+/// members' sessions before and after the commit (see `workflows::organization_review`).
+#[tracing::instrument(skip(tx))]
+pub async fn apply(
+    tx: &mut Transaction<'_, Postgres>,
     admin_id: Uuid,
     organization_id: Uuid,
     decision: Decision,
     reason: Option<&str>,
-) -> Result<Organization> {
-    let mut tx = db.begin().await?;
-    let current = db::lock_organization(&mut tx, organization_id).await?.ok_or(AppError::NotFound)?;
+) -> Result<Decided> {
+    let current = db::lock_organization(tx, organization_id).await?.ok_or(AppError::NotFound)?;
     let Some(next) = decision.transition(current.status) else {
         return Err(AppError::conflict(
             "invalid_transition",
             format!("a {} organization cannot be {}", current.status.as_str(), decision.past_tense()),
         ));
     };
-    let updated = db::set_organization_status(&mut tx, organization_id, next, reason).await?;
-    db::insert_review(&mut tx, organization_id, admin_id, current.status, next, reason).await?;
-    let members = if next == OrgStatus::Suspended {
-        db::member_account_ids(&mut *tx, organization_id).await?
+    let organization = db::set_organization_status(tx, organization_id, next, reason).await?;
+    db::insert_review(tx, organization_id, admin_id, current.status, next, reason).await?;
+    let members_to_sign_out = if next == OrgStatus::Suspended {
+        db::member_account_ids(&mut **tx, organization_id).await?
     } else {
         Vec::new()
     };
-    for account_id in &members {
-        sessions.revoke_all(*account_id).await?;
-    }
-    if updated.kind == OrgKind::Producer {
-        // A producer's products are public only while it is verified.
-        catalog::set_producer_active(&mut *tx, organization_id, next == OrgStatus::Verified).await?;
-        catalog_cache.commit(tx).await?;
-    } else {
-        tx.commit().await?;
-    }
-    for account_id in &members {
-        sessions.revoke_all(*account_id).await?;
-    }
-    Ok(updated)
+    Ok(Decided { organization, members_to_sign_out })
 }

@@ -5,9 +5,9 @@ use std::net::IpAddr;
 use uuid::Uuid;
 
 use super::db;
-use super::model::{Email, Password};
+use super::model::{Account, Email, Membership, Password};
 use crate::error::{AppError, FieldErrors, Result};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Checks the password and starts a new session (a fresh id, so that an id planted before
 /// login is worthless). Unknown emails and wrong passwords cost the same and answer the same.
@@ -30,6 +30,14 @@ pub async fn login(state: &AppState, email: &str, password: &str, client: IpAddr
         return Err(AppError::forbidden("account_disabled", "this account has been disabled"));
     }
     Ok(state.sessions.create(credentials.id, credentials.role, issued_at).await?)
+}
+
+/// The signed-in account and its memberships (`/me`); 401 once the account is disabled.
+#[tracing::instrument(skip(state))]
+pub async fn profile(state: &AppState, account_id: Uuid) -> Result<(Account, Vec<Membership>)> {
+    let account = db::find_account(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
+    let memberships = db::memberships_of(&state.db, account_id).await?;
+    Ok((account, memberships))
 }
 
 /// Changes the password after checking the current one, ends every session of the account
@@ -55,8 +63,10 @@ pub async fn change_password(
     } else {
         errors.add("current_password", "is wrong");
     }
-    errors.into_result()?;
-    let new = new.expect("checked above");
+    let new = match new {
+        Some(new) if errors.is_empty() => new,
+        _ => return Err(errors.into_error()),
+    };
     let hash = state.hasher.hash(new.expose()).await?;
     let mut tx = state.db.begin().await?;
     db::update_password(&mut *tx, account_id, &hash).await?;

@@ -2,12 +2,15 @@
 //! its own recent low, is flagged for admins. The change itself is never blocked.
 
 use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
 
 use super::board::median;
-use super::db;
+use super::db::{self, PriceAlert};
 use super::model::ProductRow;
 use crate::config::CatalogSettings;
-use crate::error::Result;
+use crate::error::{AppError, Result};
+use crate::http::pagination::{ListParams, Page};
+use crate::state::AppState;
 
 /// The retail price before a change, and the lowest it was in the 30 days before the change.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +47,25 @@ pub async fn check(
 /// Whether `price` is more than `pct` percent above `reference`, in exact integer arithmetic.
 pub fn exceeds(price: i64, reference: i64, pct: u32) -> bool {
     (price as i128) * 100 > (reference as i128) * (100 + pct as i128)
+}
+
+/// A page of open (or resolved) alerts, oldest first.
+#[tracing::instrument(skip(state))]
+pub async fn list(state: &AppState, resolved: bool, page: &ListParams) -> Result<Page<PriceAlert>> {
+    let rows = db::list_alerts(&state.db, resolved, page.after(), page.fetch()).await?;
+    Ok(page.by_id(rows, |a| a.id))
+}
+
+/// Resolves an open alert; 409 when it is already resolved.
+#[tracing::instrument(skip(state))]
+pub async fn resolve(state: &AppState, id: Uuid, admin_id: Uuid, note: Option<&str>) -> Result<PriceAlert> {
+    match db::resolve_alert(&state.db, id, admin_id, note).await? {
+        Some(alert) => Ok(alert),
+        None if db::alert_exists(&state.db, id).await? => {
+            Err(AppError::conflict("invalid_transition", "the alert is already resolved"))
+        }
+        None => Err(AppError::NotFound),
+    }
 }
 
 #[cfg(test)]

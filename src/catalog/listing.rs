@@ -2,172 +2,399 @@
 //! change runs in one transaction with the product locked; public reads are invalidated
 //! before the commit (a Redis failure aborts the change) and again after it.
 
-use sqlx::{PgPool, Postgres, Transaction};
+use serde::Deserialize;
+use sqlx::{Postgres, Transaction};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::alerts;
 use super::db::{self, ProductFields};
-use super::model::{Ladder, ProductRow, ProductStatus};
-use super::{alerts, cache::CatalogCache};
-use crate::config::CatalogSettings;
-use crate::error::{AppError, Result};
+use super::model::{
+    Certification, CertificationInput, DESCRIPTION_MAX, Ladder, ProductRow, ProductStatus, SPEC_MAX, TITLE_MAX, Tier,
+    parse_images, parse_min_order_qty, parse_stock, parse_unit,
+};
+use super::search;
+use crate::error::{AppError, FieldErrors, Result};
+use crate::http::pagination::{ListParams, Page};
+use crate::regions::{self, model::Adcode};
+use crate::state::AppState;
+use crate::text;
 
-/// The catalog's collaborators for a write.
-pub struct Writer<'a> {
-    pub db: &'a PgPool,
-    pub cache: &'a CatalogCache,
-    pub settings: &'a CatalogSettings,
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductInput {
+    category_id: i64,
+    title: String,
+    #[serde(default)]
+    description: String,
+    /// A Gansu county adcode.
+    origin_adcode: i64,
+    /// 斤, kg, g, 箱, 袋, 瓶, 盒, 罐, 桶, 包, 只, 个, 件, 份, 提, 条, 束
+    unit: String,
+    #[serde(default)]
+    spec: String,
+    stock: i64,
+    #[serde(default)]
+    images: Vec<String>,
+    #[serde(default = "one")]
+    min_order_qty: i64,
+    tiers: Vec<Tier>,
+    certification: Option<CertificationInput>,
 }
 
-impl Writer<'_> {
-    async fn commit(&self, tx: Transaction<'_, Postgres>) -> Result<()> {
-        self.cache.commit(tx).await
-    }
+fn one() -> i64 {
+    1
+}
 
-    #[tracing::instrument(skip(self, fields))]
-    pub async fn create(&self, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        // Only verified producers get here (routes check), so the producer is active.
-        let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
-        db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
-        alerts::check(&mut tx, self.settings, &row, None).await?;
-        self.commit(tx).await?;
-        Ok(row)
-    }
+/// Any subset of a product's fields; what is absent stays as it is.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProductPatch {
+    category_id: Option<i64>,
+    title: Option<String>,
+    description: Option<String>,
+    origin_adcode: Option<i64>,
+    unit: Option<String>,
+    spec: Option<String>,
+    stock: Option<i64>,
+    images: Option<Vec<String>>,
+    min_order_qty: Option<i64>,
+    tiers: Option<Vec<Tier>>,
+    /// Replaces the certification; its verification starts over.
+    certification: Option<CertificationInput>,
+}
 
-    async fn before(&self, tx: &mut Transaction<'_, Postgres>, current: &ProductRow) -> Result<alerts::Before> {
-        let low = db::lowest_price_30d(&mut **tx, current.id).await?.unwrap_or(current.retail_price_fen);
-        Ok(alerts::Before { retail_fen: current.retail_price_fen, low_30d_fen: low })
-    }
-
-    /// The producer's own product, locked; 404 for anyone else's.
-    async fn own(&self, tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
-        match db::lock_product(tx, id).await? {
-            Some(row) if row.producer_id == producer_id => Ok(row),
-            _ => Err(AppError::NotFound),
+impl From<ProductInput> for ProductPatch {
+    fn from(i: ProductInput) -> Self {
+        ProductPatch {
+            category_id: Some(i.category_id),
+            title: Some(i.title),
+            description: Some(i.description),
+            origin_adcode: Some(i.origin_adcode),
+            unit: Some(i.unit),
+            spec: Some(i.spec),
+            stock: Some(i.stock),
+            images: Some(i.images),
+            min_order_qty: Some(i.min_order_qty),
+            tiers: Some(i.tiers),
+            certification: i.certification,
         }
     }
+}
 
-    /// Applies an edit. Changing what buyers judge a listing by (title, description, category,
-    /// origin) sends a listed product back to review; prices and stock do not.
-    #[tracing::instrument(skip(self, edit))]
-    pub async fn edit(
-        &self,
-        producer_id: Uuid,
-        actor: Uuid,
-        id: Uuid,
-        edit: impl FnOnce(&ProductRow) -> Result<ProductFields>,
-    ) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        let current = self.own(&mut tx, producer_id, id).await?;
-        let fields = edit(&current)?;
-        let needs_review = fields.title != current.title
-            || fields.description != current.description
-            || fields.category_id != current.category_id
-            || fields.origin_adcode != current.origin_adcode;
-        let status = match current.status {
-            ProductStatus::Listed if needs_review => ProductStatus::PendingReview,
-            status => status,
-        };
-        let price_changed = fields.tiers != current.tiers.0;
-        let before = self.before(&mut tx, &current).await?;
-        let updated = db::update_product(&mut tx, id, &fields, status).await?;
-        if price_changed {
-            db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), &fields.tiers, None).await?;
-            alerts::check(&mut tx, self.settings, &updated, Some(before)).await?;
+/// Checks a patch against the current fields (or none, for a new product) and returns the
+/// complete new set, every bad field reported at once.
+pub async fn apply_patch(state: &AppState, current: Option<&ProductRow>, p: ProductPatch) -> Result<ProductFields> {
+    let mut errors = FieldErrors::new();
+    let title = p.title.as_deref().and_then(|t| errors.check("title", required_text(t, TITLE_MAX)));
+    let description =
+        p.description.as_deref().and_then(|d| errors.check("description", text::trimmed(d, DESCRIPTION_MAX)));
+    let spec = p.spec.as_deref().and_then(|s| errors.check("spec", text::trimmed(s, SPEC_MAX)));
+    let unit = p.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u)));
+    let stock = p.stock.and_then(|s| errors.check("stock", parse_stock(s)));
+    let min_order_qty = p.min_order_qty.and_then(|m| errors.check("min_order_qty", parse_min_order_qty(m)));
+    let images = p.images.as_deref().and_then(|i| errors.check("images", parse_images(i)));
+    let tiers = p.tiers.and_then(|t| errors.check("tiers", Ladder::parse(t)));
+    let certification = match &p.certification {
+        Some(input) => match Certification::parse(input) {
+            Ok(c) => Some(c),
+            Err(list) => {
+                for (field, message) in list {
+                    errors.add(field, message);
+                }
+                None
+            }
+        },
+        None => None,
+    };
+    let category_id = match p.category_id {
+        Some(c) => match i32::try_from(c).ok() {
+            Some(c) if db::find_category(&state.db, c).await?.is_some() => Some(c),
+            _ => {
+                errors.add("category_id", "no such category");
+                None
+            }
+        },
+        None => None,
+    };
+    let origin_adcode = match p.origin_adcode {
+        Some(o) => match Adcode::parse(o) {
+            Ok(a) if regions::is_gansu_county(&state.db, a).await? => Some(a.get()),
+            _ => {
+                errors.add("origin_adcode", "must be the code of a Gansu county");
+                None
+            }
+        },
+        None => None,
+    };
+    errors.into_result()?;
+    let cert_changed = p.certification.is_some();
+    let (cert, cert_status) = match (certification, current) {
+        (Some(c), _) => (Some(c), Some("unverified".to_string())),
+        (None, Some(row)) => (
+            row.cert_number.as_ref().map(|number| Certification {
+                number: number.clone(),
+                issuer: row.cert_issuer.clone().unwrap_or_default(),
+                valid_from: row.cert_valid_from.unwrap_or_default(),
+                valid_until: row.cert_valid_until.unwrap_or_default(),
+            }),
+            row.cert_status.clone(),
+        ),
+        (None, None) => (None, None),
+    };
+    debug_assert!(cert_changed || current.is_some() || cert.is_none());
+    // For a new product every required field came from ProductInput, so `current` is needed
+    // only for fields the patch leaves out.
+    let pick = |new: Option<String>, old: Option<&String>| new.or_else(|| old.cloned()).unwrap_or_default();
+    let title = pick(title, current.map(|r| &r.title));
+    let description = pick(description, current.map(|r| &r.description));
+    let search_grams = search::grams(&format!("{title} {description}"));
+    Ok(ProductFields {
+        category_id: category_id.or(current.map(|r| r.category_id)).unwrap_or_default(),
+        title,
+        description,
+        origin_adcode: origin_adcode.or(current.map(|r| r.origin_adcode)).unwrap_or_default(),
+        unit: pick(unit, current.map(|r| &r.unit)),
+        spec: pick(spec, current.map(|r| &r.spec)),
+        stock: stock.or(current.map(|r| r.stock)).unwrap_or_default(),
+        images: images.or(current.map(|r| r.images.clone())).unwrap_or_default(),
+        min_order_qty: min_order_qty.or(current.map(|r| r.min_order_qty)).unwrap_or(1),
+        tiers: tiers.map(|l| l.tiers().to_vec()).or(current.map(|r| r.tiers.0.clone())).unwrap_or_default(),
+        certification: cert,
+        cert_status,
+        search_grams,
+    })
+}
+
+/// Trimmed, non-empty text of at most `max` characters.
+fn required_text(raw: &str, max: usize) -> Result<String, String> {
+    let value = text::trimmed(raw, max)?;
+    if value.is_empty() { Err("must not be empty".into()) } else { Ok(value) }
+}
+
+/// Commits a catalog write: public reads are retired before and after the commit.
+async fn commit(state: &AppState, tx: Transaction<'_, Postgres>) -> Result<()> {
+    state.catalog_cache.commit(tx).await
+}
+
+#[tracing::instrument(skip(state, fields))]
+pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    // Only verified producers get here (routes check), so the producer is active.
+    let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
+    db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
+    alerts::check(&mut tx, &state.settings.catalog, &row, None).await?;
+    commit(state, tx).await?;
+    Ok(row)
+}
+
+async fn before(tx: &mut Transaction<'_, Postgres>, current: &ProductRow) -> Result<alerts::Before> {
+    let low = db::lowest_price_30d(&mut **tx, current.id).await?.unwrap_or(current.retail_price_fen);
+    Ok(alerts::Before { retail_fen: current.retail_price_fen, low_30d_fen: low })
+}
+
+/// The producer's own product, locked; 404 for anyone else's.
+async fn own(tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
+    match db::lock_product(tx, id).await? {
+        Some(row) if row.producer_id == producer_id => Ok(row),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Applies an edit. Changing what buyers judge a listing by (title, description, category,
+/// origin) sends a listed product back to review; prices and stock do not.
+#[tracing::instrument(skip(state, edit))]
+pub async fn edit(
+    state: &AppState,
+    producer_id: Uuid,
+    actor: Uuid,
+    id: Uuid,
+    edit: impl FnOnce(&ProductRow) -> Result<ProductFields>,
+) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    let current = own(&mut tx, producer_id, id).await?;
+    let fields = edit(&current)?;
+    let needs_review = fields.title != current.title
+        || fields.description != current.description
+        || fields.category_id != current.category_id
+        || fields.origin_adcode != current.origin_adcode;
+    let status = match current.status {
+        ProductStatus::Listed if needs_review => ProductStatus::PendingReview,
+        status => status,
+    };
+    let price_changed = fields.tiers != current.tiers.0;
+    let before = before(&mut tx, &current).await?;
+    let updated = db::update_product(&mut tx, id, &fields, status).await?;
+    if price_changed {
+        db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), &fields.tiers, None).await?;
+        alerts::check(&mut tx, &state.settings.catalog, &updated, Some(before)).await?;
+    }
+    commit(state, tx).await?;
+    Ok(updated)
+}
+
+#[tracing::instrument(skip(state, ladder))]
+pub async fn set_prices(
+    state: &AppState,
+    producer_id: Uuid,
+    actor: Uuid,
+    id: Uuid,
+    ladder: Ladder,
+    reason: Option<&str>,
+) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    let current = own(&mut tx, producer_id, id).await?;
+    if current.tiers.0 == ladder.tiers() {
+        return Ok(current);
+    }
+    let before = before(&mut tx, &current).await?;
+    let updated = db::set_tiers(&mut tx, id, ladder.tiers()).await?;
+    db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), ladder.tiers(), reason).await?;
+    alerts::check(&mut tx, &state.settings.catalog, &updated, Some(before)).await?;
+    commit(state, tx).await?;
+    Ok(updated)
+}
+
+#[tracing::instrument(skip(state))]
+pub async fn set_stock(state: &AppState, producer_id: Uuid, id: Uuid, stock: i32) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    own(&mut tx, producer_id, id).await?;
+    let updated = db::set_stock(&mut *tx, id, stock).await?;
+    commit(state, tx).await?;
+    Ok(updated)
+}
+
+/// Moves a product between statuses when `allowed` says the move is legal from where it is.
+async fn transition(
+    state: &AppState,
+    producer_id: Option<Uuid>,
+    id: Uuid,
+    allowed: &[ProductStatus],
+    to: ProductStatus,
+    reason: Option<&str>,
+) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    let current = match producer_id {
+        Some(p) => own(&mut tx, p, id).await?,
+        None => db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?,
+    };
+    if !allowed.contains(&current.status) {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            format!("a product that is {:?} cannot become {:?}", current.status, to).to_lowercase(),
+        ));
+    }
+    let updated = db::set_status(&mut tx, id, to, reason).await?;
+    commit(state, tx).await?;
+    Ok(updated)
+}
+
+pub async fn submit(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
+    use ProductStatus::*;
+    transition(state, Some(producer_id), id, &[Draft, Rejected, Delisted], PendingReview, None).await
+}
+
+pub async fn delist(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
+    use ProductStatus::*;
+    transition(state, Some(producer_id), id, &[Listed, PendingReview], Delisted, None).await
+}
+
+pub async fn approve(state: &AppState, id: Uuid) -> Result<ProductRow> {
+    transition(state, None, id, &[ProductStatus::PendingReview], ProductStatus::Listed, None).await
+}
+
+pub async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<ProductRow> {
+    transition(state, None, id, &[ProductStatus::PendingReview], ProductStatus::Rejected, Some(reason)).await
+}
+
+/// Marks the product's certification verified or revoked.
+#[tracing::instrument(skip(state))]
+pub async fn decide_certification(state: &AppState, id: Uuid, verify: bool) -> Result<ProductRow> {
+    let mut tx = state.db.begin().await?;
+    let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let Some(status) = current.cert_status.as_deref() else {
+        return Err(AppError::conflict("no_certification", "the product has no certification to decide on"));
+    };
+    let (allowed, to): (&[&str], &str) =
+        if verify { (&["unverified", "revoked"], "verified") } else { (&["unverified", "verified"], "revoked") };
+    if !allowed.contains(&status) {
+        return Err(AppError::conflict("invalid_transition", format!("the certification is already {status}")));
+    }
+    let updated = db::set_cert_status(&mut tx, id, to).await?;
+    commit(state, tx).await?;
+    Ok(updated)
+}
+
+/// Creates a draft product from a full input; its first ladder starts its price history.
+pub async fn create_from(state: &AppState, producer_id: Uuid, actor: Uuid, input: ProductInput) -> Result<ProductRow> {
+    let fields = apply_patch(state, None, input.into()).await?;
+    create(state, producer_id, actor, fields).await
+}
+
+/// One of the producer's own products; 404 for anyone else's.
+#[tracing::instrument(skip(state))]
+pub async fn own_product(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
+    match db::find_product(&state.db, id).await? {
+        Some(row) if row.producer_id == producer_id => Ok(row),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+/// Checks a patch against the product as it is now, then applies the same checked fields with
+/// the product locked.
+pub async fn patch(
+    state: &AppState,
+    producer_id: Uuid,
+    actor: Uuid,
+    id: Uuid,
+    patch: ProductPatch,
+) -> Result<ProductRow> {
+    let current = own_product(state, producer_id, id).await?;
+    let fields = apply_patch(state, Some(&current), patch).await?;
+    edit(state, producer_id, actor, id, |_| Ok(fields)).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PriceChangeInput {
+    tiers: Vec<Tier>,
+    reason: Option<String>,
+}
+
+/// Checks and applies a new price ladder with its optional reason.
+pub async fn change_prices(
+    state: &AppState,
+    producer_id: Uuid,
+    actor: Uuid,
+    id: Uuid,
+    input: PriceChangeInput,
+) -> Result<ProductRow> {
+    let mut errors = FieldErrors::new();
+    let ladder = errors.check("tiers", Ladder::parse(input.tiers));
+    let reason = errors.check("reason", text::optional(input.reason.as_deref(), text::limits::REASON));
+    match (ladder, reason) {
+        (Some(ladder), Some(reason)) if errors.is_empty() => {
+            set_prices(state, producer_id, actor, id, ladder, reason.as_deref()).await
         }
-        self.commit(tx).await?;
-        Ok(updated)
+        _ => Err(errors.into_error()),
     }
+}
 
-    #[tracing::instrument(skip(self, ladder))]
-    pub async fn set_prices(
-        &self,
-        producer_id: Uuid,
-        actor: Uuid,
-        id: Uuid,
-        ladder: Ladder,
-        reason: Option<&str>,
-    ) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        let current = self.own(&mut tx, producer_id, id).await?;
-        if current.tiers.0 == ladder.tiers() {
-            return Ok(current);
-        }
-        let before = self.before(&mut tx, &current).await?;
-        let updated = db::set_tiers(&mut tx, id, ladder.tiers()).await?;
-        db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), ladder.tiers(), reason).await?;
-        alerts::check(&mut tx, self.settings, &updated, Some(before)).await?;
-        self.commit(tx).await?;
-        Ok(updated)
-    }
+/// A page of the producer's own products, in every status (or one).
+#[tracing::instrument(skip(state))]
+pub async fn for_producer(
+    state: &AppState,
+    producer_id: Uuid,
+    status: Option<ProductStatus>,
+    page: &ListParams,
+) -> Result<Page<ProductRow>> {
+    let rows = db::list_for_producer(&state.db, producer_id, status, page.after(), page.fetch()).await?;
+    Ok(page.by_id(rows, |r| r.id))
+}
 
-    #[tracing::instrument(skip(self))]
-    pub async fn set_stock(&self, producer_id: Uuid, id: Uuid, stock: i32) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        self.own(&mut tx, producer_id, id).await?;
-        let updated = db::set_stock(&mut *tx, id, stock).await?;
-        self.commit(tx).await?;
-        Ok(updated)
-    }
-
-    /// Moves a product between statuses when `allowed` says the move is legal from where it is.
-    async fn transition(
-        &self,
-        producer_id: Option<Uuid>,
-        id: Uuid,
-        allowed: &[ProductStatus],
-        to: ProductStatus,
-        reason: Option<&str>,
-    ) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        let current = match producer_id {
-            Some(p) => self.own(&mut tx, p, id).await?,
-            None => db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?,
-        };
-        if !allowed.contains(&current.status) {
-            return Err(AppError::conflict(
-                "invalid_transition",
-                format!("a product that is {:?} cannot become {:?}", current.status, to).to_lowercase(),
-            ));
-        }
-        let updated = db::set_status(&mut tx, id, to, reason).await?;
-        self.commit(tx).await?;
-        Ok(updated)
-    }
-
-    pub async fn submit(&self, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
-        use ProductStatus::*;
-        self.transition(Some(producer_id), id, &[Draft, Rejected, Delisted], PendingReview, None).await
-    }
-
-    pub async fn delist(&self, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
-        use ProductStatus::*;
-        self.transition(Some(producer_id), id, &[Listed, PendingReview], Delisted, None).await
-    }
-
-    pub async fn approve(&self, id: Uuid) -> Result<ProductRow> {
-        self.transition(None, id, &[ProductStatus::PendingReview], ProductStatus::Listed, None).await
-    }
-
-    pub async fn reject(&self, id: Uuid, reason: &str) -> Result<ProductRow> {
-        self.transition(None, id, &[ProductStatus::PendingReview], ProductStatus::Rejected, Some(reason)).await
-    }
-
-    /// Marks the product's certification verified or revoked.
-    #[tracing::instrument(skip(self))]
-    pub async fn decide_certification(&self, id: Uuid, verify: bool) -> Result<ProductRow> {
-        let mut tx = self.db.begin().await?;
-        let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-        let Some(status) = current.cert_status.as_deref() else {
-            return Err(AppError::conflict("no_certification", "the product has no certification to decide on"));
-        };
-        let (allowed, to): (&[&str], &str) =
-            if verify { (&["unverified", "revoked"], "verified") } else { (&["unverified", "verified"], "revoked") };
-        if !allowed.contains(&status) {
-            return Err(AppError::conflict("invalid_transition", format!("the certification is already {status}")));
-        }
-        let updated = db::set_cert_status(&mut tx, id, to).await?;
-        self.commit(tx).await?;
-        Ok(updated)
-    }
+/// A page of products in one status (the admin review queue), oldest first.
+#[tracing::instrument(skip(state))]
+pub async fn by_status(state: &AppState, status: ProductStatus, page: &ListParams) -> Result<Page<ProductRow>> {
+    let rows = db::list_by_status(&state.db, status, page.after(), page.fetch()).await?;
+    Ok(page.by_id(rows, |r| r.id))
 }

@@ -2,21 +2,21 @@
 //! the listing review that decides what is public.
 
 mod alerts;
-pub mod board;
-pub mod cache;
-pub mod db;
-pub mod listing;
+mod board;
+mod cache;
+mod db;
+mod listing;
 pub mod model;
+mod public;
+mod query;
 mod routes;
-
-pub use routes::ProducerMember;
 pub mod search;
 
 use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -49,6 +49,11 @@ pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, act
 }
 
 pub use db::Orderable;
+
+/// Bulk loaders for the demo seed: thousands of products and their price history per statement.
+pub mod seeding {
+    pub use super::db::{PriceChangeBatch, ProductBatch, bulk_insert_price_changes, bulk_insert_products};
+}
 
 /// Products for a basket, locked in id order until the transaction ends.
 pub async fn lock_for_order(

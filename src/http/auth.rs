@@ -4,21 +4,12 @@ use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use axum_extra::extract::cookie::{Cookie, SameSite};
-use uuid::Uuid;
 
-use crate::accounts::model::AccountRole;
 use crate::config::{self, SessionSettings};
 use crate::error::AppError;
-use crate::startup::AppState;
-
-/// A signed-in account. Extracting it answers 401 when there is no live session.
-#[derive(Debug, Clone)]
-pub struct CurrentUser {
-    pub account_id: Uuid,
-    pub role: AccountRole,
-    /// The session id from the cookie, so that logout can end exactly this session.
-    pub session_id: String,
-}
+use crate::identity::AccountRole;
+pub use crate::identity::CurrentUser;
+use crate::state::AppState;
 
 impl<S> FromRequestParts<S> for CurrentUser
 where

@@ -6,6 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
+use uuid::Uuid;
 
 use crate::error::{FieldErrors, Result};
 
@@ -25,6 +26,45 @@ pub fn parse<K: DeserializeOwned>(limit: Option<i64>, cursor: Option<&str>) -> R
     };
     errors.into_result()?;
     Ok((limit, key))
+}
+
+/// A list request's `limit` and `cursor`, checked: how many rows to show and the sort key to
+/// continue after. Every list handler goes `ListParams::new` → a db query for `fetch()` rows
+/// after `after()` → `page(..)`.
+#[derive(Debug, Clone)]
+pub struct ListParams<K = Uuid> {
+    pub limit: i64,
+    after: Option<K>,
+}
+
+impl<K: DeserializeOwned + Clone> ListParams<K> {
+    /// 422 naming `limit` or `cursor` when either is bad.
+    pub fn new(limit: Option<i64>, cursor: Option<&str>) -> Result<Self> {
+        let (limit, after) = parse(limit, cursor)?;
+        Ok(Self { limit, after })
+    }
+
+    /// The sort key of the last row of the previous page.
+    pub fn after(&self) -> Option<K> {
+        self.after.clone()
+    }
+
+    /// How many rows to ask the database for: one more than shown, to know whether there is more.
+    pub fn fetch(&self) -> i64 {
+        self.limit + 1
+    }
+
+    /// The page of up to `fetch()` rows, with a cursor made of the last row's sort key.
+    pub fn page<T, C: Serialize>(&self, rows: Vec<T>, key: impl Fn(&T) -> C) -> Page<T> {
+        Page::from_rows(rows, self.limit, |row| Cursor::encode(&key(row)))
+    }
+}
+
+impl ListParams<Uuid> {
+    /// A page of rows in id order (UUIDv7: creation order).
+    pub fn by_id<T>(&self, rows: Vec<T>, id: impl Fn(&T) -> Uuid) -> Page<T> {
+        self.page(rows, id)
+    }
 }
 
 pub struct Cursor;

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::orders;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 /// Runs the order jobs every `orders.jobs_interval_secs` until the process ends.
 pub fn spawn(state: AppState) {

@@ -3,10 +3,11 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use super::model::OrderRow;
 use crate::accounts;
-use crate::accounts::model::{AccountRole, MemberRole, OrgKind, OrgStatus};
+use crate::accounts::model::{AccountRole, MemberRole, OrgStatus};
 use crate::error::{AppError, Result};
-use crate::http::auth::CurrentUser;
+use crate::identity::CurrentUser;
 
 #[derive(Debug, Clone)]
 pub enum Buyer {
@@ -32,6 +33,22 @@ impl Buyer {
     pub fn sees_all_of_enterprise(&self) -> bool {
         matches!(self, Buyer::Enterprise { role: MemberRole::Owner | MemberRole::Approver, .. })
     }
+
+    /// Purchasers' orders may need an approver's sign-off.
+    pub fn needs_approval_over_threshold(&self) -> bool {
+        matches!(self, Buyer::Enterprise { role: MemberRole::Purchaser, .. })
+    }
+
+    /// Whether this buyer may see `order`: their own, or any of their enterprise's for
+    /// approvers and owners.
+    pub fn may_see(&self, order: &OrderRow) -> bool {
+        order.buyer_id == self.account_id() || (self.sees_all_of_enterprise() && self.same_enterprise(order))
+    }
+
+    /// Whether `order` was placed for this buyer's enterprise.
+    pub fn same_enterprise(&self, order: &OrderRow) -> bool {
+        order.organization_id.is_some() && order.organization_id == self.organization_id()
+    }
 }
 
 /// The buyer behind a session: 403 for producers and staff, and for members of an enterprise
@@ -41,10 +58,8 @@ pub async fn buyer_of(db: &PgPool, user: &CurrentUser) -> Result<Buyer> {
     match user.role {
         AccountRole::Consumer => Ok(Buyer::Consumer { account_id: user.account_id }),
         AccountRole::Enterprise => {
-            let membership = accounts::db::memberships_of(db, user.account_id)
+            let membership = accounts::enterprise_membership(db, user.account_id)
                 .await?
-                .into_iter()
-                .find(|m| m.kind == OrgKind::Enterprise)
                 .ok_or_else(|| AppError::forbidden("forbidden", "this account belongs to no enterprise"))?;
             if membership.organization_status != OrgStatus::Verified {
                 return Err(AppError::forbidden(

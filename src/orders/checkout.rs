@@ -8,15 +8,174 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 use uuid::Uuid;
 
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::bulk;
 use super::buyer::Buyer;
 use super::db::{self, NewOrder};
 use super::model::{
-    GroupRow, GroupStatus, Invoice, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus, ShippingAddress,
-    StatusChange,
+    GroupRow, GroupStatus, Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus,
+    ShippingAddress, StatusChange,
 };
-use crate::catalog::{self, model::Ladder};
-use crate::error::{AppError, Result};
-use crate::startup::AppState;
+use crate::accounts::{self, model::Phone};
+use crate::catalog::{self, Orderable, model::Ladder};
+use crate::error::{AppError, FieldErrors, Result};
+use crate::http::extract::parse_json;
+use crate::regions::{self, model::Adcode};
+use crate::state::AppState;
+use crate::text::{self, Text, limits};
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineInput {
+    product_id: Uuid,
+    qty: i64,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderInput {
+    /// Either `lines` or `from_cart: true`.
+    lines: Option<Vec<LineInput>>,
+    #[serde(default)]
+    from_cart: bool,
+    shipping_address: ShippingAddress,
+    /// Enterprise orders only: the buyer's purchase-order number.
+    po_number: Option<String>,
+    /// Enterprise orders only; `tax_id` defaults to the enterprise's USCC.
+    invoice: Option<Invoice>,
+}
+
+/// Checks a shipping address, recording problems under `shipping_address.`.
+async fn check_shipping(state: &AppState, a: &ShippingAddress, errors: &mut FieldErrors) -> Result<()> {
+    errors.check("shipping_address.recipient", Text::parse(&a.recipient, limits::NAME));
+    errors.check("shipping_address.phone", Phone::parse(&a.phone));
+    errors.check("shipping_address.detail", Text::parse(&a.detail, limits::ADDRESS));
+    let known = match Adcode::parse(a.adcode) {
+        Ok(code) => regions::describe(&state.db, code.get()).await?.is_some(),
+        Err(_) => false,
+    };
+    if !known {
+        errors.add("shipping_address.adcode", "must be a division code from /api/v1/regions");
+    }
+    Ok(())
+}
+
+/// The invoice with its tax id defaulted to the enterprise's USCC.
+async fn invoice_for(
+    state: &AppState,
+    buyer: &Buyer,
+    invoice: Option<Invoice>,
+    errors: &mut FieldErrors,
+) -> Result<Option<Invoice>> {
+    let Some(mut invoice) = invoice else { return Ok(None) };
+    let Some(org) = buyer.organization_id() else {
+        errors.add("invoice", "only enterprise orders carry invoice details");
+        return Ok(None);
+    };
+    errors.check("invoice.title", Text::parse(&invoice.title, limits::ADDRESS));
+    if invoice.tax_id.as_deref().is_none_or(|t| t.trim().is_empty()) {
+        invoice.tax_id = accounts::find_organization(&state.db, org).await?.map(|o| o.uscc);
+    }
+    Ok(Some(invoice))
+}
+
+/// Places an order from a JSON body (explicit lines or the cart), every field checked first.
+#[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
+pub async fn place_json(state: &AppState, buyer: &Buyer, key: &str, is_json: bool, body: &[u8]) -> Result<Order> {
+    let input: OrderInput = parse_json(is_json, body)?;
+    let mut errors = FieldErrors::new();
+    check_shipping(state, &input.shipping_address, &mut errors).await?;
+    let raw: Vec<(Uuid, i64)> = match (&input.lines, input.from_cart) {
+        (Some(lines), false) => lines.iter().map(|l| (l.product_id, l.qty)).collect(),
+        (None, true) => {
+            db::cart_items(&state.db, buyer.account_id()).await?.into_iter().map(|(p, q)| (p, q as i64)).collect()
+        }
+        _ => {
+            errors.add("lines", "give either lines or from_cart: true");
+            Vec::new()
+        }
+    };
+    if raw.is_empty() && errors.is_empty() {
+        errors.add(if input.from_cart { "from_cart" } else { "lines" }, "the order has no lines");
+    }
+    if raw.len() > MAX_JSON_LINES {
+        errors.add("lines", format!("at most {MAX_JSON_LINES} lines; use /orders/bulk for more"));
+    }
+    let po_number = errors.check("po_number", text::optional(input.po_number.as_deref(), limits::PO_NUMBER));
+    if po_number.as_ref().is_some_and(Option::is_some) && buyer.organization_id().is_none() {
+        errors.add("po_number", "only enterprise orders carry a purchase-order number");
+    }
+    let invoice = invoice_for(state, buyer, input.invoice.clone(), &mut errors).await?;
+    let Some(po_number) = po_number.filter(|_| errors.is_empty()) else {
+        return Err(errors.into_error());
+    };
+    let wanted = check_lines(&raw)?;
+    let placement = Placement {
+        buyer,
+        wanted,
+        shipping: &input.shipping_address,
+        po_number: po_number.as_deref(),
+        invoice,
+        from_cart: input.from_cart,
+        approval_threshold_fen: approval_threshold(state, buyer).await?,
+        idempotency_key: Some(key),
+    };
+    place(state, placement).await
+}
+
+/// Places an enterprise's bulk order from CSV, shipped to its registered address with an
+/// invoice made out to it.
+#[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
+pub async fn place_bulk(
+    state: &AppState,
+    buyer: &Buyer,
+    key: &str,
+    csv: &[u8],
+    po_number: Option<&str>,
+) -> Result<Order> {
+    let Some(org_id) = buyer.organization_id() else {
+        return Err(AppError::forbidden("forbidden", "bulk orders are for enterprises"));
+    };
+    let raw = bulk::parse_csv(csv)?;
+    let wanted = check_lines(&raw)?;
+    let org = accounts::find_organization(&state.db, org_id).await?.ok_or(AppError::NotFound)?;
+    let shipping = ShippingAddress {
+        recipient: org.contact_name.clone(),
+        phone: org.contact_phone.clone(),
+        adcode: org.region_adcode as i64,
+        detail: org.address.clone(),
+    };
+    let po_number = text::optional(po_number, limits::PO_NUMBER).map_err(|m| FieldErrors::single("po_number", m))?;
+    let placement = Placement {
+        buyer,
+        wanted,
+        shipping: &shipping,
+        po_number: po_number.as_deref(),
+        invoice: Some(Invoice { title: org.legal_name.clone(), tax_id: Some(org.uscc.clone()) }),
+        from_cart: false,
+        approval_threshold_fen: approval_threshold(state, buyer).await?,
+        idempotency_key: Some(key),
+    };
+    place(state, placement).await
+}
+
+/// The enterprise's approval threshold, if the buyer is an enterprise member.
+async fn approval_threshold(state: &AppState, buyer: &Buyer) -> Result<Option<i64>> {
+    Ok(match buyer.organization_id() {
+        Some(org) => db::approval_threshold(&state.db, org).await?,
+        None => None,
+    })
+}
+
+/// The unit price a buyer of `qty` pays for `product`: the tier that quantity reaches. The
+/// cart prices through this too, so that what it shows is what checkout charges.
+pub fn unit_price(product: &Orderable, qty: i32) -> Result<i64> {
+    let ladder =
+        Ladder::parse(product.tiers.0.clone()).map_err(|e| anyhow::anyhow!("stored ladder is invalid: {e}"))?;
+    Ok(ladder.unit_price_for(qty as i64))
+}
 
 /// A checked request line.
 #[derive(Debug, Clone, Copy)]
@@ -80,7 +239,7 @@ pub struct Placement<'a> {
 pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
     ids.sort();
-    let snapshot: BTreeMap<Uuid, catalog::Orderable> =
+    let snapshot: BTreeMap<Uuid, Orderable> =
         catalog::orderable(&state.db, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
     check_against(&snapshot, &p.wanted)?;
     let priced = price(&snapshot, &p.wanted)?;
@@ -106,7 +265,7 @@ async fn place_locked(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
     ids.sort();
     let mut tx = state.db.begin().await?;
-    let products: BTreeMap<Uuid, catalog::Orderable> =
+    let products: BTreeMap<Uuid, Orderable> =
         catalog::lock_for_order(&mut tx, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
     check_against(&products, &p.wanted)?;
     let mut public_changed = false;
@@ -136,7 +295,7 @@ fn sorted_lines(order: &Order) -> Vec<&OrderLine> {
 
 /// Every line against the products: 422 `invalid_lines` for unknown, unlisted and below-MOQ
 /// lines (with any short ones), else 409 `insufficient_stock` for short ones.
-fn check_against(products: &BTreeMap<Uuid, catalog::Orderable>, wanted: &[Wanted]) -> Result<()> {
+fn check_against(products: &BTreeMap<Uuid, Orderable>, wanted: &[Wanted]) -> Result<()> {
     let mut invalid = Vec::new();
     let mut short = Vec::new();
     for (i, w) in wanted.iter().enumerate() {
@@ -181,16 +340,14 @@ struct Priced {
     groups: BTreeMap<Uuid, (Uuid, i64)>,
 }
 
-fn price(products: &BTreeMap<Uuid, catalog::Orderable>, wanted: &[Wanted]) -> Result<Priced> {
+fn price(products: &BTreeMap<Uuid, Orderable>, wanted: &[Wanted]) -> Result<Priced> {
     let mut wanted = wanted.to_vec();
     wanted.sort_by_key(|w| w.product_id);
     let mut groups: BTreeMap<Uuid, (Uuid, i64)> = BTreeMap::new();
     let mut lines = Vec::with_capacity(wanted.len());
     for w in &wanted {
         let prod = &products[&w.product_id];
-        let ladder =
-            Ladder::parse(prod.tiers.0.clone()).map_err(|e| anyhow::anyhow!("stored ladder is invalid: {e}"))?;
-        let unit_price_fen = ladder.unit_price_for(w.qty as i64);
+        let unit_price_fen = unit_price(prod, w.qty)?;
         let line_total_fen = unit_price_fen * w.qty as i64;
         let group = groups.entry(prod.producer_id).or_insert((Uuid::now_v7(), 0));
         group.1 += line_total_fen;
@@ -219,8 +376,7 @@ async fn write(
     let order_id = Uuid::now_v7();
     let total_fen: i64 = groups.values().map(|g| g.1).sum();
     let needs_approval =
-        matches!(p.buyer, Buyer::Enterprise { role: crate::accounts::model::MemberRole::Purchaser, .. })
-            && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
+        p.buyer.needs_approval_over_threshold() && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
     let settings = &state.settings.orders;
     let (status, hold) = if needs_approval {
         (OrderStatus::AwaitingApproval, settings.approval_hold_secs)

@@ -190,45 +190,11 @@ pub async fn set_groups_status(
 }
 
 #[tracing::instrument(skip(db))]
-pub async fn groups_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<GroupRow>> {
-    sqlx::query_as(r#"select * from order_groups where order_id = $1 order by producer_id"#)
-        .bind(order_id)
-        .fetch_all(db)
-        .await
-}
-
-#[tracing::instrument(skip(db))]
 pub async fn lines_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
     sqlx::query_as(
         r#"
         select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
         from order_lines where order_id = $1 order by product_id
-        "#,
-    )
-    .bind(order_id)
-    .fetch_all(db)
-    .await
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn lines_of_group(db: impl PgExecutor<'_>, group_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
-    sqlx::query_as(
-        r#"
-        select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
-        from order_lines where group_id = $1 order by product_id
-        "#,
-    )
-    .bind(group_id)
-    .fetch_all(db)
-    .await
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn history_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<StatusChange>> {
-    sqlx::query_as(
-        r#"
-        select group_id, actor_id, from_status, to_status, note, created_at
-        from order_status_history where order_id = $1 order by created_at, id
         "#,
     )
     .bind(order_id)
@@ -555,4 +521,75 @@ pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -
         .execute(db)
         .await?;
     Ok(())
+}
+
+// ---- batched reads for list pages (a constant number of queries per page) -------------------
+
+/// A status change with the order it belongs to.
+#[derive(Debug, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub order_id: Uuid,
+    #[sqlx(flatten)]
+    pub change: StatusChange,
+}
+
+#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+pub async fn groups_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<GroupRow>> {
+    sqlx::query_as(
+        r#"
+        select id, order_id, producer_id, status, subtotal_fen, carrier, tracking_no, shipped_at, completed_at
+        from order_groups where order_id = any($1) order by order_id, producer_id
+        "#,
+    )
+    .bind(order_ids)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+pub async fn lines_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
+    sqlx::query_as(
+        r#"
+        select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
+        from order_lines where order_id = any($1) order by order_id, product_id
+        "#,
+    )
+    .bind(order_ids)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(groups = group_ids.len()))]
+pub async fn lines_of_groups(db: impl PgExecutor<'_>, group_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
+    sqlx::query_as(
+        r#"
+        select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
+        from order_lines where group_id = any($1) order by group_id, product_id
+        "#,
+    )
+    .bind(group_ids)
+    .fetch_all(db)
+    .await
+}
+
+#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+pub async fn history_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<HistoryRow>> {
+    sqlx::query_as(
+        r#"
+        select order_id, group_id, actor_id, from_status, to_status, note, created_at
+        from order_status_history where order_id = any($1) order by order_id, created_at, id
+        "#,
+    )
+    .bind(order_ids)
+    .fetch_all(db)
+    .await
+}
+
+/// The shipping address of each order.
+#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+pub async fn shipping_addresses(
+    db: impl PgExecutor<'_>,
+    order_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Json<ShippingAddress>)>> {
+    sqlx::query_as(r#"select id, shipping_address from orders where id = any($1)"#).bind(order_ids).fetch_all(db).await
 }

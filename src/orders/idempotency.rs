@@ -5,13 +5,14 @@
 //! `idempotency_key_in_use`. A successful order and its saved reply commit together.
 
 use axum::http::{HeaderMap, StatusCode};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use super::buyer::Buyer;
 use super::db;
+use super::model::Order;
 use crate::config::OrdersSettings;
 use crate::error::{AppError, Result};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -40,11 +41,7 @@ pub fn key_from(headers: &HeaderMap) -> Result<String> {
 
 /// The fingerprint of a request: which endpoint and exactly which body.
 pub fn request_hash(path: &str, body: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(path.as_bytes());
-    hasher.update([0]);
-    hasher.update(body);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(&[path.as_bytes(), &[0], body], 32)
 }
 
 #[tracing::instrument(skip(state))]
@@ -85,6 +82,36 @@ pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) ->
         return Ok(Claim::Replay(status, record.response_body.unwrap_or(serde_json::Value::Null)));
     }
     Err(AppError::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still running"))
+}
+
+/// What a request under a key came to.
+#[derive(Debug)]
+pub enum Outcome {
+    /// This request ran and placed the order (its reply was saved with it).
+    Done(Box<Order>),
+    /// An earlier request with the key already has a reply: send it again.
+    Replay(StatusCode, serde_json::Value),
+}
+
+/// Runs an order placement under its idempotency key: claims the key, runs `place` when this
+/// request holds it, and saves a client error as the key's reply (a server error frees it).
+pub async fn run(
+    state: &AppState,
+    buyer: &Buyer,
+    key: &str,
+    hash: &str,
+    place: impl AsyncFnOnce() -> Result<Order>,
+) -> Result<Outcome> {
+    match claim(state, buyer.account_id(), key, hash).await? {
+        Claim::Replay(status, body) => Ok(Outcome::Replay(status, body)),
+        Claim::Run => match place().await {
+            Ok(order) => Ok(Outcome::Done(Box::new(order))),
+            Err(e) => {
+                settle_error(state, buyer.account_id(), key, &e).await?;
+                Err(e)
+            }
+        },
+    }
 }
 
 /// Stores a client error as the key's reply; on a server error the key is released so that the

@@ -10,7 +10,7 @@ use super::db;
 use super::model::{GroupRow, GroupStatus, OrderRow, OrderStatus};
 use crate::catalog;
 use crate::error::{AppError, Result};
-use crate::startup::AppState;
+use crate::state::AppState;
 
 fn invalid(from: &str, to: &str) -> AppError {
     AppError::conflict("invalid_transition", format!("an order that is {from} cannot become {to}"))

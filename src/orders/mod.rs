@@ -1,17 +1,21 @@
 //! Orders: carts, checkout without oversell, idempotent placement, enterprise approvals,
 //! per-producer fulfilment, expiry.
 
-pub mod buyer;
-pub mod checkout;
-pub mod db;
-pub mod idempotency;
-pub mod lifecycle;
+mod approval;
+mod bulk;
+mod buyer;
+mod cart;
+mod checkout;
+mod db;
+mod idempotency;
+mod lifecycle;
 pub mod model;
+mod read;
 mod routes;
 
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 
 pub use lifecycle::{complete_due, expire_due, mark_paid};
 

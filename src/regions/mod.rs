@@ -7,7 +7,7 @@ mod routes;
 use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
-use crate::startup::AppState;
+use crate::state::AppState;
 use model::{Adcode, GANSU, TIANJIN};
 
 pub fn router() -> OpenApiRouter<AppState> {

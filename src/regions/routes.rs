@@ -7,7 +7,7 @@ use super::db;
 use super::model::{Level, Region};
 use crate::error::{FieldErrors, Result};
 use crate::http::extract::Query;
-use crate::startup::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]

@@ -19,11 +19,10 @@ use rand::RngCore;
 use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::accounts::model::AccountRole;
 use crate::config::SessionSettings;
+use crate::identity::AccountRole;
 
 /// What a session knows about its account. The role never changes for an account, so it is
 /// safe to keep here; anything that can change (memberships, statuses) is read from Postgres.
@@ -161,8 +160,7 @@ impl SessionStore {
 }
 
 fn hash_id(session_id: &str) -> String {
-    let digest = Sha256::digest(session_id.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    crate::digest::sha256_hex(&[session_id.as_bytes()], 32)
 }
 
 fn now_ms() -> i64 {

@@ -13,11 +13,14 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use tonggan::accounts::db::{NewAccount, insert_account};
-use tonggan::accounts::model::{AccountRole, Uscc};
-use tonggan::accounts::password::PasswordHasher;
+use tonggan::accounts::{
+    self,
+    model::{AccountRole, Email, Password, Uscc},
+};
 use tonggan::config::{Environment, Settings};
-use tonggan::startup::{self, AppState};
+use tonggan::password::PasswordHasher;
+use tonggan::startup;
+use tonggan::state::AppState;
 
 pub const PASSWORD: &str = "gansu-apples-2026";
 
@@ -206,13 +209,8 @@ impl TestApp {
     pub async fn staff(&self, role: AccountRole) -> (Client, Uuid) {
         let email = unique_email("staff");
         let hasher = PasswordHasher::new(&self.settings.password).unwrap();
-        let hash = hasher.hash(PASSWORD).await.unwrap();
-        let account = insert_account(
-            &self.db,
-            &NewAccount { email: &email, password_hash: &hash, display_name: "Staff", phone: None, role },
-        )
-        .await
-        .unwrap();
+        let (address, password) = (Email::parse(&email).unwrap(), Password::parse(PASSWORD).unwrap());
+        let account = accounts::create_staff(&self.db, &hasher, &address, &password, "Staff", role).await.unwrap();
         let client = new_client();
         login(self, &client, &email, PASSWORD).await;
         (client, account.id)

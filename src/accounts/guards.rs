@@ -1,0 +1,42 @@
+//! Role guards that need the accounts area's data: a member of a verified producer. Catalog
+//! and orders use it for the producer's own pages.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use uuid::Uuid;
+
+use super::model::{MemberRole, OrgStatus};
+use crate::error::AppError;
+use crate::http::auth::CurrentUser;
+use crate::state::AppState;
+
+/// A member (owner or staff) of a verified, unsuspended producer.
+#[derive(Debug, Clone)]
+pub struct ProducerMember {
+    pub account_id: Uuid,
+    pub producer_id: Uuid,
+}
+
+impl<S> FromRequestParts<S> for ProducerMember
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let membership = super::producer_membership(&app.db, user.account_id)
+            .await?
+            .filter(|m| matches!(m.role, MemberRole::Owner | MemberRole::Staff))
+            .ok_or_else(|| AppError::forbidden("forbidden", "only producers manage products"))?;
+        match membership.organization_status {
+            OrgStatus::Verified => {
+                Ok(ProducerMember { account_id: user.account_id, producer_id: membership.organization_id })
+            }
+            OrgStatus::Suspended => Err(AppError::forbidden("producer_suspended", "the producer is suspended")),
+            _ => Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The public catalog's query string, checked: keywords, category, county or prefecture,
+//! producer, price range, flags, sort and page. Checking needs the database (is the category
+//! known, is the county in Gansu), so it runs only when the cache misses.
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+use super::db::{self, PublicQuery, Sort};
+use super::search;
+use crate::error::{AppError, FieldErrors, Result};
+use crate::http::pagination;
+use crate::regions::{self, model::Adcode};
+use crate::state::AppState;
+
+/// Longest keyword string accepted, in characters.
+const Q_MAX: usize = 50;
+/// Keywords beyond this many are ignored.
+const MAX_TERMS: usize = 5;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogQuery {
+    /// Keywords; every one must appear in the title or description (works for Chinese).
+    q: Option<String>,
+    category: Option<i64>,
+    /// A Gansu county adcode.
+    county: Option<i64>,
+    /// A Gansu prefecture adcode.
+    prefecture: Option<i64>,
+    producer: Option<Uuid>,
+    min_price_fen: Option<i64>,
+    max_price_fen: Option<i64>,
+    /// Only products with a verified certification valid today.
+    certified: Option<bool>,
+    /// Only products with at least their minimum order in stock.
+    in_stock: Option<bool>,
+    #[param(inline)]
+    sort: Option<Sort>,
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+impl CatalogQuery {
+    /// The cache key of this query as sent: only a valid query is ever filled, so a hit needs
+    /// no checks (which would cost a database round trip each).
+    pub fn cache_key(&self) -> String {
+        format!("list:{}", crate::digest::sha256_hex(&[format!("{self:?}").as_bytes()], 16))
+    }
+
+    /// Checks every parameter, reporting all bad ones at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn parse(self, state: &AppState) -> Result<PublicQuery> {
+        let mut errors = FieldErrors::new();
+        let (limit, after) = match pagination::parse::<(Option<i64>, Uuid)>(self.limit, self.cursor.as_deref()) {
+            Ok(v) => v,
+            Err(AppError::Validation(e)) => {
+                errors.merge(e);
+                (0, None)
+            }
+            Err(e) => return Err(e),
+        };
+        let mut terms = Vec::new();
+        if let Some(q) = &self.q {
+            if q.chars().count() > Q_MAX {
+                errors.add("q", format!("must be at most {Q_MAX} characters"));
+            }
+            terms = q.split_whitespace().filter_map(search::term_grams).take(MAX_TERMS).collect();
+        }
+        let category = match self.category {
+            Some(c) => match i32::try_from(c).ok() {
+                Some(c) if db::find_category(&state.db, c).await?.is_some() => Some(c),
+                _ => {
+                    errors.add("category", "no such category");
+                    None
+                }
+            },
+            None => None,
+        };
+        let mut counties = None;
+        if let Some(c) = self.county {
+            match Adcode::parse(c) {
+                Ok(a) if regions::is_gansu_county(&state.db, a).await? => counties = Some(vec![a.get()]),
+                _ => errors.add("county", "must be the code of a Gansu county"),
+            }
+        }
+        if let Some(p) = self.prefecture {
+            match Adcode::parse(p) {
+                Ok(a) if regions::is_gansu_prefecture(&state.db, a).await? => {
+                    let in_prefecture = regions::counties_of(&state.db, a).await?;
+                    counties = Some(match counties {
+                        Some(c) => c.into_iter().filter(|x| in_prefecture.contains(x)).collect(),
+                        None => in_prefecture,
+                    });
+                }
+                _ => errors.add("prefecture", "must be the code of a Gansu prefecture"),
+            }
+        }
+        for (field, value) in [("min_price_fen", self.min_price_fen), ("max_price_fen", self.max_price_fen)] {
+            if value.is_some_and(|v| v < 0) {
+                errors.add(field, "must not be negative");
+            }
+        }
+        if let (Some(min), Some(max)) = (self.min_price_fen, self.max_price_fen)
+            && min > max
+        {
+            errors.add("max_price_fen", "must not be below min_price_fen");
+        }
+        errors.into_result()?;
+        Ok(PublicQuery {
+            terms,
+            category,
+            counties,
+            producer: self.producer,
+            min_price_fen: self.min_price_fen,
+            max_price_fen: self.max_price_fen,
+            certified: self.certified.unwrap_or(false),
+            in_stock: self.in_stock.unwrap_or(false),
+            sort: self.sort.unwrap_or_default(),
+            after,
+            limit,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageParams {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BoardQuery {
+    pub category: i64,
+}

@@ -1,0 +1,82 @@
+//! The application state and the connection builders: below every area, so that any area can
+//! take `&AppState` without the state depending on areas (see docs/architecture.md).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::extract::FromRef;
+use metrics_exporter_prometheus::PrometheusHandle;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use secrecy::ExposeSecret;
+use sqlx::PgPool;
+use sqlx::postgres::PgPoolOptions;
+
+use crate::cache::CatalogCache;
+use crate::config::Settings;
+use crate::password::PasswordHasher;
+use crate::session::SessionStore;
+use crate::telemetry;
+use crate::throttle::LoginThrottle;
+
+/// Everything a handler may need. Cheap to clone: pools and handles are shared.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: PgPool,
+    pub redis: ConnectionManager,
+    pub sessions: SessionStore,
+    pub login_throttle: LoginThrottle,
+    pub catalog_cache: CatalogCache,
+    pub hasher: PasswordHasher,
+    pub settings: Arc<Settings>,
+    pub metrics: PrometheusHandle,
+}
+
+impl FromRef<AppState> for () {
+    fn from_ref(_: &AppState) -> Self {}
+}
+
+/// A Postgres pool that connects on first use, so the service starts (and `/readyz` can say
+/// what is wrong) while the database is still coming up.
+pub fn db_pool(settings: &Settings) -> anyhow::Result<PgPool> {
+    PgPoolOptions::new()
+        .max_connections(settings.database.max_connections)
+        .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
+        .connect_lazy(settings.database.url.expose_secret())
+        .context("invalid database URL")
+}
+
+/// A Redis connection that also connects lazily and reconnects on its own.
+pub fn redis_manager(settings: &Settings) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(settings.redis.url.expose_secret()).context("invalid Redis URL")?;
+    let timeout = Duration::from_millis(settings.redis.response_timeout_ms);
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(timeout))
+        .set_response_timeout(Some(timeout))
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(client, config).context("invalid Redis settings")
+}
+
+impl AppState {
+    pub fn build(settings: Settings) -> anyhow::Result<Self> {
+        let db = db_pool(&settings)?;
+        let redis = redis_manager(&settings)?;
+        let prefix = settings.redis.key_prefix.clone();
+        Ok(Self {
+            sessions: SessionStore::new(redis.clone(), &prefix, &settings.session),
+            login_throttle: LoginThrottle::new(redis.clone(), &prefix, &settings.login_throttle),
+            catalog_cache: CatalogCache::new(
+                redis.clone(),
+                &prefix,
+                settings.catalog.cache_ttl_secs,
+                settings.catalog.cache_enabled,
+            ),
+            hasher: PasswordHasher::new(&settings.password)?,
+            metrics: telemetry::metrics_handle(),
+            db,
+            redis,
+            settings: Arc::new(settings),
+        })
+    }
+}
