@@ -1,6 +1,7 @@
-//! Background work, safe to run on every instance at once: each job claims rows with
-//! `for update skip locked` and rechecks them under their lock, and it works from what the
-//! database says is due, so it catches up after a restart.
+//! Background work, safe to run on every instance at once: each job reads what the database
+//! says is due (so it catches up after a restart), then locks every row it changes and
+//! rechecks it under that lock, so two instances working on the same row change it once. The
+//! due-list query's `skip locked` is only a courtesy: its transaction ends before the work.
 
 use std::time::Duration;
 

@@ -61,8 +61,11 @@ pub async fn expire(state: &AppState, order_id: Uuid) -> Result<bool> {
     Ok(true)
 }
 
-/// Expires every due order, a batch at a time; safe on several instances at once (rows held by
-/// another instance are skipped, and `expire` rechecks under the lock).
+/// Expires every due order, a batch at a time. Safe on several instances at once, because
+/// `expire` locks each order and rechecks it: an order that another instance (or a payment or
+/// a cancellation) closed meanwhile is left alone. The batch query's `skip locked` only keeps
+/// it from waiting on rows locked at that instant; its transaction commits before the work, so
+/// two instances can pick the same ids and one of them then finds nothing to do.
 #[tracing::instrument(skip(state))]
 pub async fn expire_due(state: &AppState) -> Result<usize> {
     let mut done = 0;
@@ -206,7 +209,8 @@ pub async fn confirm_receipt(state: &AppState, order_id: Uuid, group_id: Uuid, a
     Ok(())
 }
 
-/// Completes groups shipped longer ago than the configured number of days.
+/// Completes groups shipped longer ago than the configured number of days. As with expiry, each
+/// group is locked and rechecked before it changes; the batch query's locks end when it commits.
 #[tracing::instrument(skip(state))]
 pub async fn complete_due(state: &AppState) -> Result<usize> {
     let days = state.settings.orders.auto_complete_days as i32;

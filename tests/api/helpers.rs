@@ -396,3 +396,16 @@ pub async fn assert_problem(response: Response, status: u16, code: &str) -> Valu
 pub fn field_errors<'a>(problem: &'a Value, field: &str) -> &'a Vec<Value> {
     problem["errors"][field].as_array().unwrap_or_else(|| panic!("no errors for {field} in {problem}"))
 }
+
+/// Installs the process's tracing subscriber once: the statement counter of `statements`
+/// always (it looks only at `sqlx::query` events and request spans).
+pub fn install_subscriber() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::{Layer, filter, util::SubscriberInitExt};
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let counter = crate::statements::StatementCounter
+            .with_filter(filter::filter_fn(|m| m.is_span() || m.target() == "sqlx::query"));
+        let _ = tracing_subscriber::registry().with(counter).try_init();
+    });
+}

@@ -10,3 +10,4 @@ mod orders;
 mod organizations;
 mod regions;
 mod sessions;
+mod statements;
