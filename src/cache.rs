@@ -140,16 +140,8 @@ impl CatalogCache {
             .await
             .map(|r| r.is_some())
             .unwrap_or(true);
-        if !won {
-            for _ in 0..WAIT_STEPS {
-                tokio::time::sleep(WAIT_STEP).await;
-                match self.read(&key).await {
-                    Ok((_, Some(hit))) => return Ok(hit),
-                    // The generation moved on: the winner's entry would be stale anyway.
-                    Ok((now, None)) if now != generation => break,
-                    _ => {}
-                }
-            }
+        if !won && let Some(hit) = self.wait_for_fill(&key, generation).await {
+            return Ok(hit);
         }
         self.loads.fetch_add(1, Ordering::Relaxed);
         let fresh = match load().await {
@@ -171,6 +163,20 @@ impl CatalogCache {
             tracing::warn!(error = %e, "could not fill the catalog cache");
         }
         Ok(fresh)
+    }
+
+    /// Waits for the reader that holds the fill lock to store its entry; None when it does not
+    /// come in time, or the generation moves on (the winner's entry would be stale anyway).
+    async fn wait_for_fill(&self, key: &str, generation: u64) -> Option<Cached> {
+        for _ in 0..WAIT_STEPS {
+            tokio::time::sleep(WAIT_STEP).await;
+            match self.read(key).await {
+                Ok((_, Some(hit))) => return Some(hit),
+                Ok((now, None)) if now != generation => return None,
+                _ => {}
+            }
+        }
+        None
     }
 
     /// The current generation and the entry, if it is of that generation: one round trip.

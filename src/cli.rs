@@ -72,62 +72,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let (environment, settings) = Settings::load(&cli.config_dir)?;
     telemetry::init_tracing(&settings.telemetry);
     match cli.command {
-        Command::Serve => {
-            let addr = format!("{}:{}", settings.server.host, settings.server.port);
-            let listener =
-                tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
-            let local = listener.local_addr()?;
-            tracing::info!(environment = environment.as_str(), "listening on http://{local}");
-            let state = AppState::build(settings)?;
-            startup::serve(listener, state).await
-        }
+        Command::Serve => serve(environment, settings).await,
         Command::Migrate => {
-            let pool = state::db_pool(&settings)?;
-            migrate(&pool).await?;
+            migrate(&state::db_pool(&settings)?).await?;
             println!("migrations applied");
             Ok(())
         }
         Command::Seed { demo, products } => {
             anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
-            let pool = state::db_pool(&settings)?;
-            let hasher = PasswordHasher::new(&settings.password)?;
-            let started = std::time::Instant::now();
-            if crate::seed::demo(&pool, &hasher, products).await? {
-                println!(
-                    "seeded {products} products in {:.1} s; sign in as {} / {} (admin), {} (auditor), producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn",
-                    started.elapsed().as_secs_f64(),
-                    crate::seed::DEMO_ADMIN,
-                    crate::seed::DEMO_PASSWORD,
-                    crate::seed::DEMO_AUDITOR,
-                );
-            } else {
-                println!("the database already holds the demo data; nothing changed");
-            }
-            Ok(())
+            seed(&settings, products).await
         }
         Command::Admin { command: AdminCommand::Create { email, role, name } } => {
-            let email = Email::parse(&email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
-            let mut password = String::new();
-            std::io::stdin().read_to_string(&mut password).context("cannot read the password from stdin")?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            let password = Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
-            let pool = state::db_pool(&settings)?;
-            let hasher = PasswordHasher::new(&settings.password)?;
-            let role = match role {
-                StaffRole::Admin => AccountRole::Admin,
-                StaffRole::Auditor => AccountRole::Auditor,
-            };
-            let display_name = name.as_deref().unwrap_or(email.as_str());
-            let account = accounts::create_staff(&pool, &hasher, &email, &password, display_name, role).await.map_err(
-                |e| match e {
-                    crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
-                    other => anyhow::anyhow!("cannot create the account: {other:?}"),
-                },
-            )?;
-            println!("created {:?} {} ({})", account.role, account.email, account.id);
-            Ok(())
+            create_staff(&settings, &email, role, name.as_deref()).await
         }
     }
+}
+
+async fn serve(environment: crate::config::Environment, settings: Settings) -> anyhow::Result<()> {
+    let addr = format!("{}:{}", settings.server.host, settings.server.port);
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("cannot listen on {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(environment = environment.as_str(), "listening on http://{local}");
+    let state = AppState::build(settings)?;
+    startup::serve(listener, state).await
+}
+
+async fn seed(settings: &Settings, products: usize) -> anyhow::Result<()> {
+    let pool = state::db_pool(settings)?;
+    let hasher = PasswordHasher::new(&settings.password)?;
+    let started = std::time::Instant::now();
+    if crate::seed::demo(&pool, &hasher, products).await? {
+        println!(
+            "seeded {products} products in {:.1} s; sign in as {} / {} (admin), {} (auditor), producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn",
+            started.elapsed().as_secs_f64(),
+            crate::seed::DEMO_ADMIN,
+            crate::seed::DEMO_PASSWORD,
+            crate::seed::DEMO_AUDITOR,
+        );
+    } else {
+        println!("the database already holds the demo data; nothing changed");
+    }
+    Ok(())
+}
+
+/// `admin create`: the password comes from standard input, never from the command line.
+async fn create_staff(settings: &Settings, email: &str, role: StaffRole, name: Option<&str>) -> anyhow::Result<()> {
+    let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
+    let mut password = String::new();
+    std::io::stdin().read_to_string(&mut password).context("cannot read the password from stdin")?;
+    let password = password.trim_end_matches(['\r', '\n']);
+    let password = Password::parse(password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+    let pool = state::db_pool(settings)?;
+    let hasher = PasswordHasher::new(&settings.password)?;
+    let role = match role {
+        StaffRole::Admin => AccountRole::Admin,
+        StaffRole::Auditor => AccountRole::Auditor,
+    };
+    let display_name = name.unwrap_or(email.as_str());
+    let account =
+        accounts::create_staff(&pool, &hasher, &email, &password, display_name, role).await.map_err(|e| match e {
+            crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
+            other => anyhow::anyhow!("cannot create the account: {other:?}"),
+        })?;
+    println!("created {:?} {} ({})", account.role, account.email, account.id);
+    Ok(())
 }
 
 /// Applies every pending migration (safe to run from several instances: sqlx takes an

@@ -288,6 +288,14 @@ fn uscc(rng: &mut StdRng, adcode: i32) -> String {
     format!("{body}{check}")
 }
 
+/// A verified producer of the demo: organization, owner account, county.
+struct DemoProducer {
+    id: Uuid,
+    owner_id: Uuid,
+    adcode: i32,
+    county: String,
+}
+
 /// Seeds the demo. Returns false (and changes nothing) when the database was seeded before.
 pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> anyhow::Result<bool> {
     if accounts::email_registered(pool, DEMO_ADMIN).await? {
@@ -301,44 +309,10 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
     anyhow::ensure!(!counties.is_empty() && !districts.is_empty(), "the regions table is empty; run migrate first");
 
     let mut tx = pool.begin().await?;
-    let account = |email: String, name: String, role: AccountRole| (email, name, role);
-    let mut staff = vec![account(DEMO_ADMIN.into(), "演示管理员".into(), AccountRole::Admin)];
-    staff.push(account(DEMO_AUDITOR.into(), "演示审计".into(), AccountRole::Auditor));
-    for i in 0..50 {
-        staff.push(account(format!("consumer{i}@demo.tonggan.cn"), format!("天津市民{i}"), AccountRole::Consumer));
-    }
-    for (email, name, role) in &staff {
-        let new = NewAccount { email, password_hash: &hash, display_name: name, phone: None, role: *role };
-        accounts_db::insert_account(&mut *tx, &new).await?;
-    }
-
-    // Enterprises: canteens, hospitals, companies of Tianjin buying assistance products.
-    let kinds = ["食堂管理有限公司", "人民医院", "机关事务服务中心", "电力有限公司", "商贸集团", "中学"];
-    for i in 0..30 {
-        let (adcode, district) = &districts[i % districts.len()];
-        let name = format!("天津市{district}{}{}", kinds[i % kinds.len()], i + 1);
-        let org = organization(&mut rng, OrgKind::Enterprise, &name, *adcode, None);
-        let org = accounts_db::insert_organization(&mut *tx, &org.as_new()).await?;
-        owner(&mut tx, &hash, org.id, &format!("enterprise{i}@demo.tonggan.cn"), OrgKind::Enterprise).await?;
-        accounts_db::set_organization_status(&mut tx, org.id, OrgStatus::Verified, None).await?;
-    }
-
-    // Producers: about one per 250 products, at least one per county.
+    people(&mut tx, &hash).await?;
+    enterprises(&mut tx, &mut rng, &hash, &districts).await?;
     let producer_count = (products / 250).max(counties.len()).min(products.max(1));
-    let mut producers = Vec::with_capacity(producer_count);
-    for i in 0..producer_count {
-        let (adcode, county) = &counties[i % counties.len()];
-        let form = ["农民专业合作社", "农业发展有限公司", "特色农产品合作社", "种养殖专业合作社"][i % 4];
-        let name = format!("{county}{}{form}", ["兴农", "丰源", "绿野", "高原", "陇原", "金穗"][i % 6]);
-        let households = rng.random_range(30..900);
-        let linkage = format!("“合作社+农户”模式带动{households}户，保底收购、二次分红，户均年增收3000元以上。");
-        let org = organization(&mut rng, OrgKind::Producer, &name, *adcode, Some((linkage, households)));
-        let org = accounts_db::insert_organization(&mut *tx, &org.as_new()).await?;
-        let owner_id =
-            owner(&mut tx, &hash, org.id, &format!("producer{i}@demo.tonggan.cn"), OrgKind::Producer).await?;
-        accounts_db::set_organization_status(&mut tx, org.id, OrgStatus::Verified, None).await?;
-        producers.push((org.id, owner_id, *adcode, county.clone()));
-    }
+    let producers = producers(&mut tx, &mut rng, &hash, &counties, producer_count).await?;
     tx.commit().await?;
 
     // Products, in batches of 5,000 rows per statement.
@@ -346,65 +320,7 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
     let mut done = 0;
     while done < products {
         let n = (products - done).min(5000);
-        let mut batch = ProductBatch::default();
-        let mut history = PriceChangeBatch::default();
-        for k in 0..n {
-            let (producer_id, owner_id, adcode, county) = &producers[(done + k) % producers.len()];
-            let t = &TEMPLATES[rng.random_range(0..TEMPLATES.len())];
-            let grade = GRADES[rng.random_range(0..GRADES.len())];
-            let title = format!("{county}{} {grade}", t.name);
-            let description =
-                format!("{}。产自甘肃{county}，{}。", t.pitch, ["顺丰冷链", "次日达", "产地直发", "48小时发货"][k % 4]);
-            let retail = rng.random_range(t.price.0..=t.price.1) / 10 * 10;
-            let tiers = ladder(retail);
-            let created = now - Duration::minutes(rng.random_range(0..60 * 24 * 120));
-            let id = Uuid::now_v7();
-            let status = match rng.random_range(0..100) {
-                0..=91 => "listed",
-                92..=95 => "pending_review",
-                96..=98 => "draft",
-                _ => "delisted",
-            };
-            batch.ids.push(id);
-            batch.producer_ids.push(*producer_id);
-            batch.category_ids.push(t.category);
-            batch.grams.push(search::grams(&format!("{title} {description}")).join(" "));
-            batch.titles.push(title);
-            batch.descriptions.push(description);
-            batch.origins.push(*adcode);
-            batch.units.push(t.unit.into());
-            batch.specs.push(t.spec.into());
-            batch.stocks.push(if rng.random_range(0..10) == 0 { 0 } else { rng.random_range(10..5000) });
-            batch.images.push(format!("https://img.demo.tonggan.cn/p/{}.jpg", id.simple()));
-            batch.tiers_json.push(tiers.clone());
-            batch.retail_prices.push(retail);
-            batch.statuses.push(status.into());
-            batch.cert_numbers.push((rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{:06}", done + k)));
-            batch.sales.push(rng.random_range(0..3000));
-            batch.created_at.push(created);
-            // History: the first ladder at creation, then up to two changes since.
-            let mut at = created;
-            let changes = rng.random_range(0..3);
-            let mut prices = vec![retail];
-            for _ in 0..changes {
-                let p = prices[prices.len() - 1];
-                prices.push((p as f64 * rng.random_range(0.85..1.15)) as i64 / 10 * 10);
-            }
-            prices.reverse(); // the current price is the last one set
-            let mut old: Option<(String, i64)> = None;
-            for p in prices {
-                history.product_ids.push(id);
-                history.changed_by.push(*owner_id);
-                history.changed_at.push(at);
-                history.old_tiers_json.push(old.as_ref().map(|o| o.0.clone()));
-                history.old_retail.push(old.as_ref().map(|o| o.1));
-                let tiers = ladder(p);
-                history.new_tiers_json.push(tiers.clone());
-                history.new_retail.push(p);
-                old = Some((tiers, p));
-                at += (now - at) / 3;
-            }
-        }
+        let (batch, history) = product_batch(&mut rng, &producers, done, n, now);
         let mut tx = pool.begin().await?;
         catalog_db::bulk_insert_products(&mut *tx, &batch).await.context("inserting products")?;
         catalog_db::bulk_insert_price_changes(&mut *tx, &history).await.context("inserting price history")?;
@@ -412,6 +328,7 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
         done += n;
     }
     // Merge the GIN pending list and refresh statistics, so the planner sees the new rows.
+    // (A maintenance command, not a query: it stays a runtime statement.)
     sqlx::query("vacuum analyze products, price_changes, organizations, accounts").execute(pool).await?;
     tracing::info!(
         products,
@@ -420,6 +337,148 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
         "demo data seeded"
     );
     Ok(true)
+}
+
+type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+
+/// The demo admin and auditor, and 50 consumers.
+async fn people(tx: &mut Tx<'_>, hash: &str) -> anyhow::Result<()> {
+    let mut staff = vec![
+        (DEMO_ADMIN.to_string(), "演示管理员".to_string(), AccountRole::Admin),
+        (DEMO_AUDITOR.to_string(), "演示审计".to_string(), AccountRole::Auditor),
+    ];
+    for i in 0..50 {
+        staff.push((format!("consumer{i}@demo.tonggan.cn"), format!("天津市民{i}"), AccountRole::Consumer));
+    }
+    for (email, name, role) in &staff {
+        let new = NewAccount { email, password_hash: hash, display_name: name, phone: None, role: *role };
+        accounts_db::insert_account(&mut **tx, &new).await?;
+    }
+    Ok(())
+}
+
+/// Enterprises: canteens, hospitals, companies of Tianjin buying assistance products.
+async fn enterprises(tx: &mut Tx<'_>, rng: &mut StdRng, hash: &str, districts: &[(i32, String)]) -> anyhow::Result<()> {
+    let kinds = ["食堂管理有限公司", "人民医院", "机关事务服务中心", "电力有限公司", "商贸集团", "中学"];
+    for i in 0..30 {
+        let (adcode, district) = &districts[i % districts.len()];
+        let name = format!("天津市{district}{}{}", kinds[i % kinds.len()], i + 1);
+        let org = organization(rng, OrgKind::Enterprise, &name, *adcode, None);
+        let org = accounts_db::insert_organization(&mut **tx, &org.as_new()).await?;
+        owner(tx, hash, org.id, &format!("enterprise{i}@demo.tonggan.cn"), OrgKind::Enterprise).await?;
+        accounts_db::set_organization_status(tx, org.id, OrgStatus::Verified, None).await?;
+    }
+    Ok(())
+}
+
+/// Producers spread over the counties (at least one per county), each verified.
+async fn producers(
+    tx: &mut Tx<'_>,
+    rng: &mut StdRng,
+    hash: &str,
+    counties: &[(i32, String)],
+    count: usize,
+) -> anyhow::Result<Vec<DemoProducer>> {
+    let mut producers = Vec::with_capacity(count);
+    for i in 0..count {
+        let (adcode, county) = &counties[i % counties.len()];
+        let form = ["农民专业合作社", "农业发展有限公司", "特色农产品合作社", "种养殖专业合作社"][i % 4];
+        let name = format!("{county}{}{form}", ["兴农", "丰源", "绿野", "高原", "陇原", "金穗"][i % 6]);
+        let households = rng.random_range(30..900);
+        let linkage = format!("“合作社+农户”模式带动{households}户，保底收购、二次分红，户均年增收3000元以上。");
+        let org = organization(rng, OrgKind::Producer, &name, *adcode, Some((linkage, households)));
+        let org = accounts_db::insert_organization(&mut **tx, &org.as_new()).await?;
+        let owner_id = owner(tx, hash, org.id, &format!("producer{i}@demo.tonggan.cn"), OrgKind::Producer).await?;
+        accounts_db::set_organization_status(tx, org.id, OrgStatus::Verified, None).await?;
+        producers.push(DemoProducer { id: org.id, owner_id, adcode: *adcode, county: county.clone() });
+    }
+    Ok(producers)
+}
+
+/// `n` products (numbered from `first`) and their price histories, for one bulk insert.
+fn product_batch(
+    rng: &mut StdRng,
+    producers: &[DemoProducer],
+    first: usize,
+    n: usize,
+    now: chrono::DateTime<Utc>,
+) -> (ProductBatch, PriceChangeBatch) {
+    let mut batch = ProductBatch::default();
+    let mut history = PriceChangeBatch::default();
+    for k in first..first + n {
+        let producer = &producers[k % producers.len()];
+        let county = &producer.county;
+        let t = &TEMPLATES[rng.random_range(0..TEMPLATES.len())];
+        let grade = GRADES[rng.random_range(0..GRADES.len())];
+        let title = format!("{county}{} {grade}", t.name);
+        let description = format!(
+            "{}。产自甘肃{county}，{}。",
+            t.pitch,
+            ["顺丰冷链", "次日达", "产地直发", "48小时发货"][(k - first) % 4]
+        );
+        let retail = rng.random_range(t.price.0..=t.price.1) / 10 * 10;
+        let created = now - Duration::minutes(rng.random_range(0..60 * 24 * 120));
+        let id = Uuid::now_v7();
+        let status = match rng.random_range(0..100) {
+            0..=91 => "listed",
+            92..=95 => "pending_review",
+            96..=98 => "draft",
+            _ => "delisted",
+        };
+        batch.ids.push(id);
+        batch.producer_ids.push(producer.id);
+        batch.category_ids.push(t.category);
+        batch.grams.push(search::grams(&format!("{title} {description}")).join(" "));
+        batch.titles.push(title);
+        batch.descriptions.push(description);
+        batch.origins.push(producer.adcode);
+        batch.units.push(t.unit.into());
+        batch.specs.push(t.spec.into());
+        batch.stocks.push(if rng.random_range(0..10) == 0 { 0 } else { rng.random_range(10..5000) });
+        batch.images.push(format!("https://img.demo.tonggan.cn/p/{}.jpg", id.simple()));
+        batch.tiers_json.push(ladder(retail));
+        batch.retail_prices.push(retail);
+        batch.statuses.push(status.into());
+        batch.cert_numbers.push((rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{k:06}")));
+        batch.sales.push(rng.random_range(0..3000));
+        batch.created_at.push(created);
+        price_history(rng, &mut history, id, producer.owner_id, retail, created, now);
+    }
+    (batch, history)
+}
+
+/// A product's history: the first ladder at creation, then up to two changes since, ending at
+/// the current `retail` price.
+fn price_history(
+    rng: &mut StdRng,
+    history: &mut PriceChangeBatch,
+    id: Uuid,
+    owner_id: Uuid,
+    retail: i64,
+    created: chrono::DateTime<Utc>,
+    now: chrono::DateTime<Utc>,
+) {
+    let mut at = created;
+    let changes = rng.random_range(0..3);
+    let mut prices = vec![retail];
+    for _ in 0..changes {
+        let p = prices[prices.len() - 1];
+        prices.push((p as f64 * rng.random_range(0.85..1.15)) as i64 / 10 * 10);
+    }
+    prices.reverse(); // the current price is the last one set
+    let mut old: Option<(String, i64)> = None;
+    for p in prices {
+        history.product_ids.push(id);
+        history.changed_by.push(owner_id);
+        history.changed_at.push(at);
+        history.old_tiers_json.push(old.as_ref().map(|o| o.0.clone()));
+        history.old_retail.push(old.as_ref().map(|o| o.1));
+        let tiers = ladder(p);
+        history.new_tiers_json.push(tiers.clone());
+        history.new_retail.push(p);
+        old = Some((tiers, p));
+        at += (now - at) / 3;
+    }
 }
 
 /// A ladder from a retail price: 5% off from 10, 10% off from 50.
@@ -460,13 +519,7 @@ fn organization(rng: &mut StdRng, kind: OrgKind, name: &str, adcode: i32, linkag
     OrgSeed { kind, legal_name: name.to_string(), uscc: uscc(rng, adcode), adcode, linkage }
 }
 
-async fn owner(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    hash: &str,
-    organization_id: Uuid,
-    email: &str,
-    kind: OrgKind,
-) -> anyhow::Result<Uuid> {
+async fn owner(tx: &mut Tx<'_>, hash: &str, organization_id: Uuid, email: &str, kind: OrgKind) -> anyhow::Result<Uuid> {
     let role = if kind == OrgKind::Enterprise { AccountRole::Enterprise } else { AccountRole::Producer };
     let new = NewAccount { email, password_hash: hash, display_name: "负责人", phone: None, role };
     let account = accounts_db::insert_account(&mut **tx, &new).await?;

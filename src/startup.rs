@@ -21,6 +21,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::state::AppState;
 use crate::{accounts, catalog, jobs, orders, regions, workflows};
@@ -41,16 +42,8 @@ pub fn app(state: AppState) -> Router {
         .split_for_parts();
     let api_doc = Arc::new(api_doc);
 
-    let mut csrf = CsrfLayer::new();
-    for origin in &state.settings.server.trusted_origins {
-        csrf = csrf.add_trusted_origin(origin).expect("trusted origins are checked at start-up");
-    }
-    let csrf = csrf.with_rejection_response(middleware::csrf_rejection);
-
-    let timeout = Duration::from_secs(state.settings.server.request_timeout_secs);
-    let body_limit = state.settings.server.body_limit_bytes;
-
-    router
+    let settings = state.settings.clone();
+    let router = router
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(api_doc.as_ref().clone()) }))
         .route("/docs", get(openapi::docs_page))
         .route("/docs/swagger-ui-bundle.js", get(openapi::docs_js))
@@ -58,33 +51,44 @@ pub fn app(state: AppState) -> Router {
         .route("/docs/init.js", get(openapi::docs_init))
         .fallback(middleware::not_found)
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(
-            ServiceBuilder::new()
-                .layer(SetSensitiveHeadersLayer::new([
-                    axum::http::header::COOKIE,
-                    axum::http::header::SET_COOKIE,
-                    axum::http::header::AUTHORIZATION,
-                ]))
-                .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), MakeRequestUuid))
-                .layer(
-                    TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request<_>| {
-                            let request_id = req
-                                .headers()
-                                .get(&middleware::REQUEST_ID)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or_default();
-                            tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
-                        })
-                        .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-                )
-                .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
-                .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
-                .layer(csrf),
-        )
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes));
+    with_layers(router, &settings).with_state(state)
+}
+
+/// What every request passes through, outermost first: sensitive headers hidden from logs, a
+/// request id, the request span, problem documents for bare errors, the timeout and CSRF.
+fn with_layers(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
+    let mut csrf = CsrfLayer::new();
+    for origin in &settings.server.trusted_origins {
+        csrf = csrf.add_trusted_origin(origin).expect("trusted origins are checked at start-up");
+    }
+    let csrf = csrf.with_rejection_response(middleware::csrf_rejection);
+    let timeout = Duration::from_secs(settings.server.request_timeout_secs);
+    router.layer(
+        ServiceBuilder::new()
+            .layer(SetSensitiveHeadersLayer::new([
+                axum::http::header::COOKIE,
+                axum::http::header::SET_COOKIE,
+                axum::http::header::AUTHORIZATION,
+            ]))
+            .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), MakeRequestUuid))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(|req: &Request<_>| {
+                        let request_id = req
+                            .headers()
+                            .get(&middleware::REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
+                    })
+                    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
+            )
+            .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
+            .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
+            .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+            .layer(csrf),
+    )
 }
 
 /// Serves until ctrl-c or SIGTERM, letting in-flight requests finish.

@@ -82,19 +82,35 @@ impl From<ProductInput> for ProductPatch {
     }
 }
 
+/// A patch's fields, each checked; `None` where the patch leaves the field as it is.
+#[derive(Default)]
+struct Checked {
+    category_id: Option<i32>,
+    title: Option<String>,
+    description: Option<String>,
+    origin_adcode: Option<i32>,
+    unit: Option<String>,
+    spec: Option<String>,
+    stock: Option<i32>,
+    images: Option<Vec<String>>,
+    min_order_qty: Option<i32>,
+    tiers: Option<Ladder>,
+    certification: Option<Certification>,
+}
+
 /// Checks a patch against the current fields (or none, for a new product) and returns the
 /// complete new set, every bad field reported at once.
 pub async fn apply_patch(state: &AppState, current: Option<&ProductRow>, p: ProductPatch) -> Result<ProductFields> {
     let mut errors = FieldErrors::new();
-    let title = p.title.as_deref().and_then(|t| errors.check("title", required_text(t, TITLE_MAX)));
-    let description =
-        p.description.as_deref().and_then(|d| errors.check("description", text::trimmed(d, DESCRIPTION_MAX)));
-    let spec = p.spec.as_deref().and_then(|s| errors.check("spec", text::trimmed(s, SPEC_MAX)));
-    let unit = p.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u)));
-    let stock = p.stock.and_then(|s| errors.check("stock", parse_stock(s)));
-    let min_order_qty = p.min_order_qty.and_then(|m| errors.check("min_order_qty", parse_min_order_qty(m)));
-    let images = p.images.as_deref().and_then(|i| errors.check("images", parse_images(i)));
-    let tiers = p.tiers.and_then(|t| errors.check("tiers", Ladder::parse(t)));
+    let mut checked = check_values(&p, &mut errors);
+    checked.category_id = check_category(state, p.category_id, &mut errors).await?;
+    checked.origin_adcode = check_origin(state, p.origin_adcode, &mut errors).await?;
+    errors.into_result()?;
+    Ok(merge(checked, current))
+}
+
+/// The checks that need no database.
+fn check_values(p: &ProductPatch, errors: &mut FieldErrors) -> Checked {
     let certification = match &p.certification {
         Some(input) => match Certification::parse(input) {
             Ok(c) => Some(c),
@@ -107,63 +123,86 @@ pub async fn apply_patch(state: &AppState, current: Option<&ProductRow>, p: Prod
         },
         None => None,
     };
-    let category_id = match p.category_id {
-        Some(c) => match i32::try_from(c).ok() {
-            Some(c) if db::find_category(&state.db, c).await?.is_some() => Some(c),
-            _ => {
-                errors.add("category_id", "no such category");
-                None
-            }
-        },
-        None => None,
-    };
-    let origin_adcode = match p.origin_adcode {
-        Some(o) => match Adcode::parse(o) {
-            Ok(a) if regions::is_gansu_county(&state.db, a).await? => Some(a.get()),
-            _ => {
-                errors.add("origin_adcode", "must be the code of a Gansu county");
-                None
-            }
-        },
-        None => None,
-    };
-    errors.into_result()?;
-    let cert_changed = p.certification.is_some();
-    let (cert, cert_status) = match (certification, current) {
-        (Some(c), _) => (Some(c), Some("unverified".to_string())),
-        (None, Some(row)) => (
-            row.cert_number.as_ref().map(|number| Certification {
-                number: number.clone(),
-                issuer: row.cert_issuer.clone().unwrap_or_default(),
-                valid_from: row.cert_valid_from.unwrap_or_default(),
-                valid_until: row.cert_valid_until.unwrap_or_default(),
-            }),
-            row.cert_status.clone(),
-        ),
+    Checked {
+        title: p.title.as_deref().and_then(|t| errors.check("title", required_text(t, TITLE_MAX))),
+        description: p
+            .description
+            .as_deref()
+            .and_then(|d| errors.check("description", text::trimmed(d, DESCRIPTION_MAX))),
+        spec: p.spec.as_deref().and_then(|s| errors.check("spec", text::trimmed(s, SPEC_MAX))),
+        unit: p.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u))),
+        stock: p.stock.and_then(|s| errors.check("stock", parse_stock(s))),
+        min_order_qty: p.min_order_qty.and_then(|m| errors.check("min_order_qty", parse_min_order_qty(m))),
+        images: p.images.as_deref().and_then(|i| errors.check("images", parse_images(i))),
+        tiers: p.tiers.clone().and_then(|t| errors.check("tiers", Ladder::parse(t))),
+        certification,
+        ..Checked::default()
+    }
+}
+
+/// A known category, or an error under `category_id`.
+async fn check_category(state: &AppState, raw: Option<i64>, errors: &mut FieldErrors) -> Result<Option<i32>> {
+    let Some(raw) = raw else { return Ok(None) };
+    match i32::try_from(raw).ok() {
+        Some(c) if db::find_category(&state.db, c).await?.is_some() => Ok(Some(c)),
+        _ => {
+            errors.add("category_id", "no such category");
+            Ok(None)
+        }
+    }
+}
+
+/// A Gansu county, or an error under `origin_adcode`.
+async fn check_origin(state: &AppState, raw: Option<i64>, errors: &mut FieldErrors) -> Result<Option<i32>> {
+    let Some(raw) = raw else { return Ok(None) };
+    match Adcode::parse(raw) {
+        Ok(a) if regions::is_gansu_county(&state.db, a).await? => Ok(Some(a.get())),
+        _ => {
+            errors.add("origin_adcode", "must be the code of a Gansu county");
+            Ok(None)
+        }
+    }
+}
+
+/// The product's certification as stored, with its status.
+fn stored_certification(row: &ProductRow) -> (Option<Certification>, Option<String>) {
+    let cert = row.cert_number.as_ref().map(|number| Certification {
+        number: number.clone(),
+        issuer: row.cert_issuer.clone().unwrap_or_default(),
+        valid_from: row.cert_valid_from.unwrap_or_default(),
+        valid_until: row.cert_valid_until.unwrap_or_default(),
+    });
+    (cert, row.cert_status.clone())
+}
+
+/// The new field set: the patch's checked fields over the current ones. For a new product
+/// every required field came from `ProductInput`, so `current` only fills what a patch omits.
+fn merge(c: Checked, current: Option<&ProductRow>) -> ProductFields {
+    // A replaced certification is checked again by an admin.
+    let (certification, cert_status) = match (c.certification, current) {
+        (Some(cert), _) => (Some(cert), Some("unverified".to_string())),
+        (None, Some(row)) => stored_certification(row),
         (None, None) => (None, None),
     };
-    debug_assert!(cert_changed || current.is_some() || cert.is_none());
-    // For a new product every required field came from ProductInput, so `current` is needed
-    // only for fields the patch leaves out.
     let pick = |new: Option<String>, old: Option<&String>| new.or_else(|| old.cloned()).unwrap_or_default();
-    let title = pick(title, current.map(|r| &r.title));
-    let description = pick(description, current.map(|r| &r.description));
+    let title = pick(c.title, current.map(|r| &r.title));
+    let description = pick(c.description, current.map(|r| &r.description));
     let search_grams = search::grams(&format!("{title} {description}"));
-    Ok(ProductFields {
-        category_id: category_id.or(current.map(|r| r.category_id)).unwrap_or_default(),
+    ProductFields {
+        category_id: c.category_id.or(current.map(|r| r.category_id)).unwrap_or_default(),
         title,
         description,
-        origin_adcode: origin_adcode.or(current.map(|r| r.origin_adcode)).unwrap_or_default(),
-        unit: pick(unit, current.map(|r| &r.unit)),
-        spec: pick(spec, current.map(|r| &r.spec)),
-        stock: stock.or(current.map(|r| r.stock)).unwrap_or_default(),
-        images: images.or(current.map(|r| r.images.clone())).unwrap_or_default(),
-        min_order_qty: min_order_qty.or(current.map(|r| r.min_order_qty)).unwrap_or(1),
-        tiers: tiers.map(|l| l.tiers().to_vec()).or(current.map(|r| r.tiers.0.clone())).unwrap_or_default(),
-        certification: cert,
+        origin_adcode: c.origin_adcode.or(current.map(|r| r.origin_adcode)).unwrap_or_default(),
+        unit: pick(c.unit, current.map(|r| &r.unit)),
+        spec: pick(c.spec, current.map(|r| &r.spec)),
+        stock: c.stock.or(current.map(|r| r.stock)).unwrap_or_default(),
+        images: c.images.or(current.map(|r| r.images.clone())).unwrap_or_default(),
+        min_order_qty: c.min_order_qty.or(current.map(|r| r.min_order_qty)).unwrap_or(1),
+        tiers: c.tiers.map(|l| l.tiers().to_vec()).or(current.map(|r| r.tiers.0.clone())).unwrap_or_default(),
+        certification,
         cert_status,
         search_grams,
-    })
+    }
 }
 
 /// Trimmed, non-empty text of at most `max` characters.

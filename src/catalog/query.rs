@@ -77,35 +77,8 @@ impl CatalogQuery {
             },
             None => None,
         };
-        let mut counties = None;
-        if let Some(c) = self.county {
-            match Adcode::parse(c) {
-                Ok(a) if regions::is_gansu_county(&state.db, a).await? => counties = Some(vec![a.get()]),
-                _ => errors.add("county", "must be the code of a Gansu county"),
-            }
-        }
-        if let Some(p) = self.prefecture {
-            match Adcode::parse(p) {
-                Ok(a) if regions::is_gansu_prefecture(&state.db, a).await? => {
-                    let in_prefecture = regions::counties_of(&state.db, a).await?;
-                    counties = Some(match counties {
-                        Some(c) => c.into_iter().filter(|x| in_prefecture.contains(x)).collect(),
-                        None => in_prefecture,
-                    });
-                }
-                _ => errors.add("prefecture", "must be the code of a Gansu prefecture"),
-            }
-        }
-        for (field, value) in [("min_price_fen", self.min_price_fen), ("max_price_fen", self.max_price_fen)] {
-            if value.is_some_and(|v| v < 0) {
-                errors.add(field, "must not be negative");
-            }
-        }
-        if let (Some(min), Some(max)) = (self.min_price_fen, self.max_price_fen)
-            && min > max
-        {
-            errors.add("max_price_fen", "must not be below min_price_fen");
-        }
+        let counties = counties(state, self.county, self.prefecture, &mut errors).await?;
+        check_price_range(self.min_price_fen, self.max_price_fen, &mut errors);
         errors.into_result()?;
         Ok(PublicQuery {
             terms,
@@ -120,6 +93,50 @@ impl CatalogQuery {
             after,
             limit,
         })
+    }
+}
+
+/// The origin counties a query narrows to: a county, a prefecture's counties, or both
+/// intersected; `None` for no narrowing.
+async fn counties(
+    state: &AppState,
+    county: Option<i64>,
+    prefecture: Option<i64>,
+    errors: &mut FieldErrors,
+) -> Result<Option<Vec<i32>>> {
+    let mut counties = None;
+    if let Some(c) = county {
+        match Adcode::parse(c) {
+            Ok(a) if regions::is_gansu_county(&state.db, a).await? => counties = Some(vec![a.get()]),
+            _ => errors.add("county", "must be the code of a Gansu county"),
+        }
+    }
+    if let Some(p) = prefecture {
+        match Adcode::parse(p) {
+            Ok(a) if regions::is_gansu_prefecture(&state.db, a).await? => {
+                let in_prefecture = regions::counties_of(&state.db, a).await?;
+                counties = Some(match counties {
+                    Some(c) => c.into_iter().filter(|x| in_prefecture.contains(x)).collect(),
+                    None => in_prefecture,
+                });
+            }
+            _ => errors.add("prefecture", "must be the code of a Gansu prefecture"),
+        }
+    }
+    Ok(counties)
+}
+
+/// Prices are not negative, and the range is not upside down.
+fn check_price_range(min: Option<i64>, max: Option<i64>, errors: &mut FieldErrors) {
+    for (field, value) in [("min_price_fen", min), ("max_price_fen", max)] {
+        if value.is_some_and(|v| v < 0) {
+            errors.add(field, "must not be negative");
+        }
+    }
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        errors.add("max_price_fen", "must not be below min_price_fen");
     }
 }
 

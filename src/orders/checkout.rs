@@ -364,6 +364,38 @@ fn price(products: &BTreeMap<Uuid, Orderable>, wanted: &[Wanted]) -> Result<Pric
     Ok(Priced { lines, groups })
 }
 
+/// Where a new order starts, and until when it holds its stock: awaiting approval when a
+/// purchaser's order reaches the enterprise's threshold, else pending payment.
+fn first_status(state: &AppState, p: &Placement<'_>, total_fen: i64) -> (OrderStatus, chrono::DateTime<Utc>) {
+    let needs_approval =
+        p.buyer.needs_approval_over_threshold() && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
+    let settings = &state.settings.orders;
+    let (status, hold) = if needs_approval {
+        (OrderStatus::AwaitingApproval, settings.approval_hold_secs)
+    } else {
+        (OrderStatus::PendingPayment, settings.payment_window_secs)
+    };
+    (status, Utc::now() + Duration::seconds(hold as i64))
+}
+
+/// One pending fulfilment group per producer.
+fn new_groups(order_id: Uuid, groups: &BTreeMap<Uuid, (Uuid, i64)>) -> Vec<GroupRow> {
+    groups
+        .iter()
+        .map(|(producer_id, (group_id, subtotal))| GroupRow {
+            id: *group_id,
+            order_id,
+            producer_id: *producer_id,
+            status: GroupStatus::Pending,
+            subtotal_fen: *subtotal,
+            carrier: None,
+            tracking_no: None,
+            shipped_at: None,
+            completed_at: None,
+        })
+        .collect()
+}
+
 /// Writes the order, its groups, lines and first history entry (and empties the cart, and
 /// stores the reply under the idempotency key) inside `tx`.
 async fn write(
@@ -375,15 +407,7 @@ async fn write(
     let Priced { lines, groups } = priced;
     let order_id = Uuid::now_v7();
     let total_fen: i64 = groups.values().map(|g| g.1).sum();
-    let needs_approval =
-        p.buyer.needs_approval_over_threshold() && p.approval_threshold_fen.is_some_and(|t| total_fen >= t);
-    let settings = &state.settings.orders;
-    let (status, hold) = if needs_approval {
-        (OrderStatus::AwaitingApproval, settings.approval_hold_secs)
-    } else {
-        (OrderStatus::PendingPayment, settings.payment_window_secs)
-    };
-    let expires_at = Utc::now() + Duration::seconds(hold as i64);
+    let (status, expires_at) = first_status(state, p, total_fen);
     db::insert_order(
         tx,
         &NewOrder {
@@ -399,20 +423,9 @@ async fn write(
         },
     )
     .await?;
-    let mut group_rows = Vec::new();
-    for (producer_id, (group_id, subtotal)) in &groups {
-        db::insert_group(tx, *group_id, order_id, *producer_id, *subtotal).await?;
-        group_rows.push(GroupRow {
-            id: *group_id,
-            order_id,
-            producer_id: *producer_id,
-            status: GroupStatus::Pending,
-            subtotal_fen: *subtotal,
-            carrier: None,
-            tracking_no: None,
-            shipped_at: None,
-            completed_at: None,
-        });
+    let group_rows = new_groups(order_id, &groups);
+    for g in &group_rows {
+        db::insert_group(tx, g.id, order_id, g.producer_id, g.subtotal_fen).await?;
     }
     db::insert_lines(tx, order_id, &lines).await?;
     let actor = p.buyer.account_id();
