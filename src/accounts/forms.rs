@@ -184,6 +184,12 @@ struct CommonOrg<'a> {
     address: &'a str,
 }
 
+impl<'a> CommonOrg<'a> {
+    fn of(legal_name: &'a str, uscc: &'a str, contact_name: &'a str, contact_phone: &'a str, address: &'a str) -> Self {
+        Self { legal_name, uscc, contact_name, contact_phone, address }
+    }
+}
+
 /// What only producers tell: how they bring farmers income, and how many households.
 struct FarmerLinkage<'a> {
     statement: &'a str,
@@ -252,13 +258,7 @@ impl TryFrom<&EnterpriseRegistration> for (OrganizationForm, AccountForm) {
 
     fn try_from(body: &EnterpriseRegistration) -> Result<Self, AppError> {
         let o = &body.organization;
-        let common = CommonOrg {
-            legal_name: &o.legal_name,
-            uscc: &o.uscc,
-            contact_name: &o.contact_name,
-            contact_phone: &o.contact_phone,
-            address: &o.address,
-        };
+        let common = CommonOrg::of(&o.legal_name, &o.uscc, &o.contact_name, &o.contact_phone, &o.address);
         registration(OrgKind::Enterprise, common, ("district_adcode", o.district_adcode), None, &body.owner)
     }
 }
@@ -268,13 +268,7 @@ impl TryFrom<&ProducerRegistration> for (OrganizationForm, AccountForm) {
 
     fn try_from(body: &ProducerRegistration) -> Result<Self, AppError> {
         let o = &body.organization;
-        let common = CommonOrg {
-            legal_name: &o.legal_name,
-            uscc: &o.uscc,
-            contact_name: &o.contact_name,
-            contact_phone: &o.contact_phone,
-            address: &o.address,
-        };
+        let common = CommonOrg::of(&o.legal_name, &o.uscc, &o.contact_name, &o.contact_phone, &o.address);
         let linkage = FarmerLinkage { statement: &o.farmer_linkage, households: o.households };
         registration(OrgKind::Producer, common, ("county_adcode", o.county_adcode), Some(linkage), &body.owner)
     }

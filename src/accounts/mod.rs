@@ -14,19 +14,22 @@ mod review;
 mod routes;
 mod signin;
 
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
 use crate::error::Result;
-use crate::password::PasswordHasher;
 use crate::session::SessionStore;
 use crate::state::AppState;
-use model::{Account, AccountRole, Email, Membership, OrgKind, OrgStatus, Organization, Password};
+use model::{Membership, OrgKind, OrgStatus, Organization};
 
 pub use db::{NewAccount, NewOrganization};
 pub use forms::ReasonRequest;
 pub use guards::ProducerMember;
+pub use registration::create_staff;
+/// Applies an admin's decision on an organization inside the caller's transaction, which also
+/// carries what the decision means to higher areas (`workflows::organization_review`).
+pub use review::apply as decide_organization;
 pub use review::{Decided, Decision};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -65,36 +68,12 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     db::find_organization(db, id).await
 }
 
-/// Applies an admin's decision on an organization inside the caller's transaction (which also
-/// carries what the decision means to higher areas); see `review`.
-pub async fn decide_organization(
-    tx: &mut Transaction<'_, Postgres>,
-    admin_id: Uuid,
-    organization_id: Uuid,
-    decision: Decision,
-    reason: Option<&str>,
-) -> Result<Decided> {
-    review::apply(tx, admin_id, organization_id, decision, reason).await
-}
-
 /// Ends every session of these accounts (suspended members).
 pub async fn revoke_sessions(sessions: &SessionStore, account_ids: &[Uuid]) -> Result<()> {
     for account_id in account_ids {
         sessions.revoke_all(*account_id).await?;
     }
     Ok(())
-}
-
-/// Creates a platform staff account (the `admin create` command, and tests).
-pub async fn create_staff(
-    db: &PgPool,
-    hasher: &PasswordHasher,
-    email: &Email,
-    password: &Password,
-    display_name: &str,
-    role: AccountRole,
-) -> Result<Account> {
-    registration::create_staff(db, hasher, email, password, display_name, role).await
 }
 
 /// Whether an account with this email exists (the demo seed runs only once).

@@ -11,6 +11,20 @@ use crate::http::extract::{Json, Path};
 use crate::state::AppState;
 use crate::text::{Text, limits};
 
+/// A decision that must say why (the applicant or organization sees the reason).
+async fn decide_with_reason(
+    state: &AppState,
+    admin: &Admin,
+    id: Uuid,
+    decision: Decision,
+    body: &ReasonRequest,
+) -> Result<axum::Json<Organization>> {
+    let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
+    let organization =
+        organization_review::decide(state, admin.0.account_id, id, decision, Some(reason.as_str())).await?;
+    Ok(axum::Json(organization))
+}
+
 /// Verifies an organization (also reinstates a suspended or reconsiders a rejected one).
 #[utoipa::path(
     post, path = "/admin/organizations/{id}/verify", tag = "admin", params(("id" = Uuid, Path)),
@@ -36,10 +50,7 @@ pub async fn reject_organization(
     Path(id): Path<Uuid>,
     Json(body): Json<ReasonRequest>,
 ) -> Result<axum::Json<Organization>> {
-    let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
-    let organization =
-        organization_review::decide(&state, admin.0.account_id, id, Decision::Reject, Some(reason.as_str())).await?;
-    Ok(axum::Json(organization))
+    decide_with_reason(&state, &admin, id, Decision::Reject, &body).await
 }
 
 /// Suspends an organization, with a reason; every member's sessions end at once.
@@ -53,8 +64,5 @@ pub async fn suspend_organization(
     Path(id): Path<Uuid>,
     Json(body): Json<ReasonRequest>,
 ) -> Result<axum::Json<Organization>> {
-    let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
-    let organization =
-        organization_review::decide(&state, admin.0.account_id, id, Decision::Suspend, Some(reason.as_str())).await?;
-    Ok(axum::Json(organization))
+    decide_with_reason(&state, &admin, id, Decision::Suspend, &body).await
 }
