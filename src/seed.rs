@@ -379,7 +379,13 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
             batch.tiers_json.push(tiers.clone());
             batch.retail_prices.push(retail);
             batch.statuses.push(status.into());
-            batch.cert_numbers.push((rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{:06}", done + k)));
+            // Three in ten are certified, verified, by the province's agriculture department.
+            let cert = (rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{:06}", done + k));
+            batch.cert_issuers.push(cert.as_ref().map(|_| "甘肃省农业农村厅".to_string()));
+            batch.cert_valid_from.push(cert.as_ref().and(chrono::NaiveDate::from_ymd_opt(2026, 1, 1)));
+            batch.cert_valid_until.push(cert.as_ref().and(chrono::NaiveDate::from_ymd_opt(2028, 12, 31)));
+            batch.cert_statuses.push(cert.as_ref().map(|_| "verified".to_string()));
+            batch.cert_numbers.push(cert);
             batch.sales.push(rng.random_range(0..3000));
             batch.created_at.push(created);
             // History: the first ladder at creation, then up to two changes since.

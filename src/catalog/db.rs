@@ -1,6 +1,6 @@
 //! The catalog's SQL: categories, products, price changes, price alerts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction};
@@ -617,19 +617,24 @@ pub struct ProductBatch {
     pub tiers_json: Vec<String>,
     pub retail_prices: Vec<i64>,
     pub statuses: Vec<String>,
+    /// The certification, all five None for an uncertified product.
     pub cert_numbers: Vec<Option<String>>,
+    pub cert_issuers: Vec<Option<String>>,
+    pub cert_valid_from: Vec<Option<NaiveDate>>,
+    pub cert_valid_until: Vec<Option<NaiveDate>>,
+    /// unverified | verified | revoked
+    pub cert_statuses: Vec<Option<String>>,
     pub sales: Vec<i64>,
     /// Space-separated grams (grams never contain spaces).
     pub grams: Vec<String>,
     pub created_at: Vec<DateTime<Utc>>,
 }
 
-/// Inserts a batch in one statement. Certified products get a verified certification issued
-/// by 甘肃省农业农村厅 valid from 2026-01-01 to 2028-12-31.
+/// Inserts a batch in one statement.
 #[tracing::instrument(skip_all, fields(rows = b.ids.len()))]
 pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> sqlx::Result<u64> {
-    // `cert_numbers` is `Vec<Option<_>>`, which the macros' parameter check (expecting `Vec<_>`
-    // for an array) does not accept: `as _` binds it unchecked.
+    // The nullable columns' arrays are `Vec<Option<_>>`, which the macros' parameter check
+    // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.
     sqlx::query!(
         r#"
         insert into products (id, producer_id, producer_active, category_id, title, description,
@@ -638,16 +643,15 @@ pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> 
             search_grams, created_at, updated_at)
         select id, producer_id, true, category_id, title, description, origin, unit, spec, stock,
             array[image], 1, tiers::jsonb, retail, status,
-            cert, case when cert is null then null else '甘肃省农业农村厅' end,
-            case when cert is null then null else date '2026-01-01' end,
-            case when cert is null then null else date '2028-12-31' end,
-            case when cert is null then null else 'verified' end,
+            cert, cert_issuer, cert_valid_from, cert_valid_until, cert_status,
             sales, string_to_array(grams, ' '), created, created
         from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[],
                     $8::text[], $9::int[], $10::text[], $11::text[], $12::bigint[], $13::text[],
-                    $14::text[], $15::bigint[], $16::text[], $17::timestamptz[])
+                    $14::text[], $15::text[], $16::date[], $17::date[], $18::text[],
+                    $19::bigint[], $20::text[], $21::timestamptz[])
             as t(id, producer_id, category_id, title, description, origin, unit, spec, stock, image,
-                 tiers, retail, status, cert, sales, grams, created)
+                 tiers, retail, status, cert, cert_issuer, cert_valid_from, cert_valid_until,
+                 cert_status, sales, grams, created)
         "#,
         &b.ids,
         &b.producer_ids,
@@ -663,6 +667,10 @@ pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> 
         &b.retail_prices,
         &b.statuses,
         &b.cert_numbers as _,
+        &b.cert_issuers as _,
+        &b.cert_valid_from as _,
+        &b.cert_valid_until as _,
+        &b.cert_statuses as _,
         &b.sales,
         &b.grams,
         &b.created_at,
