@@ -12,6 +12,7 @@
 set -euo pipefail
 
 admin_url=${1:?usage: scripts/schema-db.sh ADMIN_POSTGRES_URL}
+command -v psql >/dev/null 2>&1 || { echo "schema-db: psql is needed (Debian: postgresql-client)" >&2; exit 1; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 export LC_ALL=C
 
