@@ -742,6 +742,7 @@ pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) ->
                (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id for update
         "#,
+        // A cast turns off the macros' parameter check, which wants a `Vec<Uuid>` for uuid[].
         ids as &[Uuid],
     )
     .fetch_all(&mut **tx)
@@ -757,6 +758,7 @@ pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Ve
                (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id
         "#,
+        // A cast turns off the macros' parameter check, which wants a `Vec<Uuid>` for uuid[].
         ids as &[Uuid],
     )
     .fetch_all(db)

@@ -113,6 +113,7 @@ pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, li
         order_id,
         &groups,
         &products,
+        // A cast turns off the macros' parameter check, which wants a `Vec<String>` for text[].
         &titles as &[&str],
         &qtys,
         &prices,
