@@ -1,8 +1,12 @@
-# Multi-stage build. No database is needed at build time: queries are checked at run time
-# and the migrations are compiled into the binary.
+# Multi-stage build. No database is needed at build time: sqlx's query macros check the
+# queries against the committed query data in .sqlx/ (SQLX_OFFLINE, also set by
+# .cargo/config.toml), and the migrations are compiled into the binary.
 FROM rust:1.95-bookworm AS build
 WORKDIR /src
+ENV SQLX_OFFLINE=true
 COPY rust-toolchain.toml Cargo.toml Cargo.lock ./
+COPY .cargo ./.cargo
+COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
 COPY static ./static

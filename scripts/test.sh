@@ -7,6 +7,9 @@ eval "$services_env"
 echo "test: Postgres at ${DATABASE_URL%/*}, Redis at $REDIS_URL" >&2
 
 cargo fmt --all -- --check
+# Static SQL is compile-time checked: against the schema of migrations/ here, offline from .sqlx/
+# everywhere else (.cargo/config.toml); this fails when the two disagree.
+scripts/sqlx-check.sh
 cargo clippy --all-targets --locked -- -D warnings
 
 # Each test clones its own database; drop the ones earlier runs left behind (their names

@@ -328,7 +328,7 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
         done += n;
     }
     // Merge the GIN pending list and refresh statistics, so the planner sees the new rows.
-    // (A maintenance command, not a query: it stays a runtime statement.)
+    // Runtime query on purpose: maintenance with no parameters or result for the macros to check.
     sqlx::query("vacuum analyze products, price_changes, organizations, accounts").execute(pool).await?;
     tracing::info!(
         products,
@@ -439,7 +439,13 @@ fn product_batch(
         batch.tiers_json.push(ladder(retail));
         batch.retail_prices.push(retail);
         batch.statuses.push(status.into());
-        batch.cert_numbers.push((rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{k:06}")));
+        // Three in ten are certified, verified, by the province's agriculture department.
+        let cert = (rng.random_range(0..10) < 3).then(|| format!("GSXF-2026-{k:06}"));
+        batch.cert_issuers.push(cert.as_ref().map(|_| "甘肃省农业农村厅".to_string()));
+        batch.cert_valid_from.push(cert.as_ref().and(chrono::NaiveDate::from_ymd_opt(2026, 1, 1)));
+        batch.cert_valid_until.push(cert.as_ref().and(chrono::NaiveDate::from_ymd_opt(2028, 12, 31)));
+        batch.cert_statuses.push(cert.as_ref().map(|_| "verified".to_string()));
+        batch.cert_numbers.push(cert);
         batch.sales.push(rng.random_range(0..3000));
         batch.created_at.push(created);
         price_history(rng, &mut history, id, producer.owner_id, retail, created, now);

@@ -5,6 +5,22 @@ use uuid::Uuid;
 
 use super::model::{Account, AccountRole, Member, MemberRole, Membership, OrgKind, OrgStatus, Organization};
 
+/// `sqlx::query_as!` into [`Organization`]: the SQL before and after the column list, then the
+/// arguments. One place lists the columns (with the enum overrides the macros need).
+macro_rules! query_organization {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            Organization,
+            $before
+                + r#"id, kind as "kind: OrgKind", legal_name, uscc, region_adcode, contact_name,
+                     contact_phone, address, farmer_linkage, households, status as "status: OrgStatus",
+                     status_reason, created_at, updated_at"#
+                + $after
+            $(, $arg)*
+        )
+    };
+}
+
 pub struct NewAccount<'a> {
     pub email: &'a str,
     pub password_hash: &'a str,
@@ -27,43 +43,44 @@ pub struct NewOrganization<'a> {
 
 #[tracing::instrument(skip_all)]
 pub async fn insert_account(db: impl PgExecutor<'_>, new: &NewAccount<'_>) -> sqlx::Result<Account> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Account,
         r#"
         insert into accounts (id, email, password_hash, display_name, phone, role)
         values ($1, $2, $3, $4, $5, $6)
-        returning id, email, display_name, phone, role, created_at
+        returning id, email, display_name, phone, role as "role: AccountRole", created_at
         "#,
+        Uuid::now_v7(),
+        new.email,
+        new.password_hash,
+        new.display_name,
+        new.phone,
+        new.role as _,
     )
-    .bind(Uuid::now_v7())
-    .bind(new.email)
-    .bind(new.password_hash)
-    .bind(new.display_name)
-    .bind(new.phone)
-    .bind(new.role)
     .fetch_one(db)
     .await
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn insert_organization(db: impl PgExecutor<'_>, new: &NewOrganization<'_>) -> sqlx::Result<Organization> {
-    sqlx::query_as(
+    query_organization!(
         r#"
         insert into organizations (id, kind, legal_name, uscc, region_adcode, contact_name,
                                    contact_phone, address, farmer_linkage, households)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
-        returning *
-        "#,
+        returning "#,
+        "",
+        Uuid::now_v7(),
+        new.kind.as_str(),
+        new.legal_name,
+        new.uscc,
+        new.region_adcode,
+        new.contact_name,
+        new.contact_phone,
+        new.address,
+        new.farmer_linkage,
+        new.households,
     )
-    .bind(Uuid::now_v7())
-    .bind(new.kind)
-    .bind(new.legal_name)
-    .bind(new.uscc)
-    .bind(new.region_adcode)
-    .bind(new.contact_name)
-    .bind(new.contact_phone)
-    .bind(new.address)
-    .bind(new.farmer_linkage)
-    .bind(new.households)
     .fetch_one(db)
     .await
 }
@@ -75,12 +92,14 @@ pub async fn insert_membership(
     account_id: Uuid,
     role: MemberRole,
 ) -> sqlx::Result<()> {
-    sqlx::query(r#"insert into memberships (organization_id, account_id, role) values ($1, $2, $3)"#)
-        .bind(organization_id)
-        .bind(account_id)
-        .bind(role)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"insert into memberships (organization_id, account_id, role) values ($1, $2, $3)"#,
+        organization_id,
+        account_id,
+        role as _,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -96,66 +115,77 @@ pub struct Credentials {
 
 #[tracing::instrument(skip(db))]
 pub async fn find_credentials_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(r#"select id, email, password_hash, role, status from accounts where email = $1"#)
-        .bind(email)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Credentials,
+        r#"select id, email, password_hash, role as "role: AccountRole", status from accounts where email = $1"#,
+        email,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Credentials>> {
-    sqlx::query_as(r#"select id, email, password_hash, role, status from accounts where id = $1"#)
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as!(
+        Credentials,
+        r#"select id, email, password_hash, role as "role: AccountRole", status from accounts where id = $1"#,
+        id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_account(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Account>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Account,
         r#"
-        select id, email, display_name, phone, role, created_at
+        select id, email, display_name, phone, role as "role: AccountRole", created_at
         from accounts where id = $1 and status = 'active'
         "#,
+        id,
     )
-    .bind(id)
     .fetch_optional(db)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn memberships_of(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<Membership>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Membership,
         r#"
-        select m.organization_id, o.kind, m.role, o.status as organization_status
+        select m.organization_id, o.kind as "kind: OrgKind", m.role as "role: MemberRole",
+               o.status as "organization_status: OrgStatus"
         from memberships m join organizations o on o.id = m.organization_id
         where m.account_id = $1
         "#,
+        account_id,
     )
-    .bind(account_id)
     .fetch_all(db)
     .await
 }
 
 #[tracing::instrument(skip_all)]
 pub async fn update_password(db: impl PgExecutor<'_>, account_id: Uuid, password_hash: &str) -> sqlx::Result<()> {
-    sqlx::query(r#"update accounts set password_hash = $2, updated_at = now() where id = $1"#)
-        .bind(account_id)
-        .bind(password_hash)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"update accounts set password_hash = $2, updated_at = now() where id = $1"#,
+        account_id,
+        password_hash
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(r#"select * from organizations where id = $1"#).bind(id).fetch_optional(db).await
+    query_organization!("select ", " from organizations where id = $1", id).fetch_optional(db).await
 }
 
 /// The organization, locked until the transaction ends, so that status changes serialize.
 #[tracing::instrument(skip(tx))]
 pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<Organization>> {
-    sqlx::query_as(r#"select * from organizations where id = $1 for update"#).bind(id).fetch_optional(&mut **tx).await
+    query_organization!("select ", " from organizations where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
 #[tracing::instrument(skip(db))]
@@ -164,24 +194,28 @@ pub async fn membership_role(
     organization_id: Uuid,
     account_id: Uuid,
 ) -> sqlx::Result<Option<MemberRole>> {
-    sqlx::query_scalar(r#"select role from memberships where organization_id = $1 and account_id = $2"#)
-        .bind(organization_id)
-        .bind(account_id)
-        .fetch_optional(db)
-        .await
+    sqlx::query_scalar!(
+        r#"select role as "role: MemberRole" from memberships where organization_id = $1 and account_id = $2"#,
+        organization_id,
+        account_id,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn list_members(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Member>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Member,
         r#"
-        select a.id as account_id, a.email, a.display_name, m.role, m.created_at as joined_at
+        select a.id as account_id, a.email, a.display_name, m.role as "role: MemberRole",
+               m.created_at as joined_at
         from memberships m join accounts a on a.id = m.account_id
         where m.organization_id = $1
         order by m.created_at, a.id
         "#,
+        organization_id,
     )
-    .bind(organization_id)
     .fetch_all(db)
     .await
 }
@@ -192,15 +226,17 @@ pub async fn find_member(
     organization_id: Uuid,
     account_id: Uuid,
 ) -> sqlx::Result<Option<Member>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Member,
         r#"
-        select a.id as account_id, a.email, a.display_name, m.role, m.created_at as joined_at
+        select a.id as account_id, a.email, a.display_name, m.role as "role: MemberRole",
+               m.created_at as joined_at
         from memberships m join accounts a on a.id = m.account_id
         where m.organization_id = $1 and m.account_id = $2
         "#,
+        organization_id,
+        account_id,
     )
-    .bind(organization_id)
-    .bind(account_id)
     .fetch_optional(db)
     .await
 }
@@ -212,22 +248,26 @@ pub async fn update_member_role(
     account_id: Uuid,
     role: MemberRole,
 ) -> sqlx::Result<()> {
-    sqlx::query(r#"update memberships set role = $3 where organization_id = $1 and account_id = $2"#)
-        .bind(organization_id)
-        .bind(account_id)
-        .bind(role)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"update memberships set role = $3 where organization_id = $1 and account_id = $2"#,
+        organization_id,
+        account_id,
+        role as _,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn delete_membership(db: impl PgExecutor<'_>, organization_id: Uuid, account_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(r#"delete from memberships where organization_id = $1 and account_id = $2"#)
-        .bind(organization_id)
-        .bind(account_id)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"delete from memberships where organization_id = $1 and account_id = $2"#,
+        organization_id,
+        account_id
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
@@ -235,8 +275,7 @@ pub async fn delete_membership(db: impl PgExecutor<'_>, organization_id: Uuid, a
 /// stays taken) because orders and audit entries will point at it.
 #[tracing::instrument(skip(db))]
 pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(r#"update accounts set status = 'disabled', updated_at = now() where id = $1"#)
-        .bind(account_id)
+    sqlx::query!(r#"update accounts set status = 'disabled', updated_at = now() where id = $1"#, account_id)
         .execute(db)
         .await?;
     Ok(())
@@ -244,8 +283,7 @@ pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx:
 
 #[tracing::instrument(skip(db))]
 pub async fn member_account_ids(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(r#"select account_id from memberships where organization_id = $1"#)
-        .bind(organization_id)
+    sqlx::query_scalar!(r#"select account_id from memberships where organization_id = $1"#, organization_id)
         .fetch_all(db)
         .await
 }
@@ -259,20 +297,21 @@ pub async fn list_organizations(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<Organization>> {
-    sqlx::query_as(
+    query_organization!(
+        "select ",
         r#"
-        select * from organizations
+        from organizations
         where ($1::text is null or kind = $1)
           and ($2::text is null or status = $2)
           and ($3::uuid is null or id > $3)
         order by id
         limit $4
         "#,
+        kind.map(OrgKind::as_str),
+        status.map(OrgStatus::as_str),
+        after,
+        limit,
     )
-    .bind(kind.map(OrgKind::as_str))
-    .bind(status.map(OrgStatus::as_str))
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -284,16 +323,16 @@ pub async fn set_organization_status(
     status: OrgStatus,
     reason: Option<&str>,
 ) -> sqlx::Result<Organization> {
-    sqlx::query_as(
+    query_organization!(
         r#"
         update organizations set status = $2, status_reason = $3, updated_at = now()
         where id = $1
-        returning *
-        "#,
+        returning "#,
+        "",
+        id,
+        status.as_str(),
+        reason,
     )
-    .bind(id)
-    .bind(status)
-    .bind(reason)
     .fetch_one(&mut **tx)
     .await
 }
@@ -307,18 +346,18 @@ pub async fn insert_review(
     to: OrgStatus,
     reason: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into organization_reviews (id, organization_id, admin_id, from_status, to_status, reason)
         values ($1, $2, $3, $4, $5, $6)
         "#,
+        Uuid::now_v7(),
+        organization_id,
+        admin_id,
+        from.as_str(),
+        to.as_str(),
+        reason,
     )
-    .bind(Uuid::now_v7())
-    .bind(organization_id)
-    .bind(admin_id)
-    .bind(from.as_str())
-    .bind(to.as_str())
-    .bind(reason)
     .execute(&mut **tx)
     .await?;
     Ok(())

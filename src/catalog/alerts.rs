@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::board::median;
 use super::db::{self, PriceAlert};
-use super::model::ProductRow;
+use super::model::{AlertKind, ProductRow};
 use crate::config::CatalogSettings;
 use crate::error::{AppError, Result};
 use crate::http::pagination::{ListParams, Page};
@@ -32,14 +32,14 @@ pub async fn check(
     if let Some(m) = median(&peers)
         && exceeds(price, m, settings.alert_above_median_pct)
     {
-        db::insert_alert(tx, row.id, "above_median", price, m, settings.alert_above_median_pct as i32).await?;
+        db::insert_alert(tx, row.id, AlertKind::AboveMedian, price, m, settings.alert_above_median_pct as i32).await?;
     }
     if let Some(before) = before
         && price > before.retail_fen
         && exceeds(price, before.low_30d_fen, settings.alert_above_low_pct)
     {
         let pct = settings.alert_above_low_pct as i32;
-        db::insert_alert(tx, row.id, "above_30d_low", price, before.low_30d_fen, pct).await?;
+        db::insert_alert(tx, row.id, AlertKind::Above30dLow, price, before.low_30d_fen, pct).await?;
     }
     Ok(())
 }

@@ -1,26 +1,46 @@
 //! The catalog's SQL: categories, products, price changes, price alerts.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::model::{Category, ProductRow, ProductStatus, Tier};
+use super::model::{AlertKind, Category, CertStatus, ProductRow, ProductStatus, Tier};
 
+/// `sqlx::query_as!` into [`ProductRow`]: the SQL before and after the column list, then the
+/// arguments. One place lists the columns (with the type overrides the macros need).
+macro_rules! query_product {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            ProductRow,
+            $before
+                + r#"id, producer_id, category_id, title, description, origin_adcode, unit, spec, stock,
+                     images, min_order_qty, tiers as "tiers: Json<Vec<Tier>>", retail_price_fen,
+                     status as "status: ProductStatus", review_reason, cert_number, cert_issuer,
+                     cert_valid_from, cert_valid_until, cert_status as "cert_status: CertStatus", sales_count,
+                     created_at, updated_at"#
+                + $after
+            $(, $arg)*
+        )
+    };
+}
+
+/// The same columns for [`public_list`], whose SQL is built at run time (decoded through
+/// `ProductRow`'s `FromRow`); keep the two lists alike.
 const PRODUCT_COLUMNS: &str = "id, producer_id, category_id, title, description, origin_adcode, unit, spec, stock, \
      images, min_order_qty, tiers, retail_price_fen, status, review_reason, cert_number, cert_issuer, \
      cert_valid_from, cert_valid_until, cert_status, sales_count, created_at, updated_at";
 
 #[tracing::instrument(skip(db))]
 pub async fn list_categories(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Category>> {
-    sqlx::query_as(r#"select id, slug, name from categories order by sort_order, id"#).fetch_all(db).await
+    sqlx::query_as!(Category, r#"select id, slug, name from categories order by sort_order, id"#).fetch_all(db).await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_category(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
-    sqlx::query_as(r#"select id, slug, name from categories where id = $1"#).bind(id).fetch_optional(db).await
+    sqlx::query_as!(Category, r#"select id, slug, name from categories where id = $1"#, id).fetch_optional(db).await
 }
 
 /// Everything a product row holds that its producer chooses.
@@ -38,7 +58,7 @@ pub struct ProductFields {
     pub tiers: Vec<Tier>,
     pub certification: Option<super::model::Certification>,
     /// unverified | verified | revoked; None without a certification.
-    pub cert_status: Option<String>,
+    pub cert_status: Option<CertStatus>,
     pub search_grams: Vec<String>,
 }
 
@@ -49,19 +69,38 @@ pub async fn insert_product(
     producer_active: bool,
     f: &ProductFields,
 ) -> sqlx::Result<ProductRow> {
-    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let cert = f.certification.as_ref();
+    query_product!(
         r#"
         insert into products (id, producer_id, producer_active, category_id, title, description,
             origin_adcode, unit, spec, stock, images, min_order_qty, tiers, retail_price_fen,
             cert_number, cert_issuer, cert_valid_from, cert_valid_until, cert_status, search_grams)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)
-        returning {PRODUCT_COLUMNS}
-        "#
-    )))
-    .bind(Uuid::now_v7())
-    .bind(producer_id)
-    .bind(producer_active);
-    bind_fields(query, f).fetch_one(&mut **tx).await
+        returning "#,
+        "",
+        Uuid::now_v7(),
+        producer_id,
+        producer_active,
+        f.category_id,
+        f.title,
+        f.description,
+        f.origin_adcode,
+        f.unit,
+        f.spec,
+        f.stock,
+        &f.images,
+        f.min_order_qty,
+        Json(&f.tiers) as _,
+        f.tiers[0].unit_price_fen,
+        cert.map(|c| c.number.as_str()),
+        cert.map(|c| c.issuer.as_str()),
+        cert.map(|c| c.valid_from),
+        cert.map(|c| c.valid_until),
+        f.cert_status.map(CertStatus::as_str),
+        &f.search_grams,
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Rewrites every producer-chosen field and the status.
@@ -72,7 +111,8 @@ pub async fn update_product(
     f: &ProductFields,
     status: ProductStatus,
 ) -> sqlx::Result<ProductRow> {
-    let query = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    let cert = f.certification.as_ref();
+    query_product!(
         r#"
         update products set category_id = $2, title = $3, description = $4, origin_adcode = $5,
             unit = $6, spec = $7, stock = $8, images = $9, min_order_qty = $10, tiers = $11,
@@ -80,53 +120,42 @@ pub async fn update_product(
             cert_valid_until = $16, cert_status = $17, search_grams = $18, status = $19,
             updated_at = now()
         where id = $1
-        returning {PRODUCT_COLUMNS}
-        "#
-    )))
-    .bind(id);
-    bind_fields(query, f).bind(status).fetch_one(&mut **tx).await
-}
-
-type ProductQuery<'q> = sqlx::query::QueryAs<'q, Postgres, ProductRow, sqlx::postgres::PgArguments>;
-
-/// Binds the producer-chosen fields in the order both the insert and the update number them.
-fn bind_fields<'q>(query: ProductQuery<'q>, f: &'q ProductFields) -> ProductQuery<'q> {
-    query
-        .bind(f.category_id)
-        .bind(&f.title)
-        .bind(&f.description)
-        .bind(f.origin_adcode)
-        .bind(&f.unit)
-        .bind(&f.spec)
-        .bind(f.stock)
-        .bind(&f.images)
-        .bind(f.min_order_qty)
-        .bind(Json(&f.tiers))
-        .bind(f.tiers[0].unit_price_fen)
-        .bind(f.certification.as_ref().map(|c| &c.number))
-        .bind(f.certification.as_ref().map(|c| &c.issuer))
-        .bind(f.certification.as_ref().map(|c| c.valid_from))
-        .bind(f.certification.as_ref().map(|c| c.valid_until))
-        .bind(&f.cert_status)
-        .bind(&f.search_grams)
+        returning "#,
+        "",
+        id,
+        f.category_id,
+        f.title,
+        f.description,
+        f.origin_adcode,
+        f.unit,
+        f.spec,
+        f.stock,
+        &f.images,
+        f.min_order_qty,
+        Json(&f.tiers) as _,
+        f.tiers[0].unit_price_fen,
+        cert.map(|c| c.number.as_str()),
+        cert.map(|c| c.issuer.as_str()),
+        cert.map(|c| c.valid_from),
+        cert.map(|c| c.valid_until),
+        f.cert_status.map(CertStatus::as_str),
+        &f.search_grams,
+        status as _,
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(r#"select {PRODUCT_COLUMNS} from products where id = $1"#)))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    query_product!("select ", " from products where id = $1", id).fetch_optional(db).await
 }
 
 /// The product, locked until the transaction ends, so that edits, reviews and price changes
 /// of one product serialize.
 #[tracing::instrument(skip(tx))]
 pub async fn lock_product(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(r#"select {PRODUCT_COLUMNS} from products where id = $1 for update"#)))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+    query_product!("select ", " from products where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
 #[tracing::instrument(skip(tx))]
@@ -136,46 +165,49 @@ pub async fn set_status(
     status: ProductStatus,
     reason: Option<&str>,
 ) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update products set status = $2, review_reason = $3, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
-    )))
-    .bind(id)
-    .bind(status)
-    .bind(reason)
+    query_product!(
+        "update products set status = $2, review_reason = $3, updated_at = now() where id = $1 returning ",
+        "",
+        id,
+        status as _,
+        reason,
+    )
     .fetch_one(&mut **tx)
     .await
 }
 
 #[tracing::instrument(skip(tx, tiers))]
 pub async fn set_tiers(tx: &mut Transaction<'_, Postgres>, id: Uuid, tiers: &[Tier]) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update products set tiers = $2, retail_price_fen = $3, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
-    )))
-    .bind(id)
-    .bind(Json(tiers))
-    .bind(tiers[0].unit_price_fen)
+    query_product!(
+        "update products set tiers = $2, retail_price_fen = $3, updated_at = now() where id = $1 returning ",
+        "",
+        id,
+        Json(tiers) as _,
+        tiers[0].unit_price_fen,
+    )
     .fetch_one(&mut **tx)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn set_stock(db: impl PgExecutor<'_>, id: Uuid, stock: i32) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update products set stock = $2, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
-    )))
-    .bind(id)
-    .bind(stock)
-    .fetch_one(db)
-    .await
+    query_product!("update products set stock = $2, updated_at = now() where id = $1 returning ", "", id, stock)
+        .fetch_one(db)
+        .await
 }
 
 #[tracing::instrument(skip(tx))]
-pub async fn set_cert_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, status: &str) -> sqlx::Result<ProductRow> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"update products set cert_status = $2, updated_at = now() where id = $1 returning {PRODUCT_COLUMNS}"#
-    )))
-    .bind(id)
-    .bind(status)
+pub async fn set_cert_status(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    status: CertStatus,
+) -> sqlx::Result<ProductRow> {
+    query_product!(
+        "update products set cert_status = $2, updated_at = now() where id = $1 returning ",
+        "",
+        id,
+        status.as_str()
+    )
     .fetch_one(&mut **tx)
     .await
 }
@@ -183,12 +215,14 @@ pub async fn set_cert_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, statu
 /// Shows or hides all of a producer's products when its organization is verified, suspended...
 #[tracing::instrument(skip(db))]
 pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, active: bool) -> sqlx::Result<u64> {
-    sqlx::query(r#"update products set producer_active = $2 where producer_id = $1 and producer_active <> $2"#)
-        .bind(producer_id)
-        .bind(active)
-        .execute(db)
-        .await
-        .map(|r| r.rows_affected())
+    sqlx::query!(
+        r#"update products set producer_active = $2 where producer_id = $1 and producer_active <> $2"#,
+        producer_id,
+        active,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
 }
 
 #[tracing::instrument(skip(db))]
@@ -199,17 +233,18 @@ pub async fn list_for_producer(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    query_product!(
+        "select ",
         r#"
-        select {PRODUCT_COLUMNS} from products
+        from products
         where producer_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or id > $3)
         order by id limit $4
-        "#
-    )))
-    .bind(producer_id)
-    .bind(status)
-    .bind(after)
-    .bind(limit)
+        "#,
+        producer_id,
+        status as _,
+        after,
+        limit,
+    )
     .fetch_all(db)
     .await
 }
@@ -221,16 +256,17 @@ pub async fn list_by_status(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    query_product!(
+        "select ",
         r#"
-        select {PRODUCT_COLUMNS} from products
+        from products
         where status = $1 and ($2::uuid is null or id > $2)
         order by id limit $3
-        "#
-    )))
-    .bind(status)
-    .bind(after)
-    .bind(limit)
+        "#,
+        status as _,
+        after,
+        limit,
+    )
     .fetch_all(db)
     .await
 }
@@ -259,20 +295,20 @@ pub async fn insert_price_change(
     new: &[Tier],
     reason: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into price_changes (id, product_id, changed_by, old_tiers, new_tiers, old_retail_fen, new_retail_fen, reason)
         values ($1, $2, $3, $4, $5, $6, $7, $8)
         "#,
+        Uuid::now_v7(),
+        product_id,
+        changed_by,
+        old.map(Json) as _,
+        Json(new) as _,
+        old.map(|t| t[0].unit_price_fen),
+        new[0].unit_price_fen,
+        reason,
     )
-    .bind(Uuid::now_v7())
-    .bind(product_id)
-    .bind(changed_by)
-    .bind(old.map(Json))
-    .bind(Json(new))
-    .bind(old.map(|t| t[0].unit_price_fen))
-    .bind(new[0].unit_price_fen)
-    .bind(reason)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -286,18 +322,20 @@ pub async fn price_history(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<PriceChange>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        PriceChange,
         r#"
-        select id, changed_at, changed_by, old_tiers, new_tiers as tiers, old_retail_fen,
+        select id, changed_at, changed_by, old_tiers as "old_tiers: Json<Vec<Tier>>",
+               new_tiers as "tiers: Json<Vec<Tier>>", old_retail_fen,
                new_retail_fen as retail_price_fen, reason
         from price_changes
         where product_id = $1 and ($2::uuid is null or id < $2)
         order by id desc limit $3
         "#,
+        product_id,
+        before,
+        limit,
     )
-    .bind(product_id)
-    .bind(before)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -306,7 +344,7 @@ pub async fn price_history(
 /// every price set within the window, and the one in effect when the window opened.
 #[tracing::instrument(skip(db))]
 pub async fn lowest_price_30d(db: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"
         select least(
             (select retail_price_fen from products where id = $1),
@@ -317,8 +355,8 @@ pub async fn lowest_price_30d(db: impl PgExecutor<'_>, product_id: Uuid) -> sqlx
               order by changed_at desc, id desc limit 1)
         )
         "#,
+        product_id,
     )
-    .bind(product_id)
     .fetch_one(db)
     .await
 }
@@ -331,16 +369,16 @@ pub async fn peer_prices(
     unit: &str,
     except: Uuid,
 ) -> sqlx::Result<Vec<i64>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"
         select retail_price_fen from products
         where category_id = $1 and unit = $2 and id <> $3 and status = 'listed' and producer_active
         order by retail_price_fen
         "#,
+        category_id,
+        unit,
+        except,
     )
-    .bind(category_id)
-    .bind(unit)
-    .bind(except)
     .fetch_all(db)
     .await
 }
@@ -359,14 +397,15 @@ pub struct BoardRow {
 /// Every publicly listed product of a category, by unit and price.
 #[tracing::instrument(skip(db))]
 pub async fn board_rows(db: impl PgExecutor<'_>, category_id: i32) -> sqlx::Result<Vec<BoardRow>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        BoardRow,
         r#"
         select id, title, producer_id, origin_adcode, unit, spec, retail_price_fen from products
         where category_id = $1 and status = 'listed' and producer_active
         order by unit, retail_price_fen, id
         "#,
+        category_id,
     )
-    .bind(category_id)
     .fetch_all(db)
     .await
 }
@@ -375,8 +414,7 @@ pub async fn board_rows(db: impl PgExecutor<'_>, category_id: i32) -> sqlx::Resu
 pub struct PriceAlert {
     pub id: Uuid,
     pub product_id: Uuid,
-    /// above_median | above_30d_low
-    pub kind: String,
+    pub kind: AlertKind,
     pub retail_price_fen: i64,
     pub reference_fen: i64,
     pub threshold_pct: i32,
@@ -390,23 +428,23 @@ pub struct PriceAlert {
 pub async fn insert_alert(
     tx: &mut Transaction<'_, Postgres>,
     product_id: Uuid,
-    kind: &str,
+    kind: AlertKind,
     retail_price_fen: i64,
     reference_fen: i64,
     threshold_pct: i32,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into price_alerts (id, product_id, kind, retail_price_fen, reference_fen, threshold_pct)
         values ($1, $2, $3, $4, $5, $6)
         "#,
+        Uuid::now_v7(),
+        product_id,
+        kind.as_str(),
+        retail_price_fen,
+        reference_fen,
+        threshold_pct,
     )
-    .bind(Uuid::now_v7())
-    .bind(product_id)
-    .bind(kind)
-    .bind(retail_price_fen)
-    .bind(reference_fen)
-    .bind(threshold_pct)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -419,16 +457,19 @@ pub async fn list_alerts(
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<PriceAlert>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        PriceAlert,
         r#"
-        select * from price_alerts
+        select id, product_id, kind as "kind: AlertKind", retail_price_fen, reference_fen, threshold_pct,
+               created_at, resolved_at, resolved_by, resolution_note
+        from price_alerts
         where (resolved_at is not null) = $1 and ($2::uuid is null or id > $2)
         order by id limit $3
         "#,
+        resolved,
+        after,
+        limit,
     )
-    .bind(resolved)
-    .bind(after)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -441,23 +482,27 @@ pub async fn resolve_alert(
     by: Uuid,
     note: Option<&str>,
 ) -> sqlx::Result<Option<PriceAlert>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        PriceAlert,
         r#"
         update price_alerts set resolved_at = now(), resolved_by = $2, resolution_note = $3
         where id = $1 and resolved_at is null
-        returning *
+        returning id, product_id, kind as "kind: AlertKind", retail_price_fen, reference_fen, threshold_pct,
+                  created_at, resolved_at, resolved_by, resolution_note
         "#,
+        id,
+        by,
+        note,
     )
-    .bind(id)
-    .bind(by)
-    .bind(note)
     .fetch_optional(db)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn alert_exists(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(r#"select exists (select 1 from price_alerts where id = $1)"#).bind(id).fetch_one(db).await
+    sqlx::query_scalar!(r#"select exists (select 1 from price_alerts where id = $1) as "exists!""#, id)
+        .fetch_one(db)
+        .await
 }
 
 /// The public catalog's filters and order, already checked.
@@ -491,6 +536,7 @@ pub enum Sort {
 /// what was asked.
 #[tracing::instrument(skip(db))]
 pub async fn public_list(db: impl PgExecutor<'_>, q: &PublicQuery) -> sqlx::Result<Vec<ProductRow>> {
+    // Runtime SQL on purpose: the filters and the sort column are chosen per request.
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new(format!(
         "select {PRODUCT_COLUMNS} from products where status = 'listed' and producer_active"
     ));
@@ -549,20 +595,17 @@ pub async fn public_list(db: impl PgExecutor<'_>, q: &PublicQuery) -> sqlx::Resu
 
 #[tracing::instrument(skip(db))]
 pub async fn public_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        r#"select {PRODUCT_COLUMNS} from products where id = $1 and status = 'listed' and producer_active"#
-    )))
-    .bind(id)
-    .fetch_optional(db)
-    .await
+    query_product!("select ", " from products where id = $1 and status = 'listed' and producer_active", id)
+        .fetch_optional(db)
+        .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn count_public_for_producer(db: impl PgExecutor<'_>, producer_id: Uuid) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        r#"select count(*) from products where producer_id = $1 and status = 'listed' and producer_active"#,
+    sqlx::query_scalar!(
+        r#"select count(*) as "count!" from products where producer_id = $1 and status = 'listed' and producer_active"#,
+        producer_id,
     )
-    .bind(producer_id)
     .fetch_one(db)
     .await
 }
@@ -583,18 +626,25 @@ pub struct ProductBatch {
     pub tiers_json: Vec<String>,
     pub retail_prices: Vec<i64>,
     pub statuses: Vec<String>,
+    /// The certification, all five None for an uncertified product.
     pub cert_numbers: Vec<Option<String>>,
+    pub cert_issuers: Vec<Option<String>>,
+    pub cert_valid_from: Vec<Option<NaiveDate>>,
+    pub cert_valid_until: Vec<Option<NaiveDate>>,
+    /// unverified | verified | revoked
+    pub cert_statuses: Vec<Option<String>>,
     pub sales: Vec<i64>,
     /// Space-separated grams (grams never contain spaces).
     pub grams: Vec<String>,
     pub created_at: Vec<DateTime<Utc>>,
 }
 
-/// Inserts a batch in one statement. Certified products get a verified certification issued
-/// by 甘肃省农业农村厅 valid from 2026-01-01 to 2028-12-31.
+/// Inserts a batch in one statement.
 #[tracing::instrument(skip_all, fields(rows = b.ids.len()))]
 pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> sqlx::Result<u64> {
-    sqlx::query(
+    // The nullable columns' arrays are `Vec<Option<_>>`, which the macros' parameter check
+    // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.
+    sqlx::query!(
         r#"
         insert into products (id, producer_id, producer_active, category_id, title, description,
             origin_adcode, unit, spec, stock, images, min_order_qty, tiers, retail_price_fen, status,
@@ -602,35 +652,38 @@ pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> 
             search_grams, created_at, updated_at)
         select id, producer_id, true, category_id, title, description, origin, unit, spec, stock,
             array[image], 1, tiers::jsonb, retail, status,
-            cert, case when cert is null then null else '甘肃省农业农村厅' end,
-            case when cert is null then null else date '2026-01-01' end,
-            case when cert is null then null else date '2028-12-31' end,
-            case when cert is null then null else 'verified' end,
+            cert, cert_issuer, cert_valid_from, cert_valid_until, cert_status,
             sales, string_to_array(grams, ' '), created, created
         from unnest($1::uuid[], $2::uuid[], $3::int[], $4::text[], $5::text[], $6::int[], $7::text[],
                     $8::text[], $9::int[], $10::text[], $11::text[], $12::bigint[], $13::text[],
-                    $14::text[], $15::bigint[], $16::text[], $17::timestamptz[])
+                    $14::text[], $15::text[], $16::date[], $17::date[], $18::text[],
+                    $19::bigint[], $20::text[], $21::timestamptz[])
             as t(id, producer_id, category_id, title, description, origin, unit, spec, stock, image,
-                 tiers, retail, status, cert, sales, grams, created)
+                 tiers, retail, status, cert, cert_issuer, cert_valid_from, cert_valid_until,
+                 cert_status, sales, grams, created)
         "#,
+        &b.ids,
+        &b.producer_ids,
+        &b.category_ids,
+        &b.titles,
+        &b.descriptions,
+        &b.origins,
+        &b.units,
+        &b.specs,
+        &b.stocks,
+        &b.images,
+        &b.tiers_json,
+        &b.retail_prices,
+        &b.statuses,
+        &b.cert_numbers as _,
+        &b.cert_issuers as _,
+        &b.cert_valid_from as _,
+        &b.cert_valid_until as _,
+        &b.cert_statuses as _,
+        &b.sales,
+        &b.grams,
+        &b.created_at,
     )
-    .bind(&b.ids)
-    .bind(&b.producer_ids)
-    .bind(&b.category_ids)
-    .bind(&b.titles)
-    .bind(&b.descriptions)
-    .bind(&b.origins)
-    .bind(&b.units)
-    .bind(&b.specs)
-    .bind(&b.stocks)
-    .bind(&b.images)
-    .bind(&b.tiers_json)
-    .bind(&b.retail_prices)
-    .bind(&b.statuses)
-    .bind(&b.cert_numbers)
-    .bind(&b.sales)
-    .bind(&b.grams)
-    .bind(&b.created_at)
     .execute(db)
     .await
     .map(|r| r.rows_affected())
@@ -651,7 +704,8 @@ pub struct PriceChangeBatch {
 #[tracing::instrument(skip_all, fields(rows = b.product_ids.len()))]
 pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeBatch) -> sqlx::Result<u64> {
     let ids: Vec<Uuid> = b.changed_at.iter().map(|_| Uuid::now_v7()).collect();
-    sqlx::query(
+    // `as _`: arrays of `Option<_>`, see bulk_insert_products.
+    sqlx::query!(
         r#"
         insert into price_changes (id, product_id, changed_by, changed_at, old_tiers, new_tiers,
             old_retail_fen, new_retail_fen)
@@ -660,15 +714,15 @@ pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeB
                     $7::bigint[], $8::bigint[])
             as t(id, product_id, changed_by, changed_at, old_tiers, new_tiers, old_retail, new_retail)
         "#,
+        &ids,
+        &b.product_ids,
+        &b.changed_by,
+        &b.changed_at,
+        &b.old_tiers_json as _,
+        &b.new_tiers_json,
+        &b.old_retail as _,
+        &b.new_retail,
     )
-    .bind(&ids)
-    .bind(&b.product_ids)
-    .bind(&b.changed_by)
-    .bind(&b.changed_at)
-    .bind(&b.old_tiers_json)
-    .bind(&b.new_tiers_json)
-    .bind(&b.old_retail)
-    .bind(&b.new_retail)
     .execute(db)
     .await
     .map(|r| r.rows_affected())
@@ -690,28 +744,32 @@ pub struct Orderable {
 /// order queue up instead of deadlocking), with their stock as of the lock.
 #[tracing::instrument(skip(tx, ids))]
 pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Orderable,
         r#"
-        select id, producer_id, title, stock, min_order_qty, tiers,
-               (status = 'listed' and producer_active) as public
+        select id, producer_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
+               (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id for update
         "#,
+        // A cast turns off the macros' parameter check, which wants a `Vec<Uuid>` for uuid[].
+        ids as &[Uuid],
     )
-    .bind(ids)
     .fetch_all(&mut **tx)
     .await
 }
 
 #[tracing::instrument(skip(db, ids))]
 pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Orderable,
         r#"
-        select id, producer_id, title, stock, min_order_qty, tiers,
-               (status = 'listed' and producer_active) as public
+        select id, producer_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
+               (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id
         "#,
+        // A cast turns off the macros' parameter check, which wants a `Vec<Uuid>` for uuid[].
+        ids as &[Uuid],
     )
-    .bind(ids)
     .fetch_all(db)
     .await
 }
@@ -720,28 +778,26 @@ pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Ve
 /// `stock >= qty` here and `check (stock >= 0)` on the table both stand against overselling.
 #[tracing::instrument(skip(tx))]
 pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(r#"update products set stock = stock - $2 where id = $1 and stock >= $2 returning stock"#)
-        .bind(id)
-        .bind(qty)
-        .fetch_optional(&mut **tx)
-        .await
+    sqlx::query_scalar!(
+        r#"update products set stock = stock - $2 where id = $1 and stock >= $2 returning stock"#,
+        id,
+        qty
+    )
+    .fetch_optional(&mut **tx)
+    .await
 }
 
 /// Puts reserved units back; the stock after.
 #[tracing::instrument(skip(tx))]
 pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<i32> {
-    sqlx::query_scalar(r#"update products set stock = stock + $2 where id = $1 returning stock"#)
-        .bind(id)
-        .bind(qty)
+    sqlx::query_scalar!(r#"update products set stock = stock + $2 where id = $1 returning stock"#, id, qty)
         .fetch_one(&mut **tx)
         .await
 }
 
 #[tracing::instrument(skip(tx))]
 pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<()> {
-    sqlx::query(r#"update products set sales_count = sales_count + $2 where id = $1"#)
-        .bind(id)
-        .bind(qty)
+    sqlx::query!(r#"update products set sales_count = sales_count + $2 where id = $1"#, id, i64::from(qty))
         .execute(&mut **tx)
         .await?;
     Ok(())
@@ -749,7 +805,7 @@ pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -
 
 #[tracing::instrument(skip(db))]
 pub async fn min_order_qty(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i32> {
-    sqlx::query_scalar(r#"select min_order_qty from products where id = $1"#).bind(id).fetch_one(db).await
+    sqlx::query_scalar!(r#"select min_order_qty from products where id = $1"#, id).fetch_one(db).await
 }
 
 /// Takes stock only if the product is still listed, with the same ladder and minimum order it
@@ -762,18 +818,18 @@ pub async fn take_stock_if_unchanged(
     tiers: &Json<Vec<Tier>>,
     min_order_qty: i32,
 ) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"
         update products set stock = stock - $2
         where id = $1 and stock >= $2 and status = 'listed' and producer_active
           and tiers = $3 and min_order_qty = $4
         returning stock
         "#,
+        id,
+        qty,
+        tiers as _,
+        min_order_qty,
     )
-    .bind(id)
-    .bind(qty)
-    .bind(tiers)
-    .bind(min_order_qty)
     .fetch_optional(&mut **tx)
     .await
 }

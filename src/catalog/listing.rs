@@ -10,8 +10,8 @@ use uuid::Uuid;
 use super::alerts;
 use super::db::{self, ProductFields};
 use super::model::{
-    Certification, CertificationInput, DESCRIPTION_MAX, Ladder, ProductRow, ProductStatus, SPEC_MAX, TITLE_MAX, Tier,
-    parse_images, parse_min_order_qty, parse_stock, parse_unit,
+    CertStatus, Certification, CertificationInput, DESCRIPTION_MAX, Ladder, ProductRow, ProductStatus, SPEC_MAX,
+    TITLE_MAX, Tier, parse_images, parse_min_order_qty, parse_stock, parse_unit,
 };
 use super::search;
 use crate::error::{AppError, FieldErrors, Result};
@@ -165,14 +165,14 @@ async fn check_origin(state: &AppState, raw: Option<i64>, errors: &mut FieldErro
 }
 
 /// The product's certification as stored, with its status.
-fn stored_certification(row: &ProductRow) -> (Option<Certification>, Option<String>) {
+fn stored_certification(row: &ProductRow) -> (Option<Certification>, Option<CertStatus>) {
     let cert = row.cert_number.as_ref().map(|number| Certification {
         number: number.clone(),
         issuer: row.cert_issuer.clone().unwrap_or_default(),
         valid_from: row.cert_valid_from.unwrap_or_default(),
         valid_until: row.cert_valid_until.unwrap_or_default(),
     });
-    (cert, row.cert_status.clone())
+    (cert, row.cert_status)
 }
 
 /// The new field set: the patch's checked fields over the current ones. For a new product
@@ -180,7 +180,7 @@ fn stored_certification(row: &ProductRow) -> (Option<Certification>, Option<Stri
 fn merge(c: Checked, current: Option<&ProductRow>) -> ProductFields {
     // A replaced certification is checked again by an admin.
     let (certification, cert_status) = match (c.certification, current) {
-        (Some(cert), _) => (Some(cert), Some("unverified".to_string())),
+        (Some(cert), _) => (Some(cert), Some(CertStatus::Unverified)),
         (None, Some(row)) => stored_certification(row),
         (None, None) => (None, None),
     };
@@ -351,13 +351,15 @@ pub async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<ProductR
 pub async fn decide_certification(state: &AppState, id: Uuid, verify: bool) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
-    let Some(status) = current.cert_status.as_deref() else {
+    let Some(status) = current.cert_status else {
         return Err(AppError::conflict("no_certification", "the product has no certification to decide on"));
     };
-    let (allowed, to): (&[&str], &str) =
-        if verify { (&["unverified", "revoked"], "verified") } else { (&["unverified", "verified"], "revoked") };
-    if !allowed.contains(&status) {
-        return Err(AppError::conflict("invalid_transition", format!("the certification is already {status}")));
+    let to = if verify { CertStatus::Verified } else { CertStatus::Revoked };
+    if status == to {
+        return Err(AppError::conflict(
+            "invalid_transition",
+            format!("the certification is already {}", status.as_str()),
+        ));
     }
     let updated = db::set_cert_status(&mut tx, id, to).await?;
     commit(state, tx).await?;

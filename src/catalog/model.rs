@@ -168,6 +168,49 @@ pub enum ProductStatus {
     Delisted,
 }
 
+/// Where a product's assistance-product certification (认定) stands with the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum CertStatus {
+    /// New or replaced: not yet checked by an admin.
+    Unverified,
+    Verified,
+    Revoked,
+}
+
+impl CertStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CertStatus::Unverified => "unverified",
+            CertStatus::Verified => "verified",
+            CertStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// Why a price alert was raised.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
+#[serde(rename_all = "snake_case")]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum AlertKind {
+    /// Far above the median of the same category and unit.
+    AboveMedian,
+    /// Raised far above the product's own lowest price of the last 30 days.
+    #[serde(rename = "above_30d_low")]
+    #[sqlx(rename = "above_30d_low")]
+    Above30dLow,
+}
+
+impl AlertKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertKind::AboveMedian => "above_median",
+            AlertKind::Above30dLow => "above_30d_low",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct Category {
     pub id: i32,
@@ -181,8 +224,7 @@ pub struct CertificationView {
     pub issuer: String,
     pub valid_from: NaiveDate,
     pub valid_until: NaiveDate,
-    /// unverified | verified | revoked
-    pub status: String,
+    pub status: CertStatus,
     /// Verified and within its dates today.
     pub valid_today: bool,
 }
@@ -209,7 +251,7 @@ pub struct ProductRow {
     pub cert_issuer: Option<String>,
     pub cert_valid_from: Option<NaiveDate>,
     pub cert_valid_until: Option<NaiveDate>,
-    pub cert_status: Option<String>,
+    pub cert_status: Option<CertStatus>,
     pub sales_count: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -223,8 +265,8 @@ impl ProductRow {
             issuer: self.cert_issuer.clone()?,
             valid_from: self.cert_valid_from?,
             valid_until: self.cert_valid_until?,
-            status: self.cert_status.clone()?,
-            valid_today: self.cert_status.as_deref() == Some("verified")
+            status: self.cert_status?,
+            valid_today: self.cert_status == Some(CertStatus::Verified)
                 && self.cert_valid_from? <= today
                 && today <= self.cert_valid_until?,
         })

@@ -32,7 +32,8 @@ pub async fn livez() -> &'static str {
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
     let pg = async {
-        match tokio::time::timeout(CHECK_TIMEOUT, sqlx::query("select 1").execute(&state.db)).await {
+        let ping = sqlx::query_scalar!(r#"select 1 as "one!""#).fetch_one(&state.db);
+        match tokio::time::timeout(CHECK_TIMEOUT, ping).await {
             Ok(Ok(_)) => "ok".to_string(),
             Ok(Err(e)) => format!("error: {e}"),
             Err(_) => "error: timed out".to_string(),

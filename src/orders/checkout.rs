@@ -15,7 +15,7 @@ use super::bulk;
 use super::buyer::Buyer;
 use super::db::{self, NewOrder};
 use super::model::{
-    GroupRow, GroupStatus, Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus,
+    Change, GroupRow, GroupStatus, Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus,
     ShippingAddress, StatusChange,
 };
 use crate::accounts::{self, model::Phone};
@@ -429,7 +429,7 @@ async fn write(
     }
     db::insert_lines(tx, order_id, &lines).await?;
     let actor = p.buyer.account_id();
-    db::insert_history(tx, order_id, None, Some(actor), None, status.as_str(), None).await?;
+    db::insert_history(tx, order_id, Some(actor), Change::Order { from: None, to: status }, None).await?;
     if p.from_cart {
         db::clear_cart(tx, actor).await?;
     }

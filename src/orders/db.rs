@@ -6,7 +6,39 @@ use sqlx::types::Json;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{GroupRow, GroupStatus, Invoice, OrderLine, OrderRow, OrderStatus, ShippingAddress, StatusChange};
+use super::model::{
+    Change, GroupRow, GroupStatus, Invoice, OrderLine, OrderRow, OrderStatus, ShippingAddress, StatusChange,
+};
+
+/// `sqlx::query_as!` into [`OrderRow`]: the SQL before and after the column list, then the
+/// arguments. One place lists the columns (with the type overrides the macros need).
+macro_rules! query_order {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            OrderRow,
+            $before
+                + r#"id, buyer_id, organization_id, status as "status: OrderStatus", total_fen,
+                     shipping_address as "shipping_address: Json<ShippingAddress>", po_number,
+                     invoice as "invoice: Json<Invoice>", expires_at, paid_at, created_at, updated_at"#
+                + $after
+            $(, $arg)*
+        )
+    };
+}
+
+/// `sqlx::query_as!` into [`GroupRow`], like `query_order!`.
+macro_rules! query_group {
+    ($before:literal, $after:literal $(, $arg:expr)* $(,)?) => {
+        sqlx::query_as!(
+            GroupRow,
+            $before
+                + r#"id, order_id, producer_id, status as "status: GroupStatus", subtotal_fen, carrier,
+                     tracking_no, shipped_at, completed_at"#
+                + $after
+            $(, $arg)*
+        )
+    };
+}
 
 pub struct NewOrder<'a> {
     pub id: Uuid,
@@ -22,21 +54,21 @@ pub struct NewOrder<'a> {
 
 #[tracing::instrument(skip_all)]
 pub async fn insert_order(tx: &mut Transaction<'_, Postgres>, o: &NewOrder<'_>) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into orders (id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, expires_at)
         values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         "#,
+        o.id,
+        o.buyer_id,
+        o.organization_id,
+        o.status.as_str(),
+        o.total_fen,
+        Json(o.shipping_address) as _,
+        o.po_number,
+        o.invoice.map(Json) as _,
+        o.expires_at,
     )
-    .bind(o.id)
-    .bind(o.buyer_id)
-    .bind(o.organization_id)
-    .bind(o.status)
-    .bind(o.total_fen)
-    .bind(Json(o.shipping_address))
-    .bind(o.po_number)
-    .bind(o.invoice.map(Json))
-    .bind(o.expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -50,13 +82,15 @@ pub async fn insert_group(
     producer_id: Uuid,
     subtotal_fen: i64,
 ) -> sqlx::Result<()> {
-    sqlx::query(r#"insert into order_groups (id, order_id, producer_id, status, subtotal_fen) values ($1, $2, $3, 'pending', $4)"#)
-        .bind(id)
-        .bind(order_id)
-        .bind(producer_id)
-        .bind(subtotal_fen)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        r#"insert into order_groups (id, order_id, producer_id, status, subtotal_fen) values ($1, $2, $3, 'pending', $4)"#,
+        id,
+        order_id,
+        producer_id,
+        subtotal_fen,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -70,22 +104,23 @@ pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, li
     let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
     let prices: Vec<i64> = lines.iter().map(|l| l.unit_price_fen).collect();
     let totals: Vec<i64> = lines.iter().map(|l| l.line_total_fen).collect();
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into order_lines (id, order_id, group_id, product_id, title, qty, unit_price_fen, line_total_fen)
-        select id, $2, group_id, product_id, title, qty, price, total
+        select id, $2::uuid, group_id, product_id, title, qty, price, total
         from unnest($1::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])
             as t(id, group_id, product_id, title, qty, price, total)
         "#,
+        &ids,
+        order_id,
+        &groups,
+        &products,
+        // A cast turns off the macros' parameter check, which wants a `Vec<String>` for text[].
+        &titles as &[&str],
+        &qtys,
+        &prices,
+        &totals,
     )
-    .bind(&ids)
-    .bind(order_id)
-    .bind(&groups)
-    .bind(&products)
-    .bind(&titles)
-    .bind(&qtys)
-    .bind(&prices)
-    .bind(&totals)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -95,49 +130,40 @@ pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, li
 pub async fn insert_history(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,
-    group_id: Option<Uuid>,
     actor_id: Option<Uuid>,
-    from: Option<&str>,
-    to: &str,
+    change: Change,
     note: Option<&str>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    let (from, to) = change.statuses();
+    let group_id = change.group_id();
+    sqlx::query!(
         r#"
         insert into order_status_history (id, order_id, group_id, actor_id, from_status, to_status, note)
         values ($1, $2, $3, $4, $5, $6, $7)
         "#,
+        Uuid::now_v7(),
+        order_id,
+        group_id,
+        actor_id,
+        from,
+        to,
+        note,
     )
-    .bind(Uuid::now_v7())
-    .bind(order_id)
-    .bind(group_id)
-    .bind(actor_id)
-    .bind(from)
-    .bind(to)
-    .bind(note)
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-const ORDER_COLUMNS: &str = "id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, \
-     expires_at, paid_at, created_at, updated_at";
-
 #[tracing::instrument(skip(db))]
 pub async fn find_order(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ORDER_COLUMNS} from orders where id = $1")))
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    query_order!("select ", " from orders where id = $1", id).fetch_optional(db).await
 }
 
 /// The order, locked: every status change of an order goes through this lock, so expiry,
 /// cancellation and payment serialize and each sees the other's result.
 #[tracing::instrument(skip(tx))]
 pub async fn lock_order(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!("select {ORDER_COLUMNS} from orders where id = $1 for update")))
-        .bind(id)
-        .fetch_optional(&mut **tx)
-        .await
+    query_order!("select ", " from orders where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
 #[tracing::instrument(skip(tx))]
@@ -147,16 +173,16 @@ pub async fn set_order_status(
     status: OrderStatus,
     expires_at: Option<DateTime<Utc>>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         update orders set status = $2, expires_at = coalesce($3, expires_at), updated_at = now(),
             paid_at = case when $2 = 'paid' then now() else paid_at end
         where id = $1
         "#,
+        id,
+        status.as_str(),
+        expires_at,
     )
-    .bind(id)
-    .bind(status)
-    .bind(expires_at)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -164,11 +190,7 @@ pub async fn set_order_status(
 
 #[tracing::instrument(skip(tx))]
 pub async fn set_payment_ref(tx: &mut Transaction<'_, Postgres>, id: Uuid, payment_ref: &str) -> sqlx::Result<()> {
-    sqlx::query(r#"update orders set payment_ref = $2 where id = $1"#)
-        .bind(id)
-        .bind(payment_ref)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(r#"update orders set payment_ref = $2 where id = $1"#, id, payment_ref).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -180,24 +202,27 @@ pub async fn set_groups_status(
     from: GroupStatus,
     to: GroupStatus,
 ) -> sqlx::Result<()> {
-    sqlx::query(r#"update order_groups set status = $3 where order_id = $1 and status = $2"#)
-        .bind(order_id)
-        .bind(from)
-        .bind(to)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query!(
+        r#"update order_groups set status = $3 where order_id = $1 and status = $2"#,
+        order_id,
+        from.as_str(),
+        to.as_str(),
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn lines_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderLine,
         r#"
         select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
         from order_lines where order_id = $1 order by product_id
         "#,
+        order_id,
     )
-    .bind(order_id)
     .fetch_all(db)
     .await
 }
@@ -220,9 +245,10 @@ pub async fn list_orders(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<OrderRow>> {
-    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+    query_order!(
+        "select ",
         r#"
-        select {ORDER_COLUMNS} from orders
+        from orders
         where ($1::uuid is null or buyer_id = $1)
           and ($2::uuid is null or organization_id = $2)
           and ($3::text is null or status = $3)
@@ -230,15 +256,15 @@ pub async fn list_orders(
           and ($5::timestamptz is null or created_at < $5)
           and ($6::uuid is null or id < $6)
         order by id desc limit $7
-        "#
-    )))
-    .bind(f.buyer_id)
-    .bind(f.organization_id)
-    .bind(f.status.map(OrderStatus::as_str))
-    .bind(f.from)
-    .bind(f.to)
-    .bind(before)
-    .bind(limit)
+        "#,
+        f.buyer_id,
+        f.organization_id,
+        f.status.map(OrderStatus::as_str),
+        f.from,
+        f.to,
+        before,
+        limit,
+    )
     .fetch_all(db)
     .await
 }
@@ -246,27 +272,27 @@ pub async fn list_orders(
 /// Unpaid orders past their deadline, locked, skipping any another instance holds.
 #[tracing::instrument(skip(tx))]
 pub async fn lock_due_for_expiry(tx: &mut Transaction<'_, Postgres>, limit: i64) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"
         select id from orders
         where status in ('awaiting_approval', 'pending_payment') and expires_at <= now()
         order by expires_at limit $1
         for update skip locked
         "#,
+        limit,
     )
-    .bind(limit)
     .fetch_all(&mut **tx)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn find_group(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
-    sqlx::query_as(r#"select * from order_groups where id = $1"#).bind(id).fetch_optional(db).await
+    query_group!("select ", " from order_groups where id = $1", id).fetch_optional(db).await
 }
 
 #[tracing::instrument(skip(tx))]
 pub async fn lock_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
-    sqlx::query_as(r#"select * from order_groups where id = $1 for update"#).bind(id).fetch_optional(&mut **tx).await
+    query_group!("select ", " from order_groups where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
 #[tracing::instrument(skip(tx))]
@@ -276,23 +302,22 @@ pub async fn ship_group(
     carrier: &str,
     tracking_no: &str,
 ) -> sqlx::Result<GroupRow> {
-    sqlx::query_as(
+    query_group!(
         r#"
         update order_groups set status = 'shipped', carrier = $2, tracking_no = $3, shipped_at = now()
-        where id = $1 returning *
-        "#,
+        where id = $1 returning "#,
+        "",
+        id,
+        carrier,
+        tracking_no,
     )
-    .bind(id)
-    .bind(carrier)
-    .bind(tracking_no)
     .fetch_one(&mut **tx)
     .await
 }
 
 #[tracing::instrument(skip(tx))]
 pub async fn complete_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<GroupRow> {
-    sqlx::query_as(r#"update order_groups set status = 'completed', completed_at = now() where id = $1 returning *"#)
-        .bind(id)
+    query_group!("update order_groups set status = 'completed', completed_at = now() where id = $1 returning ", "", id)
         .fetch_one(&mut **tx)
         .await
 }
@@ -300,8 +325,7 @@ pub async fn complete_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sql
 /// Whether every group of the order is completed.
 #[tracing::instrument(skip(tx))]
 pub async fn all_groups_completed(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query_scalar(r#"select bool_and(status = 'completed') from order_groups where order_id = $1"#)
-        .bind(order_id)
+    sqlx::query_scalar!(r#"select bool_and(status = 'completed') from order_groups where order_id = $1"#, order_id)
         .fetch_one(&mut **tx)
         .await
         .map(|v: Option<bool>| v.unwrap_or(false))
@@ -314,16 +338,16 @@ pub async fn lock_due_for_completion(
     days: i32,
     limit: i64,
 ) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         r#"
         select id from order_groups
         where status = 'shipped' and shipped_at <= now() - make_interval(days => $1)
         order by shipped_at limit $2
         for update skip locked
         "#,
+        days,
+        limit,
     )
-    .bind(days)
-    .bind(limit)
     .fetch_all(&mut **tx)
     .await
 }
@@ -336,18 +360,19 @@ pub async fn list_groups_for_producer(
     before: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<GroupRow>> {
-    sqlx::query_as(
+    query_group!(
+        "select ",
         r#"
-        select * from order_groups
+        from order_groups
         where producer_id = $1 and ($2::text is null or status = $2) and ($3::uuid is null or id < $3)
           and status in ('paid', 'shipped', 'completed')
         order by id desc limit $4
         "#,
+        producer_id,
+        status.map(GroupStatus::as_str),
+        before,
+        limit,
     )
-    .bind(producer_id)
-    .bind(status.map(GroupStatus::as_str))
-    .bind(before)
-    .bind(limit)
     .fetch_all(db)
     .await
 }
@@ -356,23 +381,26 @@ pub async fn list_groups_for_producer(
 
 #[tracing::instrument(skip(db))]
 pub async fn cart_items(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<(Uuid, i32)>> {
-    sqlx::query_as(r#"select product_id, qty from cart_items where account_id = $1 order by added_at, product_id"#)
-        .bind(account_id)
-        .fetch_all(db)
-        .await
+    let rows = sqlx::query!(
+        r#"select product_id, qty from cart_items where account_id = $1 order by added_at, product_id"#,
+        account_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.product_id, r.qty)).collect())
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn put_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid, qty: i32) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into cart_items (account_id, product_id, qty) values ($1, $2, $3)
         on conflict (account_id, product_id) do update set qty = excluded.qty
         "#,
+        account_id,
+        product_id,
+        qty,
     )
-    .bind(account_id)
-    .bind(product_id)
-    .bind(qty)
     .execute(db)
     .await?;
     Ok(())
@@ -380,9 +408,7 @@ pub async fn put_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id
 
 #[tracing::instrument(skip(db))]
 pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid) -> sqlx::Result<bool> {
-    sqlx::query(r#"delete from cart_items where account_id = $1 and product_id = $2"#)
-        .bind(account_id)
-        .bind(product_id)
+    sqlx::query!(r#"delete from cart_items where account_id = $1 and product_id = $2"#, account_id, product_id)
         .execute(db)
         .await
         .map(|r| r.rows_affected() > 0)
@@ -390,7 +416,7 @@ pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product
 
 #[tracing::instrument(skip(tx))]
 pub async fn clear_cart(tx: &mut Transaction<'_, Postgres>, account_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query(r#"delete from cart_items where account_id = $1"#).bind(account_id).execute(&mut **tx).await?;
+    sqlx::query!(r#"delete from cart_items where account_id = $1"#, account_id).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -398,11 +424,13 @@ pub async fn clear_cart(tx: &mut Transaction<'_, Postgres>, account_id: Uuid) ->
 
 #[tracing::instrument(skip(db))]
 pub async fn approval_threshold(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Option<i64>> {
-    sqlx::query_scalar(r#"select approval_threshold_fen from enterprise_settings where organization_id = $1"#)
-        .bind(organization_id)
-        .fetch_optional(db)
-        .await
-        .map(Option::flatten)
+    sqlx::query_scalar!(
+        r#"select approval_threshold_fen from enterprise_settings where organization_id = $1"#,
+        organization_id,
+    )
+    .fetch_optional(db)
+    .await
+    .map(Option::flatten)
 }
 
 #[tracing::instrument(skip(db))]
@@ -411,14 +439,14 @@ pub async fn set_approval_threshold(
     organization_id: Uuid,
     threshold: Option<i64>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into enterprise_settings (organization_id, approval_threshold_fen) values ($1, $2)
         on conflict (organization_id) do update set approval_threshold_fen = excluded.approval_threshold_fen, updated_at = now()
         "#,
+        organization_id,
+        threshold,
     )
-    .bind(organization_id)
-    .bind(threshold)
     .execute(db)
     .await?;
     Ok(())
@@ -438,15 +466,15 @@ pub struct IdempotencyRecord {
 /// Claims the key for this request; false when a row for it already exists.
 #[tracing::instrument(skip(db))]
 pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, request_hash: &str) -> sqlx::Result<bool> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         insert into idempotency_keys (account_id, key, request_hash, state) values ($1, $2, $3, 'in_flight')
         on conflict (account_id, key) do nothing
         "#,
+        account_id,
+        key,
+        request_hash,
     )
-    .bind(account_id)
-    .bind(key)
-    .bind(request_hash)
     .execute(db)
     .await
     .map(|r| r.rows_affected() == 1)
@@ -454,11 +482,12 @@ pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, req
 
 #[tracing::instrument(skip(db))]
 pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<Option<IdempotencyRecord>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        IdempotencyRecord,
         r#"select request_hash, state, response_status, response_body, created_at from idempotency_keys where account_id = $1 and key = $2"#,
+        account_id,
+        key,
     )
-    .bind(account_id)
-    .bind(key)
     .fetch_optional(db)
     .await
 }
@@ -474,7 +503,7 @@ pub async fn reclaim_key(
     retention_hours: i32,
     in_flight_secs: i32,
 ) -> sqlx::Result<bool> {
-    sqlx::query(
+    sqlx::query!(
         r#"
         update idempotency_keys set request_hash = $3, state = 'in_flight', response_status = null,
             response_body = null, created_at = now()
@@ -482,12 +511,12 @@ pub async fn reclaim_key(
           and (created_at < now() - make_interval(hours => $4)
                or (state = 'in_flight' and created_at < now() - make_interval(secs => $5)))
         "#,
+        account_id,
+        key,
+        request_hash,
+        retention_hours,
+        f64::from(in_flight_secs),
     )
-    .bind(account_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(retention_hours)
-    .bind(in_flight_secs as f64)
     .execute(db)
     .await
     .map(|r| r.rows_affected() == 1)
@@ -501,13 +530,13 @@ pub async fn finish_key(
     status: i32,
     body: &serde_json::Value,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         r#"update idempotency_keys set state = 'done', response_status = $3, response_body = $4 where account_id = $1 and key = $2"#,
+        account_id,
+        key,
+        status,
+        body,
     )
-    .bind(account_id)
-    .bind(key)
-    .bind(status)
-    .bind(body)
     .execute(db)
     .await?;
     Ok(())
@@ -515,74 +544,85 @@ pub async fn finish_key(
 
 #[tracing::instrument(skip(db))]
 pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<()> {
-    sqlx::query(r#"delete from idempotency_keys where account_id = $1 and key = $2 and state = 'in_flight'"#)
-        .bind(account_id)
-        .bind(key)
-        .execute(db)
-        .await?;
+    sqlx::query!(
+        r#"delete from idempotency_keys where account_id = $1 and key = $2 and state = 'in_flight'"#,
+        account_id,
+        key,
+    )
+    .execute(db)
+    .await?;
     Ok(())
 }
 
 // ---- batched reads for list pages (a constant number of queries per page) -------------------
 
 /// A status change with the order it belongs to.
-#[derive(Debug, sqlx::FromRow)]
+#[derive(Debug)]
 pub struct HistoryRow {
     pub order_id: Uuid,
-    #[sqlx(flatten)]
     pub change: StatusChange,
 }
 
 #[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
 pub async fn groups_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<GroupRow>> {
-    sqlx::query_as(
-        r#"
-        select id, order_id, producer_id, status, subtotal_fen, carrier, tracking_no, shipped_at, completed_at
-        from order_groups where order_id = any($1) order by order_id, producer_id
-        "#,
-    )
-    .bind(order_ids)
-    .fetch_all(db)
-    .await
+    query_group!("select ", " from order_groups where order_id = any($1) order by order_id, producer_id", order_ids)
+        .fetch_all(db)
+        .await
 }
 
 #[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
 pub async fn lines_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderLine,
         r#"
         select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
         from order_lines where order_id = any($1) order by order_id, product_id
         "#,
+        order_ids,
     )
-    .bind(order_ids)
     .fetch_all(db)
     .await
 }
 
 #[tracing::instrument(skip_all, fields(groups = group_ids.len()))]
 pub async fn lines_of_groups(db: impl PgExecutor<'_>, group_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        OrderLine,
         r#"
         select id, group_id, product_id, title, qty, unit_price_fen, line_total_fen
         from order_lines where group_id = any($1) order by group_id, product_id
         "#,
+        group_ids,
     )
-    .bind(group_ids)
     .fetch_all(db)
     .await
 }
 
 #[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
 pub async fn history_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<HistoryRow>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         r#"
         select order_id, group_id, actor_id, from_status, to_status, note, created_at
         from order_status_history where order_id = any($1) order by order_id, created_at, id
         "#,
+        order_ids,
     )
-    .bind(order_ids)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| HistoryRow {
+            order_id: r.order_id,
+            change: StatusChange {
+                group_id: r.group_id,
+                actor_id: r.actor_id,
+                from_status: r.from_status,
+                to_status: r.to_status,
+                note: r.note,
+                created_at: r.created_at,
+            },
+        })
+        .collect())
 }
 
 /// The shipping address of each order.
@@ -590,6 +630,12 @@ pub async fn history_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> s
 pub async fn shipping_addresses(
     db: impl PgExecutor<'_>,
     order_ids: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, Json<ShippingAddress>)>> {
-    sqlx::query_as(r#"select id, shipping_address from orders where id = any($1)"#).bind(order_ids).fetch_all(db).await
+) -> sqlx::Result<Vec<(Uuid, ShippingAddress)>> {
+    let rows = sqlx::query!(
+        r#"select id, shipping_address as "shipping_address: Json<ShippingAddress>" from orders where id = any($1)"#,
+        order_ids,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.shipping_address.0)).collect())
 }

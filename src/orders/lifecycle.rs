@@ -7,7 +7,7 @@ use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::db;
-use super::model::{GroupRow, GroupStatus, OrderRow, OrderStatus};
+use super::model::{Change, GroupRow, GroupStatus, OrderRow, OrderStatus};
 use crate::catalog;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -33,7 +33,7 @@ async fn close_unpaid(
     }
     db::set_order_status(&mut tx, order.id, to, None).await?;
     db::set_groups_status(&mut tx, order.id, GroupStatus::Pending, group_to).await?;
-    db::insert_history(&mut tx, order.id, None, actor, Some(order.status.as_str()), to.as_str(), note).await?;
+    db::insert_history(&mut tx, order.id, actor, Change::Order { from: Some(order.status), to }, note).await?;
     if public_changed { state.catalog_cache.commit(tx).await } else { Ok(tx.commit().await?) }
 }
 
@@ -99,8 +99,8 @@ pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option
     }
     let deadline = Utc::now() + Duration::seconds(state.settings.orders.payment_window_secs as i64);
     db::set_order_status(&mut tx, order_id, OrderStatus::PendingPayment, Some(deadline)).await?;
-    db::insert_history(&mut tx, order_id, None, Some(actor), Some(order.status.as_str()), "pending_payment", note)
-        .await?;
+    let change = Change::Order { from: Some(order.status), to: OrderStatus::PendingPayment };
+    db::insert_history(&mut tx, order_id, Some(actor), change, note).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -140,7 +140,8 @@ pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> R
     for line in db::lines_of(&mut *tx, order_id).await? {
         catalog::add_sales(&mut tx, line.product_id, line.qty).await?;
     }
-    db::insert_history(&mut tx, order_id, None, None, Some("pending_payment"), "paid", Some(payment_ref)).await?;
+    let change = Change::Order { from: Some(OrderStatus::PendingPayment), to: OrderStatus::Paid };
+    db::insert_history(&mut tx, order_id, None, change, Some(payment_ref)).await?;
     // Sales counts are public (the `sales` sort).
     state.catalog_cache.commit(tx).await?;
     db::find_order(&state.db, order_id).await?.ok_or(AppError::NotFound)
@@ -169,8 +170,8 @@ pub async fn ship(
     }
     let shipped = db::ship_group(&mut tx, group_id, carrier, tracking_no).await?;
     let note = format!("{carrier} {tracking_no}");
-    db::insert_history(&mut tx, group.order_id, Some(group_id), Some(actor), Some("paid"), "shipped", Some(&note))
-        .await?;
+    let change = Change::Group { group_id, from: GroupStatus::Paid, to: GroupStatus::Shipped };
+    db::insert_history(&mut tx, group.order_id, Some(actor), change, Some(&note)).await?;
     tx.commit().await?;
     Ok(shipped)
 }
@@ -179,11 +180,13 @@ pub async fn ship(
 /// its last group.
 async fn complete(tx: &mut Transaction<'_, Postgres>, group: &GroupRow, actor: Option<Uuid>) -> Result<()> {
     db::complete_group(tx, group.id).await?;
-    db::insert_history(tx, group.order_id, Some(group.id), actor, Some("shipped"), "completed", None).await?;
+    let change = Change::Group { group_id: group.id, from: GroupStatus::Shipped, to: GroupStatus::Completed };
+    db::insert_history(tx, group.order_id, actor, change, None).await?;
     if db::all_groups_completed(tx, group.order_id).await? {
         let order = db::lock_order(tx, group.order_id).await?.ok_or(AppError::NotFound)?;
         db::set_order_status(tx, group.order_id, OrderStatus::Completed, None).await?;
-        db::insert_history(tx, group.order_id, None, actor, Some(order.status.as_str()), "completed", None).await?;
+        let change = Change::Order { from: Some(order.status), to: OrderStatus::Completed };
+        db::insert_history(tx, group.order_id, actor, change, None).await?;
     }
     Ok(())
 }

@@ -41,6 +41,30 @@ impl OrderStatus {
     }
 }
 
+/// One step in an order's status history: the order's own, or one of its groups'.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Order { from: Option<OrderStatus>, to: OrderStatus },
+    Group { group_id: Uuid, from: GroupStatus, to: GroupStatus },
+}
+
+impl Change {
+    pub fn group_id(self) -> Option<Uuid> {
+        match self {
+            Change::Order { .. } => None,
+            Change::Group { group_id, .. } => Some(group_id),
+        }
+    }
+
+    /// The statuses as stored in the history (`from` is none for a new order).
+    pub fn statuses(self) -> (Option<&'static str>, &'static str) {
+        match self {
+            Change::Order { from, to } => (from.map(OrderStatus::as_str), to.as_str()),
+            Change::Group { from, to, .. } => (Some(from.as_str()), to.as_str()),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]
 #[serde(rename_all = "snake_case")]
 #[sqlx(type_name = "text", rename_all = "snake_case")]

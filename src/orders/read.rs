@@ -106,7 +106,7 @@ pub async fn producer_groups(state: &AppState, groups: Vec<GroupRow>) -> Result<
         lines.entry(l.group_id).or_default().push(l);
     }
     let addresses: HashMap<Uuid, ShippingAddress> =
-        db::shipping_addresses(&state.db, &order_ids).await?.into_iter().map(|(id, a)| (id, a.0)).collect();
+        db::shipping_addresses(&state.db, &order_ids).await?.into_iter().collect();
     groups
         .into_iter()
         .map(|group| {

@@ -4,16 +4,17 @@ use super::model::Region;
 
 #[tracing::instrument(skip(db))]
 pub async fn list(db: impl PgExecutor<'_>, level: Option<&str>, parent: Option<i32>) -> sqlx::Result<Vec<Region>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Region,
         r#"
         select adcode, name, level, parent_adcode, longitude, latitude
         from regions
         where ($1::text is null or level = $1) and ($2::int is null or parent_adcode = $2)
         order by adcode
         "#,
+        level,
+        parent,
     )
-    .bind(level)
-    .bind(parent)
     .fetch_all(db)
     .await
 }
@@ -22,18 +23,19 @@ pub async fn list(db: impl PgExecutor<'_>, level: Option<&str>, parent: Option<i
 #[tracing::instrument(skip(db))]
 pub async fn find_level(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<(String, i32)>> {
     // A prefecture-level city with no counties below it (嘉峪关市) counts as a county.
-    sqlx::query_as(
+    let row = sqlx::query!(
         r#"
         select case when r.level = 'prefecture'
                      and not exists (select 1 from regions c where c.parent_adcode = r.adcode)
-                    then 'county' else r.level end,
+                    then 'county' else r.level end as "level!",
                r.province_adcode
         from regions r where r.adcode = $1
         "#,
+        adcode,
     )
-    .bind(adcode)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(|r| (r.level, r.province_adcode)))
 }
 
 /// A division's name with its parent's code and name.
@@ -46,32 +48,33 @@ pub struct Named {
 
 #[tracing::instrument(skip(db))]
 pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<Named>> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        Named,
         r#"
-        select r.name, r.parent_adcode, p.name as parent_name
+        select r.name, r.parent_adcode, p.name as "parent_name?"
         from regions r left join regions p on p.adcode = r.parent_adcode
         where r.adcode = $1
         "#,
+        adcode,
     )
-    .bind(adcode)
     .fetch_optional(db)
     .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn children(db: impl PgExecutor<'_>, parent: i32) -> sqlx::Result<Vec<i32>> {
-    sqlx::query_scalar(r#"select adcode from regions where parent_adcode = $1 order by adcode"#)
-        .bind(parent)
+    sqlx::query_scalar!(r#"select adcode from regions where parent_adcode = $1 order by adcode"#, parent)
         .fetch_all(db)
         .await
 }
 
 #[tracing::instrument(skip(db))]
 pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
-    sqlx::query_as(
+    let rows = sqlx::query!(
         r#"select adcode, name from regions where level = 'county' and province_adcode = $1 order by adcode"#,
+        province,
     )
-    .bind(province)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.adcode, r.name)).collect())
 }
