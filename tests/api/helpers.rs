@@ -2,6 +2,7 @@
 //! and its own Redis key prefix, so tests run in parallel without seeing each other.
 
 use std::path::Path;
+use std::sync::Once;
 
 use rand::Rng;
 use redis::aio::ConnectionManager;
@@ -24,6 +25,9 @@ use tonggan::state::AppState;
 
 pub const PASSWORD: &str = "gansu-apples-2026";
 
+/// The filter for `TEST_LOG` when `RUST_LOG` is not set.
+const TEST_LOG_FILTER: &str = "info,tonggan=debug,sqlx=warn";
+
 pub struct TestApp {
     pub address: String,
     pub db: PgPool,
@@ -37,6 +41,23 @@ pub struct TestApp {
 pub fn base_settings() -> Settings {
     Settings::load_for(Path::new(env!("CARGO_MANIFEST_DIR")).join("config").as_path(), Environment::Test)
         .expect("test settings load")
+}
+
+/// With `TEST_LOG` set (to anything but `0` or empty), installs once per process a subscriber
+/// that writes the servers' logs through libtest, which keeps them per test and shows them
+/// for failing tests (all of them with `--nocapture`). `RUST_LOG` overrides the filter.
+fn init_test_log() {
+    static INIT: Once = Once::new();
+    if !std::env::var("TEST_LOG").is_ok_and(|v| !v.is_empty() && v != "0") {
+        return;
+    }
+    INIT.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(TEST_LOG_FILTER));
+        let colour = std::io::IsTerminal::is_terminal(&std::io::stdout());
+        let _ =
+            tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().with_ansi(colour).compact().try_init();
+    });
 }
 
 /// Replaces the database name at the end of a Postgres URL.
@@ -131,6 +152,7 @@ impl TestApp {
     }
 
     async fn serve(settings: Settings) -> TestApp {
+        init_test_log();
         let state = AppState::build(settings.clone()).expect("state builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = format!("http://{}", listener.local_addr().unwrap());
@@ -215,9 +237,7 @@ impl TestApp {
         login(self, &client, &email, PASSWORD).await;
         (client, account.id)
     }
-}
 
-impl TestApp {
     /// A verified producer: (owner client, producer id, owner account id).
     pub async fn verified_producer(&self, admin: &Client) -> (Client, Uuid, Uuid) {
         let (client, org, owner) = self.organization("producer").await;
@@ -244,9 +264,7 @@ impl TestApp {
         assert_eq!(r.status(), 200);
         id
     }
-}
 
-impl TestApp {
     /// Two servers on one database and Redis prefix: the second instance.
     pub async fn second_instance(&self) -> TestApp {
         Self::serve(self.settings.clone()).await
