@@ -15,10 +15,9 @@ async fn a_consumer_registers_logs_in_and_reads_me() {
     assert_eq!(reply["account"]["role"], "consumer");
     assert!(reply["account"].get("password_hash").is_none());
 
-    let client = new_client();
-    let login_reply: Value = login(&app, &client, &email, PASSWORD).await.json().await.unwrap();
-    assert_eq!(login_reply["id"], id.to_string());
-    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let user = app.sign_in(&email).await;
+    assert_eq!(user.id, id, "the login reply names the account");
+    let me: Value = parse(app.as_(&user).me().await).await;
     assert_eq!(me["id"], id.to_string());
     assert_eq!(me["email"], email);
     assert_eq!(me["role"], "consumer");
@@ -30,8 +29,7 @@ async fn emails_are_matched_without_regard_to_case() {
     let app = TestApp::spawn().await;
     let email = unique_email("Mixed");
     app.post("/api/v1/auth/register/consumer", &consumer_body(&email.to_uppercase())).await;
-    let client = new_client();
-    login(&app, &client, &email.to_lowercase(), PASSWORD).await;
+    app.sign_in(&email.to_lowercase()).await;
     let again = app.post("/api/v1/auth/register/consumer", &consumer_body(&email.to_lowercase())).await;
     assert_problem(again, 409, "email_taken").await;
 }
@@ -59,9 +57,8 @@ async fn an_enterprise_registers_pending_with_its_owner() {
     assert_eq!(reply["organization"]["uscc"], uscc);
     assert_eq!(reply["account"]["role"], "enterprise");
 
-    let client = new_client();
-    login(&app, &client, &email, PASSWORD).await;
-    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let owner = app.sign_in(&email).await;
+    let me: Value = parse(app.as_(&owner).me().await).await;
     assert_eq!(me["memberships"][0]["organization_id"], reply["organization"]["id"]);
     assert_eq!(me["memberships"][0]["kind"], "enterprise");
     assert_eq!(me["memberships"][0]["role"], "owner");
@@ -251,13 +248,13 @@ async fn every_response_carries_a_request_id() {
 #[tokio::test]
 async fn a_wrong_password_and_an_unknown_email_get_the_same_answer() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let wrong_password = app.post("/api/v1/auth/login", &json!({"email": email, "password": "not the password"})).await;
     let unknown_email =
         app.post("/api/v1/auth/login", &json!({"email": unique_email("x"), "password": PASSWORD})).await;
     let a = assert_problem(wrong_password, 401, "invalid_credentials").await;
     let b = assert_problem(unknown_email, 401, "invalid_credentials").await;
-    assert_eq!(a["detail"], b["detail"]);
+    assert_eq!(a.detail, b.detail);
 }
 
 #[tokio::test]
@@ -269,9 +266,10 @@ async fn me_without_a_session_is_a_401() {
 #[tokio::test]
 async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
     let app = TestApp::spawn().await;
-    let (client, email) = app.consumer().await;
+    let user = app.consumer().await;
+    let email = &user.email;
     let hash_before: String = sqlx::query_scalar("select password_hash from accounts where email = $1")
-        .bind(&email)
+        .bind(email)
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -280,17 +278,12 @@ async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
         (PASSWORD, "short", "new_password"),
         (PASSWORD, PASSWORD, "new_password"),
     ] {
-        let response = client
-            .post(app.url("/api/v1/me/password"))
-            .json(&json!({"current_password": current, "new_password": new}))
-            .send()
-            .await
-            .unwrap();
+        let response = app.as_(&user).change_password(current, new).await;
         let problem = assert_problem(response, 422, "validation_failed").await;
         field_errors(&problem, field);
     }
     let hash_after: String = sqlx::query_scalar("select password_hash from accounts where email = $1")
-        .bind(&email)
+        .bind(email)
         .fetch_one(&app.db)
         .await
         .unwrap();
@@ -300,17 +293,12 @@ async fn a_password_change_needs_the_current_password_and_a_good_new_one() {
 #[tokio::test]
 async fn after_a_password_change_only_the_new_password_works() {
     let app = TestApp::spawn().await;
-    let (client, email) = app.consumer().await;
-    let response = client
-        .post(app.url("/api/v1/me/password"))
-        .json(&json!({"current_password": PASSWORD, "new_password": "a-brand-new-secret"}))
-        .send()
-        .await
-        .unwrap();
+    let user = app.consumer().await;
+    let response = app.as_(&user).change_password(PASSWORD, "a-brand-new-secret").await;
     assert_eq!(response.status(), 204);
-    let old = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
+    let old = app.post("/api/v1/auth/login", &json!({"email": user.email, "password": PASSWORD})).await;
     assert_problem(old, 401, "invalid_credentials").await;
-    login(&app, &new_client(), &email, "a-brand-new-secret").await;
+    app.anonymous().login(&user.email, "a-brand-new-secret").await;
 }
 
 #[tokio::test]

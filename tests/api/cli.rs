@@ -103,10 +103,10 @@ async fn admin_create_reads_the_password_from_stdin_and_the_admin_can_sign_in() 
     child.stdin.take().unwrap().write_all(b"an-admin-password-2026\n").unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-    let admin = new_client();
-    let me: serde_json::Value = login(&app, &admin, &email, "an-admin-password-2026").await.json().await.unwrap();
+    let admin = app.anonymous();
+    let me: serde_json::Value = parse(admin.login(&email, "an-admin-password-2026").await).await;
     assert_eq!(me["role"], "admin");
-    assert_eq!(admin.get(app.url("/api/v1/admin/organizations")).send().await.unwrap().status(), 200);
+    assert_eq!(admin.get("/api/v1/admin/organizations").await.status(), 200);
 }
 
 #[tokio::test]

@@ -5,125 +5,74 @@ use uuid::Uuid;
 
 use crate::helpers::*;
 
-fn member_body(role: &str) -> (String, Value) {
-    let email = unique_email("member");
-    let body = json!({"email": email, "password": PASSWORD, "display_name": "赵磊", "role": role});
-    (email, body)
-}
-
 #[tokio::test]
 async fn an_owner_adds_a_purchaser_who_can_then_sign_in() {
     let app = TestApp::spawn().await;
-    let (owner, org, _) = app.organization("enterprise").await;
+    let owner = app.organization("enterprise").await;
     let (email, body) = member_body("purchaser");
-    let response =
-        owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
+    let response = app.as_(&owner).post_member(owner.org, &body).await;
     assert_eq!(response.status(), 201);
-    let member: Value = response.json().await.unwrap();
+    let member: Value = parse(response).await;
     assert_eq!(member["role"], "purchaser");
     assert_eq!(member["email"], email);
 
-    let client = new_client();
-    login(&app, &client, &email, PASSWORD).await;
-    let me: Value = client.get(app.url("/api/v1/me")).send().await.unwrap().json().await.unwrap();
+    let member = app.as_(&app.sign_in(&email).await);
+    let me: Value = parse(member.me().await).await;
     assert_eq!(me["role"], "enterprise");
-    assert_eq!(me["memberships"][0]["organization_id"], org.to_string());
+    assert_eq!(me["memberships"][0]["organization_id"], owner.org.to_string());
     assert_eq!(me["memberships"][0]["role"], "purchaser");
 
-    let members: Vec<Value> = client
-        .get(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = parse(member.members(owner.org).await).await;
     assert_eq!(members.len(), 2);
 }
 
 #[tokio::test]
 async fn roles_must_fit_the_kind_of_organization() {
     let app = TestApp::spawn().await;
-    let (enterprise_owner, enterprise, _) = app.organization("enterprise").await;
-    let (producer_owner, producer, _) = app.organization("producer").await;
-    for (client, org, role) in [
-        (&enterprise_owner, enterprise, "staff"),
-        (&enterprise_owner, enterprise, "owner"),
-        (&producer_owner, producer, "purchaser"),
-        (&producer_owner, producer, "approver"),
-    ] {
+    let enterprise = app.organization("enterprise").await;
+    let producer = app.organization("producer").await;
+    for (owner, role) in
+        [(&enterprise, "staff"), (&enterprise, "owner"), (&producer, "purchaser"), (&producer, "approver")]
+    {
         let (_, body) = member_body(role);
-        let response =
-            client.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
-        let problem = assert_problem(response, 422, "validation_failed").await;
+        let problem =
+            assert_problem(app.as_(owner).post_member(owner.org, &body).await, 422, "validation_failed").await;
         field_errors(&problem, "role");
     }
     let (_, body) = member_body("staff");
-    let response = producer_owner
-        .post(app.url(&format!("/api/v1/organizations/{producer}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201);
+    assert_eq!(app.as_(&producer).post_member(producer.org, &body).await.status(), 201);
     assert_eq!(app.count("memberships").await, 3);
 }
 
 #[tokio::test]
 async fn an_owner_changes_a_members_role() {
     let app = TestApp::spawn().await;
-    let (owner, org, _) = app.organization("enterprise").await;
-    let (_, body) = member_body("purchaser");
-    let member: Value = owner
-        .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = id_at(&member, "/account_id");
-    let url = app.url(&format!("/api/v1/organizations/{org}/members/{account}"));
-    let response = owner.patch(&url).json(&json!({"role": "approver"})).send().await.unwrap();
-    assert_eq!(response.status(), 200);
+    let owner = app.organization("enterprise").await;
+    let org = owner.org;
+    let account = app.as_(&owner).add_member(org, "purchaser").await.id;
+    let owner = app.as_(&owner);
+    assert_eq!(owner.change_role(org, account, "approver").await.status(), 200);
     let role: String = sqlx::query_scalar("select role from memberships where account_id = $1")
         .bind(account)
         .fetch_one(&app.db)
         .await
         .unwrap();
     assert_eq!(role, "approver");
-    let response = owner.patch(&url).json(&json!({"role": "staff"})).send().await.unwrap();
-    assert_problem(response, 422, "validation_failed").await;
-    let response = owner.patch(&url).json(&json!({"role": "boss"})).send().await.unwrap();
-    let problem = assert_problem(response, 422, "validation_failed").await;
+    assert_problem(owner.change_role(org, account, "staff").await, 422, "validation_failed").await;
+    let problem = assert_problem(owner.change_role(org, account, "boss").await, 422, "validation_failed").await;
     field_errors(&problem, "role");
 }
 
 #[tokio::test]
 async fn removing_a_member_ends_their_sessions_and_their_sign_in() {
     let app = TestApp::spawn().await;
-    let (owner, org, _) = app.organization("producer").await;
-    let (email, body) = member_body("staff");
-    let member: Value = owner
-        .post(app.url(&format!("/api/v1/organizations/{org}/members")))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let account = id_at(&member, "/account_id");
-    let member_client = new_client();
-    let session = app.session_cookie(&login(&app, &member_client, &email, PASSWORD).await).unwrap();
+    let owner = app.organization("producer").await;
+    let member = app.as_(&owner).add_member(owner.org, "staff").await;
 
-    let response =
-        owner.delete(app.url(&format!("/api/v1/organizations/{org}/members/{account}"))).send().await.unwrap();
-    assert_eq!(response.status(), 204);
-    assert!(!app.redis_exists(&app.session_key(&session)).await);
-    assert_problem(member_client.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthenticated").await;
-    let response = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(app.as_(&owner).remove_member(owner.org, member.id).await.status(), 204);
+    assert!(!app.redis_exists(&app.session_key(&member.session)).await);
+    assert_problem(app.as_(&member).me().await, 401, "unauthenticated").await;
+    let response = app.post("/api/v1/auth/login", &json!({"email": member.email, "password": PASSWORD})).await;
     assert_problem(response, 403, "account_disabled").await;
     assert_eq!(app.count("memberships").await, 1);
 }
@@ -131,11 +80,11 @@ async fn removing_a_member_ends_their_sessions_and_their_sign_in() {
 #[tokio::test]
 async fn the_owners_own_membership_cannot_be_changed_or_removed() {
     let app = TestApp::spawn().await;
-    let (owner, org, owner_id) = app.organization("enterprise").await;
-    let url = app.url(&format!("/api/v1/organizations/{org}/members/{owner_id}"));
-    assert_problem(owner.patch(&url).json(&json!({"role": "purchaser"})).send().await.unwrap(), 409, "owner_immutable")
-        .await;
-    assert_problem(owner.delete(&url).send().await.unwrap(), 409, "owner_immutable").await;
+    let owner = app.organization("enterprise").await;
+    let (org, owner_id) = (owner.org, owner.id);
+    let owner = app.as_(&owner);
+    assert_problem(owner.change_role(org, owner_id, "purchaser").await, 409, "owner_immutable").await;
+    assert_problem(owner.remove_member(org, owner_id).await, 409, "owner_immutable").await;
     let role: String = sqlx::query_scalar("select role from memberships where account_id = $1")
         .bind(owner_id)
         .fetch_one(&app.db)
@@ -147,59 +96,45 @@ async fn the_owners_own_membership_cannot_be_changed_or_removed() {
 #[tokio::test]
 async fn a_member_who_is_not_the_owner_may_read_but_not_manage() {
     let app = TestApp::spawn().await;
-    let (owner, org, _) = app.organization("enterprise").await;
-    let (email, body) = member_body("approver");
-    owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
-    let approver = new_client();
-    login(&app, &approver, &email, PASSWORD).await;
-    let url = app.url(&format!("/api/v1/organizations/{org}/members"));
-    assert_eq!(approver.get(&url).send().await.unwrap().status(), 200);
+    let owner = app.organization("enterprise").await;
+    let approver = app.as_(&app.as_(&owner).add_member(owner.org, "approver").await);
+    assert_eq!(approver.members(owner.org).await.status(), 200);
     let (_, body) = member_body("purchaser");
-    assert_problem(approver.post(&url).json(&body).send().await.unwrap(), 403, "forbidden").await;
+    assert_problem(approver.post_member(owner.org, &body).await, 403, "forbidden").await;
     assert_eq!(app.count("memberships").await, 2);
 }
 
 #[tokio::test]
 async fn another_organizations_members_are_not_found() {
     let app = TestApp::spawn().await;
-    let (_, org, owner_id) = app.organization("enterprise").await;
-    let (stranger, _, _) = app.organization("enterprise").await;
-    let (consumer, _) = app.consumer().await;
-    for client in [&stranger, &consumer] {
-        let url = app.url(&format!("/api/v1/organizations/{org}/members"));
-        assert_problem(client.get(&url).send().await.unwrap(), 404, "not_found").await;
+    let owner = app.organization("enterprise").await;
+    let stranger = app.organization("enterprise").await;
+    let consumer = app.consumer().await;
+    for who in [app.as_(&stranger), app.as_(&consumer)] {
+        assert_problem(who.members(owner.org).await, 404, "not_found").await;
         let (_, body) = member_body("purchaser");
-        assert_problem(client.post(&url).json(&body).send().await.unwrap(), 404, "not_found").await;
-        let url = app.url(&format!("/api/v1/organizations/{org}/members/{owner_id}"));
-        assert_problem(client.delete(&url).send().await.unwrap(), 404, "not_found").await;
+        assert_problem(who.post_member(owner.org, &body).await, 404, "not_found").await;
+        assert_problem(who.remove_member(owner.org, owner.id).await, 404, "not_found").await;
     }
-    let url = app.url(&format!("/api/v1/organizations/{}/members", Uuid::now_v7()));
-    assert_problem(stranger.get(&url).send().await.unwrap(), 404, "not_found").await;
-    assert_problem(
-        stranger.get(app.url("/api/v1/organizations/not-a-uuid/members")).send().await.unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
+    let stranger = app.as_(&stranger);
+    assert_problem(stranger.members(Uuid::now_v7()).await, 404, "not_found").await;
+    assert_problem(stranger.get("/api/v1/organizations/not-a-uuid/members").await, 404, "not_found").await;
     assert_eq!(app.count("memberships").await, 2);
 }
 
 #[tokio::test]
 async fn members_need_a_session() {
     let app = TestApp::spawn().await;
-    let (_, org, _) = app.organization("producer").await;
-    let response = new_client().get(app.url(&format!("/api/v1/organizations/{org}/members"))).send().await.unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
+    let org = app.organization("producer").await.org;
+    assert_problem(app.anonymous().members(org).await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
 async fn a_member_email_already_taken_is_a_conflict() {
     let app = TestApp::spawn().await;
-    let (owner, org, _) = app.organization("enterprise").await;
-    let (_, email) = app.consumer().await;
-    let body = json!({"email": email, "password": PASSWORD, "display_name": "x", "role": "purchaser"});
-    let response =
-        owner.post(app.url(&format!("/api/v1/organizations/{org}/members"))).json(&body).send().await.unwrap();
-    assert_problem(response, 409, "email_taken").await;
+    let owner = app.organization("enterprise").await;
+    let consumer = app.consumer().await;
+    let body = json!({"email": consumer.email, "password": PASSWORD, "display_name": "x", "role": "purchaser"});
+    assert_problem(app.as_(&owner).post_member(owner.org, &body).await, 409, "email_taken").await;
     assert_eq!(app.count("memberships").await, 1);
 }

@@ -9,7 +9,7 @@ use crate::helpers::*;
 #[tokio::test]
 async fn the_session_id_changes_at_login_and_the_old_one_stops_working() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let first = login(&app, &app.client, &email, PASSWORD).await;
     let first_id = app.session_cookie(&first).unwrap();
     let second = login(&app, &app.client, &email, PASSWORD).await;
@@ -17,20 +17,13 @@ async fn the_session_id_changes_at_login_and_the_old_one_stops_working() {
     assert_ne!(first_id, second_id);
     assert!(!app.redis_exists(&app.session_key(&first_id)).await, "the replaced session must be gone");
     assert!(app.redis_exists(&app.session_key(&second_id)).await);
-    let stale = new_client();
-    let response = stale
-        .get(app.url("/api/v1/me"))
-        .header("cookie", format!("{}={first_id}", app.settings.session.cookie_name))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
+    assert_problem(app.me_with_session(&first_id).await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
 async fn the_cookie_is_http_only_lax_and_the_id_is_256_bits() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let response = login(&app, &app.client, &email, PASSWORD).await;
     let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
@@ -44,7 +37,7 @@ async fn the_cookie_is_http_only_lax_and_the_id_is_256_bits() {
 #[tokio::test]
 async fn secure_cookies_are_set_when_configured() {
     let app = TestApp::spawn_with(|s| s.session.cookie_secure = true).await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let response = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
     assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
 }
@@ -52,13 +45,8 @@ async fn secure_cookies_are_set_when_configured() {
 #[tokio::test]
 async fn every_redis_key_starts_with_the_configured_prefix() {
     let app = TestApp::spawn().await;
-    let (client, email) = app.consumer().await;
-    client
-        .post(app.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": "wrong password"}))
-        .send()
-        .await
-        .unwrap();
+    let user = app.consumer().await;
+    app.as_(&user).post("/api/v1/auth/login", &json!({"email": user.email, "password": "wrong password"})).await;
     let mut conn = app.redis.clone();
     let prefix = &app.settings.redis.key_prefix;
     let keys: Vec<String> = redis::cmd("KEYS").arg(format!("{prefix}*")).query_async(&mut conn).await.unwrap();
@@ -69,59 +57,41 @@ async fn every_redis_key_starts_with_the_configured_prefix() {
 #[tokio::test]
 async fn logout_deletes_the_session_key_in_redis() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let response = login(&app, &app.client, &email, PASSWORD).await;
     let id = app.session_cookie(&response).unwrap();
     assert!(app.redis_exists(&app.session_key(&id)).await);
-    let response = app.client.post(app.url("/api/v1/auth/logout")).send().await.unwrap();
-    assert_eq!(response.status(), 204);
+    assert_eq!(app.as_(&app.client).logout().await.status(), 204);
     assert!(!app.redis_exists(&app.session_key(&id)).await);
-    let replay = new_client()
-        .get(app.url("/api/v1/me"))
-        .header("cookie", format!("{}={id}", app.settings.session.cookie_name))
-        .send()
-        .await
-        .unwrap();
-    assert_problem(replay, 401, "unauthenticated").await;
+    assert_problem(app.me_with_session(&id).await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
 async fn logout_all_ends_every_session_of_the_account_and_no_other() {
     let app = TestApp::spawn().await;
-    let (laptop, email) = app.consumer().await;
-    let phone = new_client();
-    login(&app, &phone, &email, PASSWORD).await;
-    let (someone_else, _) = app.consumer().await;
-    let response = phone.post(app.url("/api/v1/auth/logout-all")).send().await.unwrap();
-    assert_eq!(response.status(), 204);
-    for client in [&laptop, &phone] {
-        let response = client.get(app.url("/api/v1/me")).send().await.unwrap();
-        assert_problem(response, 401, "unauthenticated").await;
+    let laptop = app.consumer().await;
+    let phone = app.sign_in(&laptop.email).await;
+    let someone_else = app.consumer().await;
+    assert_eq!(app.as_(&phone).logout_all().await.status(), 204);
+    for device in [&laptop, &phone] {
+        assert_problem(app.as_(device).me().await, 401, "unauthenticated").await;
     }
-    assert_eq!(someone_else.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(app.as_(&someone_else).me().await.status(), 200);
 }
 
 #[tokio::test]
 async fn a_password_change_rotates_this_session_and_ends_the_others() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let before = app.session_cookie(&login(&app, &app.client, &email, PASSWORD).await).unwrap();
-    let other_device = new_client();
-    login(&app, &other_device, &email, PASSWORD).await;
-    let response = app
-        .client
-        .post(app.url("/api/v1/me/password"))
-        .json(&json!({"current_password": PASSWORD, "new_password": "fresh-secret-for-2027"}))
-        .send()
-        .await
-        .unwrap();
+    let other_device = app.sign_in(&email).await;
+    let response = app.as_(&app.client).change_password(PASSWORD, "fresh-secret-for-2027").await;
     assert_eq!(response.status(), 204);
     let after = app.session_cookie(&response).unwrap();
     assert_ne!(before, after);
     assert!(!app.redis_exists(&app.session_key(&before)).await);
     assert_eq!(app.get("/api/v1/me").await.status(), 200, "this client carries on with the new id");
-    let response = other_device.get(app.url("/api/v1/me")).send().await.unwrap();
-    assert_problem(response, 401, "unauthenticated").await;
+    assert_problem(app.as_(&other_device).me().await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
@@ -131,10 +101,10 @@ async fn an_idle_session_expires() {
         s.session.absolute_timeout_secs = 60;
     })
     .await;
-    let (client, _) = app.consumer().await;
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    let user = app.as_(&app.consumer().await);
+    assert_eq!(user.me().await.status(), 200);
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    assert_problem(client.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthenticated").await;
+    assert_problem(user.me().await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
@@ -144,14 +114,14 @@ async fn an_active_session_still_ends_at_its_absolute_lifetime() {
         s.session.absolute_timeout_secs = 3;
     })
     .await;
-    let (client, _) = app.consumer().await;
+    let user = app.as_(&app.consumer().await);
     // Keep it busy: each request renews the idle timeout, but not past the absolute limit.
     for _ in 0..3 {
         tokio::time::sleep(Duration::from_millis(700)).await;
-        assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+        assert_eq!(user.me().await.status(), 200);
     }
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_problem(client.get(app.url("/api/v1/me")).send().await.unwrap(), 401, "unauthenticated").await;
+    assert_problem(user.me().await, 401, "unauthenticated").await;
 }
 
 #[tokio::test]
@@ -161,7 +131,7 @@ async fn repeated_failures_for_one_email_get_429_with_an_honest_retry_after() {
         s.login_throttle.window_secs = 2;
     })
     .await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
     let wrong = json!({"email": email, "password": "not my password"});
     for _ in 0..3 {
         assert_problem(app.post("/api/v1/auth/login", &wrong).await, 401, "invalid_credentials").await;
@@ -198,7 +168,8 @@ async fn repeated_failures_from_one_client_address_get_429_across_emails() {
 #[tokio::test]
 async fn a_cross_site_post_with_the_cookie_is_refused() {
     let app = TestApp::spawn().await;
-    let (client, _) = app.consumer().await;
+    let user = app.consumer().await;
+    let client = &user.client;
     let response = client
         .post(app.url("/api/v1/auth/logout-all"))
         .header("sec-fetch-site", "cross-site")
@@ -211,7 +182,7 @@ async fn a_cross_site_post_with_the_cookie_is_refused() {
         client.post(app.url("/api/v1/auth/logout")).header("origin", "https://evil.example").send().await.unwrap();
     assert_problem(response, 403, "csrf_rejected").await;
     // Nothing happened: the session is alive.
-    assert_eq!(client.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(app.as_(&user).me().await.status(), 200);
     // The same request from the site itself goes through.
     let host = app.address.trim_start_matches("http://").to_string();
     let response = client
@@ -227,8 +198,9 @@ async fn a_cross_site_post_with_the_cookie_is_refused() {
 #[tokio::test]
 async fn a_trusted_origin_may_post_across_sites() {
     let app = TestApp::spawn_with(|s| s.server.trusted_origins = vec!["https://shop.tonggan.example".into()]).await;
-    let (client, _) = app.consumer().await;
-    let response = client
+    let user = app.consumer().await;
+    let response = user
+        .client
         .post(app.url("/api/v1/auth/logout"))
         .header("sec-fetch-site", "cross-site")
         .header("origin", "https://shop.tonggan.example")
@@ -251,40 +223,35 @@ async fn no_login_with_the_old_password_survives_a_concurrent_password_change() 
         s.login_throttle.max_failures_per_email = 1000;
     })
     .await;
-    let (owner, email) = app.consumer().await;
+    let owner = app.consumer().await;
+    let credentials = json!({"email": owner.email, "password": PASSWORD});
+    let owner = app.as_(&owner);
     let logins: Vec<_> = (0..40)
         .map(|i| {
-            let url = app.url("/api/v1/auth/login");
-            let email = email.clone();
+            let (browser, credentials) = (app.anonymous(), credentials.clone());
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_millis(i * 3)).await;
-                let client = new_client();
-                let r = client.post(url).json(&json!({"email": email, "password": PASSWORD})).send().await.unwrap();
-                (r.status().as_u16(), client)
+                let r = browser.post("/api/v1/auth/login", &credentials).await;
+                (r.status().as_u16(), browser)
             })
         })
         .collect();
     tokio::time::sleep(Duration::from_millis(40)).await;
-    let changed = owner
-        .post(app.url("/api/v1/me/password"))
-        .json(&json!({"current_password": PASSWORD, "new_password": "changed-in-the-middle"}))
-        .send()
-        .await
-        .unwrap();
+    let changed = owner.change_password(PASSWORD, "changed-in-the-middle").await;
     assert_eq!(changed.status(), 204);
     let mut signed_in = 0;
     for handle in logins {
-        let (status, client) = handle.await.unwrap();
+        let (status, browser) = handle.await.unwrap();
         assert!(status == 200 || status == 401, "{status}");
         if status == 200 {
             signed_in += 1;
-            let me = client.get(app.url("/api/v1/me")).send().await.unwrap();
+            let me = browser.me().await;
             assert_eq!(me.status(), 401, "a session made with the old password outlived the change");
         }
     }
     // The race really was run: some logins got in before the change.
     assert!(signed_in > 0);
-    assert_eq!(owner.get(app.url("/api/v1/me")).send().await.unwrap().status(), 200);
+    assert_eq!(owner.me().await.status(), 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,21 +261,12 @@ async fn parallel_failed_logins_cannot_exceed_the_limit() {
         s.login_throttle.max_failures_per_client = 1000;
     })
     .await;
-    let (_, email) = app.consumer().await;
+    let email = app.consumer().await.email;
+    let guess = json!({"email": email, "password": "a wrong guess"});
     let attempts: Vec<_> = (0..30)
         .map(|_| {
-            let url = app.url("/api/v1/auth/login");
-            let email = email.clone();
-            tokio::spawn(async move {
-                new_client()
-                    .post(url)
-                    .json(&json!({"email": email, "password": "a wrong guess"}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .status()
-                    .as_u16()
-            })
+            let (browser, guess) = (app.anonymous(), guess.clone());
+            tokio::spawn(async move { browser.post("/api/v1/auth/login", &guess).await.status().as_u16() })
         })
         .collect();
     let mut by_status = std::collections::BTreeMap::new();
@@ -322,21 +280,18 @@ async fn parallel_failed_logins_cannot_exceed_the_limit() {
 #[tokio::test]
 async fn logout_all_removes_every_session_key_and_the_index_from_redis() {
     let app = TestApp::spawn().await;
-    let (_, email) = app.consumer().await;
-    let mut ids = Vec::new();
-    let mut clients = Vec::new();
+    let email = app.consumer().await.email;
+    let mut devices = Vec::new();
     for _ in 0..3 {
-        let client = new_client();
-        ids.push(app.session_cookie(&login(&app, &client, &email, PASSWORD).await).unwrap());
-        clients.push(client);
+        devices.push(app.sign_in(&email).await);
     }
     let account: uuid::Uuid =
         sqlx::query_scalar("select id from accounts where email = $1").bind(&email).fetch_one(&app.db).await.unwrap();
     let index = tonggan::session::SessionStore::index_key_for(&app.settings.redis.key_prefix, account);
     assert!(app.redis_exists(&index).await);
-    assert_eq!(clients[0].post(app.url("/api/v1/auth/logout-all")).send().await.unwrap().status(), 204);
-    for id in &ids {
-        assert!(!app.redis_exists(&app.session_key(id)).await);
+    assert_eq!(app.as_(&devices[0]).logout_all().await.status(), 204);
+    for device in &devices {
+        assert!(!app.redis_exists(&app.session_key(&device.session)).await);
     }
     assert!(!app.redis_exists(&index).await);
 }
@@ -352,12 +307,11 @@ async fn a_wrong_method_is_a_problem_document_naming_what_is_allowed() {
 #[tokio::test]
 async fn guessing_the_current_password_is_throttled_like_logins() {
     let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_email = 2).await;
-    let (client, _) = app.consumer().await;
-    let guess = json!({"current_password": "guess-guess-guess", "new_password": "whatever-new-secret"});
+    let user = app.as_(&app.consumer().await);
     for _ in 0..2 {
-        let r = client.post(app.url("/api/v1/me/password")).json(&guess).send().await.unwrap();
+        let r = user.change_password("guess-guess-guess", "whatever-new-secret").await;
         assert_problem(r, 422, "validation_failed").await;
     }
-    let r = client.post(app.url("/api/v1/me/password")).json(&guess).send().await.unwrap();
+    let r = user.change_password("guess-guess-guess", "whatever-new-secret").await;
     assert_problem(r, 429, "too_many_attempts").await;
 }

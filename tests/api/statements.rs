@@ -15,8 +15,6 @@ use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
 use uuid::Uuid;
 
-use tonggan::accounts::model::AccountRole;
-
 use crate::helpers::*;
 
 /// Statements seen per request id.
@@ -74,21 +72,17 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for StatementCounter {
 }
 
 /// Sends `GET path` with a fresh request id and returns how many statements it ran.
-async fn statements_of(client: &reqwest::Client, app: &TestApp, path: &str) -> usize {
-    install_subscriber();
+async fn statements_of(who: &impl Actor, app: &TestApp, path: &str) -> usize {
     let request_id = Uuid::now_v7().to_string();
-    let r = client.get(app.url(path)).header("x-request-id", &request_id).send().await.unwrap();
+    let r = who.client().get(app.url(path)).header("x-request-id", &request_id).send().await.unwrap();
     assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
     counts().lock().unwrap().get(&request_id).copied().unwrap_or(0)
 }
 
-async fn orders(app: &TestApp, buyer: &reqwest::Client, product: Uuid, n: usize) -> Vec<Uuid> {
+async fn orders(app: &TestApp, buyer: &User, product: Uuid, n: usize) -> Vec<Uuid> {
     let mut ids = Vec::new();
     for _ in 0..n {
-        let r = app.order(buyer, &[(product, 1)]).await;
-        assert_eq!(r.status(), 201);
-        let order: serde_json::Value = r.json().await.unwrap();
-        ids.push(id_at(&order, "/id"));
+        ids.push(app.as_(buyer).place_order(&[(product, 1)]).await.id);
     }
     ids
 }
@@ -96,17 +90,17 @@ async fn orders(app: &TestApp, buyer: &reqwest::Client, product: Uuid, n: usize)
 #[tokio::test]
 async fn the_order_list_page_runs_the_same_statements_for_one_order_as_for_twenty() {
     let app = TestApp::spawn_with(|s| s.orders.jobs_enabled = false).await;
-    let (admin, _) = app.staff(AccountRole::Admin).await;
-    let (producer, _, _) = app.verified_producer(&admin).await;
-    let product = app.stocked_product(&producer, &admin, 1000, 1000).await;
-    let (buyer, _) = app.consumer().await;
+    let admin = app.admin().await;
+    let producer = app.verified_producer().await;
+    let product = app.stocked_product(&producer, 1000, 1000).await;
+    let buyer = app.consumer().await;
 
     orders(&app, &buyer, product, 1).await;
     let one = statements_of(&buyer, &app, "/api/v1/orders").await;
-    let admin_one = statements_of(&admin, &app, "/api/v1/admin/orders").await;
+    let admin_one = statements_of(admin, &app, "/api/v1/admin/orders").await;
     orders(&app, &buyer, product, 19).await;
     let twenty = statements_of(&buyer, &app, "/api/v1/orders").await;
-    let admin_twenty = statements_of(&admin, &app, "/api/v1/admin/orders").await;
+    let admin_twenty = statements_of(admin, &app, "/api/v1/admin/orders").await;
 
     assert!(one > 0, "the counter saw no statements");
     assert_eq!(one, twenty, "the buyer's order list ran {one} statements for 1 order and {twenty} for 20");
@@ -117,10 +111,9 @@ async fn the_order_list_page_runs_the_same_statements_for_one_order_as_for_twent
 #[tokio::test]
 async fn the_producer_group_page_runs_the_same_statements_for_one_group_as_for_ten() {
     let app = TestApp::spawn_with(|s| s.orders.jobs_enabled = false).await;
-    let (admin, _) = app.staff(AccountRole::Admin).await;
-    let (producer, _, _) = app.verified_producer(&admin).await;
-    let product = app.stocked_product(&producer, &admin, 1000, 1000).await;
-    let (buyer, _) = app.consumer().await;
+    let producer = app.verified_producer().await;
+    let product = app.stocked_product(&producer, 1000, 1000).await;
+    let buyer = app.consumer().await;
 
     let first = orders(&app, &buyer, product, 1).await;
     tonggan::orders::mark_paid(&app.state, first[0], "pay-0").await.unwrap();
