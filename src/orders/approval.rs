@@ -33,7 +33,7 @@ impl NoteInput {
 /// the enterprise get 403 for their own orders and 404 for the rest; everyone else 404.
 #[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
 pub async fn approver_of(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<Buyer> {
-    let buyer = buyer_of(&state.db, user).await?;
+    let buyer = buyer_of(state, user).await?;
     let order = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
     if !buyer.same_enterprise(&order) {
         return Err(AppError::NotFound);
@@ -67,7 +67,7 @@ pub async fn set_threshold(
     user: &CurrentUser,
     input: EnterpriseSettingsInput,
 ) -> Result<EnterpriseSettings> {
-    let buyer = buyer_of(&state.db, user).await?;
+    let buyer = buyer_of(state, user).await?;
     let Buyer::Enterprise { organization_id, role: MemberRole::Owner, .. } = buyer else {
         return Err(AppError::forbidden("forbidden", "only the enterprise's owner sets its ordering policy"));
     };

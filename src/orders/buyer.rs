@@ -1,6 +1,5 @@
 //! Who is buying: a consumer for themselves, or a member of a verified enterprise for it.
 
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::model::OrderRow;
@@ -8,6 +7,7 @@ use crate::accounts;
 use crate::accounts::model::{AccountRole, MemberRole, OrgStatus};
 use crate::error::{AppError, Result};
 use crate::identity::CurrentUser;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub enum Buyer {
@@ -53,12 +53,12 @@ impl Buyer {
 
 /// The buyer behind a session: 403 for producers and staff, and for members of an enterprise
 /// that is not verified (or is suspended).
-#[tracing::instrument(skip(db, user), fields(account = %user.account_id))]
-pub async fn buyer_of(db: &PgPool, user: &CurrentUser) -> Result<Buyer> {
+#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+pub async fn buyer_of(state: &AppState, user: &CurrentUser) -> Result<Buyer> {
     match user.role {
         AccountRole::Consumer => Ok(Buyer::Consumer { account_id: user.account_id }),
         AccountRole::Enterprise => {
-            let membership = accounts::enterprise_membership(db, user.account_id)
+            let membership = accounts::enterprise_membership(&state.db, user.account_id)
                 .await?
                 .ok_or_else(|| AppError::forbidden("forbidden", "this account belongs to no enterprise"))?;
             if membership.organization_status != OrgStatus::Verified {

@@ -50,7 +50,7 @@ fn placement_reply(outcome: Outcome) -> Response {
 /// The cart, priced live.
 #[utoipa::path(get, path = "/cart", tag = "orders", responses((status = 200, body = Cart), (status = 401, body = Problem, content_type = PROBLEM), (status = 403, body = Problem, content_type = PROBLEM)))]
 pub async fn get_cart(State(state): State<AppState>, user: CurrentUser) -> Result<axum::Json<Cart>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     Ok(axum::Json(cart::priced(&state, buyer.account_id()).await?))
 }
 
@@ -65,7 +65,7 @@ pub async fn put_cart_item(
     Path(product_id): Path<Uuid>,
     Json(body): Json<CartQty>,
 ) -> Result<axum::Json<Cart>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     Ok(axum::Json(cart::put(&state, buyer.account_id(), product_id, body).await?))
 }
 
@@ -79,7 +79,7 @@ pub async fn delete_cart_item(
     user: CurrentUser,
     Path(product_id): Path<Uuid>,
 ) -> Result<axum::Json<Cart>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     Ok(axum::Json(cart::remove(&state, buyer.account_id(), product_id).await?))
 }
 
@@ -102,7 +102,7 @@ pub async fn create_order(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     let key = idempotency::key_from(&headers)?;
     let hash = idempotency::request_hash(uri.path(), &body);
     let json = is_json(&headers);
@@ -133,7 +133,7 @@ pub async fn create_bulk_order(
     Query(query): Query<BulkQuery>,
     body: Bytes,
 ) -> Result<Response> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     if buyer.organization_id().is_none() {
         return Err(crate::error::AppError::forbidden("forbidden", "bulk orders are for enterprises"));
     }
@@ -163,7 +163,7 @@ pub async fn list_orders(
     user: CurrentUser,
     Query(q): Query<OrderListQuery>,
 ) -> Result<axum::Json<Page<Order>>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     let page = ListParams::new(q.limit, q.cursor.as_deref())?;
     Ok(axum::Json(read::buyer_orders(&state, &buyer, q.status, &page).await?))
 }
@@ -175,7 +175,7 @@ pub async fn get_order(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Order>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     let row = read::visible_order(&state, &buyer, id).await?;
     Ok(axum::Json(read::full_order(&state, row).await?))
 }
@@ -187,7 +187,7 @@ pub async fn cancel_order(
     user: CurrentUser,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Order>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     read::visible_order(&state, &buyer, id).await?;
     lifecycle::cancel(&state, id, buyer.account_id()).await?;
     Ok(axum::Json(read::current(&state, id).await?))
@@ -226,7 +226,7 @@ pub async fn confirm_receipt(
     user: CurrentUser,
     Path((id, group_id)): Path<(Uuid, Uuid)>,
 ) -> Result<axum::Json<Order>> {
-    let buyer = buyer_of(&state.db, &user).await?;
+    let buyer = buyer_of(&state, &user).await?;
     read::visible_order(&state, &buyer, id).await?;
     lifecycle::confirm_receipt(&state, id, group_id, buyer.account_id()).await?;
     Ok(axum::Json(read::current(&state, id).await?))
