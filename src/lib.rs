@@ -8,6 +8,7 @@ pub mod config;
 pub mod digest;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod identity;
 pub mod jobs;
 pub mod orders;

@@ -22,6 +22,7 @@ use crate::accounts::{self, model::Phone};
 use crate::catalog::{self, Orderable, model::Ladder};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::extract::parse_json;
+use crate::idempotency;
 use crate::regions::{self, model::Adcode};
 use crate::state::AppState;
 use crate::text::{self, Text, limits};
@@ -445,8 +446,7 @@ async fn write(
     }];
     let order = Order::assemble(row, group_rows, lines, history);
     if let Some(key) = p.idempotency_key {
-        let body = serde_json::to_value(&order).map_err(anyhow::Error::from)?;
-        db::finish_key(&mut **tx, actor, key, StatusCode::CREATED.as_u16() as i32, &body).await?;
+        idempotency::finish_in(&mut **tx, actor, key, StatusCode::CREATED, &order).await?;
     }
     Ok(order)
 }

@@ -7,7 +7,6 @@ mod buyer;
 mod cart;
 mod checkout;
 mod db;
-mod idempotency;
 mod lifecycle;
 pub mod model;
 mod read;

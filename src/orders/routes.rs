@@ -16,7 +16,6 @@ use super::buyer::buyer_of;
 use super::cart::{self, Cart, CartQty};
 use super::checkout::{self, OrderInput};
 use super::db::OrderFilter;
-use super::idempotency::{self, Outcome};
 use super::lifecycle;
 use super::model::{GroupStatus, Order, OrderStatus};
 use super::read::{self, ProducerGroup};
@@ -26,12 +25,13 @@ use crate::error::{PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff};
 use crate::http::extract::{Json, Path, Query, is_json};
 use crate::http::pagination::{ListParams, Page};
+use crate::idempotency::{self, Outcome, Save};
 use crate::state::AppState;
 use crate::text::{Text, limits};
 
 /// The reply to an order placement: 201 with the order, or the saved reply of an earlier
 /// request with the same key (marked `Idempotent-Replayed: true`).
-fn placement_reply(outcome: Outcome) -> Response {
+fn placement_reply(outcome: Outcome<Order>) -> Response {
     match outcome {
         Outcome::Done(order) => (StatusCode::CREATED, axum::Json(order)).into_response(),
         Outcome::Replay(status, body) => {
@@ -106,9 +106,10 @@ pub async fn create_order(
     let key = idempotency::key_from(&headers)?;
     let hash = idempotency::request_hash(uri.path(), &body);
     let json = is_json(&headers);
-    let outcome =
-        idempotency::run(&state, &buyer, &key, &hash, || checkout::place_json(&state, &buyer, &key, json, &body))
-            .await?;
+    let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
+        checkout::place_json(&state, &buyer, &key, json, &body)
+    })
+    .await?;
     Ok(placement_reply(outcome))
 }
 
@@ -142,8 +143,10 @@ pub async fn create_bulk_order(
     fingerprint.extend_from_slice(uri.query().unwrap_or("").as_bytes());
     let hash = idempotency::request_hash(&String::from_utf8_lossy(&fingerprint), &body);
     let po = query.po_number.as_deref();
-    let outcome =
-        idempotency::run(&state, &buyer, &key, &hash, || checkout::place_bulk(&state, &buyer, &key, &body, po)).await?;
+    let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
+        checkout::place_bulk(&state, &buyer, &key, &body, po)
+    })
+    .await?;
     Ok(placement_reply(outcome))
 }
 

@@ -1,15 +1,18 @@
-//! Idempotency keys for order creation, as Stripe does them: a key is stored per account with
-//! a hash of the request and, once known, the reply. The same key and request get the saved
-//! reply (also after a restart); the same key with another request is 422
-//! `idempotency_key_reused`; a duplicate while the first is still running is 409
-//! `idempotency_key_in_use`. A successful order and its saved reply commit together.
+//! Idempotency keys for requests that create orders, payments and refunds, as Stripe does them:
+//! a key is stored per account with a hash of the request and, once known, the reply. The same
+//! key and request get the saved reply (also after a restart); the same key with another
+//! request is 422 `idempotency_key_reused`; a duplicate while the first is still running is 409
+//! `idempotency_key_in_use`; a 5xx frees the key. Below every area: orders and payments use it,
+//! and an order and its saved reply commit together (`finish_in`).
+
+mod db;
 
 use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
 
-use super::buyer::Buyer;
-use super::db;
-use super::model::Order;
+use serde::Serialize;
+use sqlx::PgExecutor;
+
 use crate::config::OrdersSettings;
 use crate::error::{AppError, Result};
 use crate::state::AppState;
@@ -86,32 +89,63 @@ pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) ->
 
 /// What a request under a key came to.
 #[derive(Debug)]
-pub enum Outcome {
-    /// This request ran and placed the order (its reply was saved with it).
-    Done(Box<Order>),
+pub enum Outcome<T> {
+    /// This request ran; its reply is saved under the key (by `run`, or by the work itself
+    /// through `finish_in` when the reply must commit with it).
+    Done(Box<T>),
     /// An earlier request with the key already has a reply: send it again.
     Replay(StatusCode, serde_json::Value),
 }
 
-/// Runs an order placement under its idempotency key: claims the key, runs `place` when this
-/// request holds it, and saves a client error as the key's reply (a server error frees it).
-pub async fn run(
+/// How a successful reply is saved under the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Save {
+    /// The work saves it in its own transaction (`finish_in`), so reply and effect commit together.
+    ByTheWork,
+    /// `run` saves it after the work, with this status.
+    After(StatusCode),
+}
+
+/// Runs a request under its idempotency key: claims the key, runs `work` when this request
+/// holds it, and saves its reply (see `Save`); a client error is saved as the reply, a server
+/// error frees the key so that the client can retry.
+pub async fn run<T: Serialize>(
     state: &AppState,
-    buyer: &Buyer,
+    account_id: Uuid,
     key: &str,
     hash: &str,
-    place: impl AsyncFnOnce() -> Result<Order>,
-) -> Result<Outcome> {
-    match claim(state, buyer.account_id(), key, hash).await? {
+    save: Save,
+    work: impl AsyncFnOnce() -> Result<T>,
+) -> Result<Outcome<T>> {
+    match claim(state, account_id, key, hash).await? {
         Claim::Replay(status, body) => Ok(Outcome::Replay(status, body)),
-        Claim::Run => match place().await {
-            Ok(order) => Ok(Outcome::Done(Box::new(order))),
+        Claim::Run => match work().await {
+            Ok(reply) => {
+                if let Save::After(status) = save {
+                    let body = serde_json::to_value(&reply).map_err(anyhow::Error::from)?;
+                    db::finish_key(&state.db, account_id, key, status.as_u16() as i32, &body).await?;
+                }
+                Ok(Outcome::Done(Box::new(reply)))
+            }
             Err(e) => {
-                settle_error(state, buyer.account_id(), key, &e).await?;
+                settle_error(state, account_id, key, &e).await?;
                 Err(e)
             }
         },
     }
+}
+
+/// Saves a successful reply under the key inside the caller's transaction.
+pub async fn finish_in(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    key: &str,
+    status: StatusCode,
+    reply: &impl Serialize,
+) -> Result<()> {
+    let body = serde_json::to_value(reply).map_err(anyhow::Error::from)?;
+    db::finish_key(db, account_id, key, status.as_u16() as i32, &body).await?;
+    Ok(())
 }
 
 /// Stores a client error as the key's reply; on a server error the key is released so that the

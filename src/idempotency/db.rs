@@ -1,0 +1,106 @@
+//! The idempotency keys table: one row per (account, key) with the request's hash and, once
+//! known, the reply.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgExecutor;
+use uuid::Uuid;
+
+#[derive(Debug, sqlx::FromRow)]
+pub struct IdempotencyRecord {
+    pub request_hash: String,
+    pub state: String,
+    pub response_status: Option<i32>,
+    pub response_body: Option<serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Claims the key for this request; false when a row for it already exists.
+#[tracing::instrument(skip(db))]
+pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, request_hash: &str) -> sqlx::Result<bool> {
+    sqlx::query!(
+        r#"
+        insert into idempotency_keys (account_id, key, request_hash, state) values ($1, $2, $3, 'in_flight')
+        on conflict (account_id, key) do nothing
+        "#,
+        account_id,
+        key,
+        request_hash,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<Option<IdempotencyRecord>> {
+    sqlx::query_as!(
+        IdempotencyRecord,
+        r#"select request_hash, state, response_status, response_body, created_at from idempotency_keys where account_id = $1 and key = $2"#,
+        account_id,
+        key,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Takes over a key whose row is past its life (or a crashed in-flight request's): true when
+/// this request now holds it.
+#[tracing::instrument(skip(db))]
+pub async fn reclaim_key(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    key: &str,
+    request_hash: &str,
+    retention_hours: i32,
+    in_flight_secs: i32,
+) -> sqlx::Result<bool> {
+    sqlx::query!(
+        r#"
+        update idempotency_keys set request_hash = $3, state = 'in_flight', response_status = null,
+            response_body = null, created_at = now()
+        where account_id = $1 and key = $2
+          and (created_at < now() - make_interval(hours => $4)
+               or (state = 'in_flight' and created_at < now() - make_interval(secs => $5)))
+        "#,
+        account_id,
+        key,
+        request_hash,
+        retention_hours,
+        f64::from(in_flight_secs),
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected() == 1)
+}
+
+#[tracing::instrument(skip(db, body))]
+pub async fn finish_key(
+    db: impl PgExecutor<'_>,
+    account_id: Uuid,
+    key: &str,
+    status: i32,
+    body: &serde_json::Value,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update idempotency_keys set state = 'done', response_status = $3, response_body = $4 where account_id = $1 and key = $2"#,
+        account_id,
+        key,
+        status,
+        body,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"delete from idempotency_keys where account_id = $1 and key = $2 and state = 'in_flight'"#,
+        account_id,
+        key,
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
