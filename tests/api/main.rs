@@ -11,3 +11,4 @@ mod organizations;
 mod regions;
 mod sessions;
 mod statements;
+mod stripe;
