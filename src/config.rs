@@ -49,8 +49,26 @@ pub struct Settings {
     pub password: PasswordSettings,
     pub catalog: CatalogSettings,
     pub orders: OrdersSettings,
+    pub stripe: StripeSettings,
     pub telemetry: TelemetrySettings,
 }
+
+/// The Stripe account the service charges through, and how long to wait for it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StripeSettings {
+    /// The secret API key (`sk_...`), sent as `Authorization: Bearer`.
+    pub secret_key: SecretString,
+    /// The webhook endpoint's signing secret (`whsec_...`), checked on every event.
+    pub webhook_secret: SecretString,
+    /// Where the Stripe API lives (`https://api.stripe.com/`, or a localstripe in tests).
+    pub api_base: String,
+    /// How long one call to Stripe may take; well under `server.request_timeout_secs`.
+    pub timeout_secs: u64,
+}
+
+/// The Stripe secrets in config/default.toml, refused in production.
+pub const DEVELOPMENT_STRIPE_SECRET_KEY: &str = "sk_test_tonggan_development";
+pub const DEVELOPMENT_STRIPE_WEBHOOK_SECRET: &str = "whsec_tonggan_development";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct OrdersSettings {
@@ -212,6 +230,35 @@ impl Settings {
             anyhow::ensure!(
                 self.database.url.expose_secret() != "postgres://postgres@127.0.0.1:5432/tonggan",
                 "production refuses the development database URL; set APP__DATABASE__URL"
+            );
+        }
+        self.check_stripe(environment)
+    }
+
+    fn check_stripe(&self, environment: Environment) -> anyhow::Result<()> {
+        let s = &self.stripe;
+        anyhow::ensure!(s.timeout_secs > 0, "stripe.timeout_secs must be positive");
+        anyhow::ensure!(
+            s.timeout_secs < self.server.request_timeout_secs,
+            "stripe.timeout_secs must be shorter than server.request_timeout_secs, so a slow Stripe \
+             answers with our own error rather than the request timeout"
+        );
+        let base = url::Url::parse(&s.api_base)
+            .map_err(|e| anyhow::anyhow!("stripe.api_base {:?} is not a URL: {e}", s.api_base))?;
+        anyhow::ensure!(
+            matches!(base.scheme(), "http" | "https") && base.query().is_none(),
+            "stripe.api_base must be an http(s) URL without a query, not {:?}",
+            s.api_base
+        );
+        if environment == Environment::Production {
+            anyhow::ensure!(base.scheme() == "https", "production requires an https stripe.api_base");
+            anyhow::ensure!(
+                s.secret_key.expose_secret() != DEVELOPMENT_STRIPE_SECRET_KEY,
+                "production refuses the development Stripe key; set APP__STRIPE__SECRET_KEY"
+            );
+            anyhow::ensure!(
+                s.webhook_secret.expose_secret() != DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
+                "production refuses the development webhook secret; set APP__STRIPE__WEBHOOK_SECRET"
             );
         }
         Ok(())

@@ -13,6 +13,7 @@ pub mod identity;
 pub mod jobs;
 pub mod orders;
 pub mod password;
+pub mod payments;
 pub mod regions;
 pub mod seed;
 pub mod session;

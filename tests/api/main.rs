@@ -24,3 +24,4 @@ mod organizations;
 mod regions;
 mod sessions;
 mod statements;
+mod stripe;
