@@ -95,6 +95,14 @@ impl CatalogCache {
         Ok(())
     }
 
+    /// Retires every cached public read after a commit that must not depend on Redis (money
+    /// moved): a failure is logged, and stale entries live at most until their TTL.
+    pub async fn bump_after_commit(&self) {
+        if let Err(e) = self.invalidate().await {
+            tracing::warn!(error = ?e, "catalog cache could not be invalidated after a commit");
+        }
+    }
+
     /// Commits a transaction that changed public catalog data: invalidates before the commit
     /// (so that a Redis failure aborts the change) and after it (retiring any entry filled
     /// from data read while the transaction was in flight).

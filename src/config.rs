@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Which overlay file is read after the defaults, and how strictly settings are checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +50,7 @@ pub struct Settings {
     pub catalog: CatalogSettings,
     pub orders: OrdersSettings,
     pub stripe: StripeSettings,
+    pub payments: PaymentsSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -64,6 +65,28 @@ pub struct StripeSettings {
     pub api_base: String,
     /// How long one call to Stripe may take; well under `server.request_timeout_secs`.
     pub timeout_secs: u64,
+}
+
+/// Bank transfers and refunds.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PaymentsSettings {
+    /// How long an order waits for an enterprise's bank transfer (对公转账) once it is chosen.
+    pub bank_transfer_window_secs: u64,
+    /// The platform's receiving account, shown to enterprises that pay by transfer.
+    pub receiving_account: ReceivingAccount,
+    /// Whether producers may refund lines of their own groups (admins always may).
+    pub producer_refunds_enabled: bool,
+}
+
+/// Where enterprises send bank transfers.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ReceivingAccount {
+    /// 户名
+    pub name: String,
+    /// 开户行
+    pub bank: String,
+    /// 账号
+    pub number: String,
 }
 
 /// The Stripe secrets in config/default.toml, refused in production.

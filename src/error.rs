@@ -90,6 +90,10 @@ pub enum AppError {
     UnsupportedMediaType,
     #[error("too many failed attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Another status with its own code: 402 `card_declined`, 502/503/504
+    /// `payment_provider_unavailable`.
+    #[error("{detail}")]
+    Status { status: StatusCode, code: &'static str, detail: String },
     /// Problems with particular lines of an order, each named with its product.
     #[error("{detail}")]
     Lines { status: StatusCode, code: &'static str, detail: String, lines: serde_json::Value },
@@ -125,7 +129,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
-            AppError::Lines { status, .. } => *status,
+            AppError::Lines { status, .. } | AppError::Status { status, .. } => *status,
             AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -138,6 +142,7 @@ impl AppError {
             | AppError::Forbidden { code, .. }
             | AppError::Conflict { code, .. }
             | AppError::Lines { code, .. }
+            | AppError::Status { code, .. }
             | AppError::Unprocessable { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
@@ -155,6 +160,7 @@ impl AppError {
 const UNIQUE_CONFLICTS: &[(&str, &str, &str)] = &[
     ("accounts_email_key", "email_taken", "an account with this email already exists"),
     ("organizations_uscc_key", "uscc_taken", "an organization with this USCC is already registered"),
+    ("payments_bank_reference_key", "bank_reference_used", "this bank reference already confirmed another payment"),
 ];
 
 impl From<sqlx::Error> for AppError {

@@ -19,6 +19,7 @@ pub mod seed;
 pub mod session;
 pub mod startup;
 pub mod state;
+pub mod stripe;
 pub mod telemetry;
 pub mod text;
 pub mod throttle;

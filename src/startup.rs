@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::state::AppState;
-use crate::{accounts, catalog, jobs, orders, regions, workflows};
+use crate::{accounts, catalog, jobs, orders, payments, regions, workflows};
 
 /// The whole HTTP application. Tests call this with their own state.
 pub fn app(state: AppState) -> Router {
@@ -33,6 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(catalog::router())
         .merge(orders::router())
+        .merge(payments::router())
         .merge(workflows::router());
     let (router, api_doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::livez))

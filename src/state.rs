@@ -16,6 +16,7 @@ use crate::cache::CatalogCache;
 use crate::config::Settings;
 use crate::password::PasswordHasher;
 use crate::session::SessionStore;
+use crate::stripe::StripeClient;
 use crate::telemetry;
 use crate::throttle::LoginThrottle;
 
@@ -28,6 +29,7 @@ pub struct AppState {
     pub login_throttle: LoginThrottle,
     pub catalog_cache: CatalogCache,
     pub hasher: PasswordHasher,
+    pub stripe: StripeClient,
     pub settings: Arc<Settings>,
     pub metrics: PrometheusHandle,
 }
@@ -73,6 +75,7 @@ impl AppState {
                 settings.catalog.cache_enabled,
             ),
             hasher: PasswordHasher::new(&settings.password)?,
+            stripe: StripeClient::new(&settings.stripe)?,
             metrics: telemetry::metrics_handle(),
             db,
             redis,

@@ -803,6 +803,19 @@ pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -
     Ok(())
 }
 
+/// Takes refunded units out of the sales count (never below zero).
+#[tracing::instrument(skip(tx))]
+pub async fn remove_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update products set sales_count = greatest(sales_count - $2, 0) where id = $1"#,
+        id,
+        i64::from(qty)
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn min_order_qty(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i32> {
     sqlx::query_scalar!(r#"select min_order_qty from products where id = $1"#, id).fetch_one(db).await
@@ -832,4 +845,13 @@ pub async fn take_stock_if_unchanged(
     )
     .fetch_optional(&mut **tx)
     .await
+}
+
+/// Where each product comes from and what it is, as the ledger snapshots it.
+#[tracing::instrument(skip_all, fields(n = ids.len()))]
+pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i32, i32)>> {
+    let rows = sqlx::query!(r#"select id, origin_adcode, category_id from products where id = any($1)"#, ids)
+        .fetch_all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.origin_adcode, r.category_id)).collect())
 }

@@ -106,6 +106,21 @@ pub async fn return_stock(
     Ok(flips(after - qty, after, moq))
 }
 
+/// Each product's origin county and category, as (product, origin adcode, category id): what
+/// the assistance ledger records about a sold product when the money moves.
+pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i32, i32)>> {
+    db::ledger_facts(db, ids).await
+}
+
+/// Takes refunded units out of the sales count.
+pub async fn remove_sales(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    product_id: Uuid,
+    qty: i32,
+) -> sqlx::Result<()> {
+    db::remove_sales(tx, product_id, qty).await
+}
+
 /// Counts units sold (the `sales` sort and figure).
 pub async fn add_sales(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, product_id: Uuid, qty: i32) -> sqlx::Result<()> {
     db::add_sales(tx, product_id, qty).await

@@ -20,6 +20,7 @@ use utoipa::OpenApi;
         (name = "catalog", description = "Public catalog, price history, price board"),
         (name = "producer", description = "A producer's own products and order groups"),
         (name = "orders", description = "Cart, orders, approvals, receipt"),
+        (name = "payments", description = "Paying orders, Stripe webhooks, refunds"),
         (name = "admin", description = "Platform administration"),
     ),
     components(schemas(crate::error::Problem))

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::orders;
 use crate::state::AppState;
+use crate::{orders, payments};
 
 /// Runs the order jobs every `orders.jobs_interval_secs` until the process ends.
 pub fn spawn(state: AppState) {
@@ -23,6 +23,11 @@ pub fn spawn(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(expired = n, "expired unpaid orders"),
                 Err(e) => tracing::error!(error = ?e, "order expiry failed"),
+            }
+            match payments::retry_unsent_refunds(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(sent = n, "sent refunds to Stripe again"),
+                Err(e) => tracing::error!(error = ?e, "refund retry failed"),
             }
             match orders::complete_due(&state).await {
                 Ok(0) => {}

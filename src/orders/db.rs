@@ -7,7 +7,7 @@ use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
 use super::model::{
-    Change, GroupRow, GroupStatus, Invoice, OrderLine, OrderRow, OrderStatus, ShippingAddress, StatusChange,
+    Change, GroupRow, GroupStatus, Invoice, OrderLine, OrderRow, OrderStatus, PaidLine, ShippingAddress, StatusChange,
 };
 
 /// `sqlx::query_as!` into [`OrderRow`]: the SQL before and after the column list, then the
@@ -19,7 +19,8 @@ macro_rules! query_order {
             $before
                 + r#"id, buyer_id, organization_id, status as "status: OrderStatus", total_fen,
                      shipping_address as "shipping_address: Json<ShippingAddress>", po_number,
-                     invoice as "invoice: Json<Invoice>", expires_at, paid_at, created_at, updated_at"#
+                     invoice as "invoice: Json<Invoice>", expires_at, paid_at, payment_method, payment_ref,
+                     paid_fen, refunded_fen, created_at, updated_at"#
                 + $after
             $(, $arg)*
         )
@@ -188,10 +189,104 @@ pub async fn set_order_status(
     Ok(())
 }
 
+/// How the order was paid: method, reference and amount.
 #[tracing::instrument(skip(tx))]
-pub async fn set_payment_ref(tx: &mut Transaction<'_, Postgres>, id: Uuid, payment_ref: &str) -> sqlx::Result<()> {
-    sqlx::query!(r#"update orders set payment_ref = $2 where id = $1"#, id, payment_ref).execute(&mut **tx).await?;
+pub async fn set_payment(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    method: &str,
+    payment_ref: &str,
+    paid_fen: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update orders set payment_method = $2, payment_ref = $3, paid_fen = $4, updated_at = now() where id = $1"#,
+        id,
+        method,
+        payment_ref,
+        paid_fen,
+    )
+    .execute(&mut **tx)
+    .await?;
     Ok(())
+}
+
+/// Adds a completed refund to the order's refunded amount (the table's check keeps it within
+/// what was paid).
+#[tracing::instrument(skip(tx))]
+pub async fn add_refunded(tx: &mut Transaction<'_, Postgres>, id: Uuid, amount_fen: i64) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update orders set refunded_fen = refunded_fen + $2, updated_at = now() where id = $1"#,
+        id,
+        amount_fen
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Moves an unpaid order's deadline (a bank transfer's longer window).
+#[tracing::instrument(skip(tx))]
+pub async fn extend_unpaid_deadline(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        update orders set expires_at = greatest(expires_at, $2), updated_at = now()
+        where id = $1 and status = 'pending_payment'
+        "#,
+        id,
+        until,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn set_group_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, status: GroupStatus) -> sqlx::Result<()> {
+    sqlx::query!(r#"update order_groups set status = $2 where id = $1"#, id, status.as_str())
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(tx))]
+pub async fn all_groups_refunded(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(r#"select bool_and(status = 'refunded') from order_groups where order_id = $1"#, order_id)
+        .fetch_one(&mut **tx)
+        .await
+        .map(|v: Option<bool>| v.unwrap_or(false))
+}
+
+/// The order's lines with their groups' producers and statuses, in product order.
+#[tracing::instrument(skip(db))]
+pub async fn lines_with_groups(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<PaidLine>> {
+    let rows = sqlx::query!(
+        r#"
+        select l.id, l.group_id, l.product_id, g.producer_id, l.qty, l.unit_price_fen, l.line_total_fen,
+               g.status as "group_status: GroupStatus"
+        from order_lines l join order_groups g on g.id = l.group_id
+        where l.order_id = $1 order by l.product_id
+        "#,
+        order_id,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| PaidLine {
+            line_id: r.id,
+            group_id: r.group_id,
+            product_id: r.product_id,
+            producer_id: r.producer_id,
+            qty: r.qty,
+            unit_price_fen: r.unit_price_fen,
+            amount_fen: r.line_total_fen,
+            group_status: r.group_status,
+        })
+        .collect())
 }
 
 /// Moves every group of the order that is in `from` to `to`.

@@ -116,37 +116,6 @@ pub async fn reject(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<
     close_unpaid(state, tx, &order, OrderStatus::Cancelled, Some(actor), note).await
 }
 
-/// The one entry point payments call: marks an order paid. Paying a paid order again changes
-/// nothing (a repeated webhook); an order that expired or was cancelled first cannot be paid
-/// (409 `order_not_payable`: the payment must be refunded).
-#[tracing::instrument(skip(state))]
-pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> Result<OrderRow> {
-    let mut tx = state.db.begin().await?;
-    let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
-    match order.status {
-        OrderStatus::PendingPayment => {}
-        OrderStatus::Paid | OrderStatus::Completed => return Ok(order),
-        OrderStatus::Expired | OrderStatus::Cancelled => {
-            return Err(AppError::conflict(
-                "order_not_payable",
-                format!("the order is {}; the payment must be refunded", order.status.as_str()),
-            ));
-        }
-        OrderStatus::AwaitingApproval => return Err(invalid("awaiting_approval", "paid")),
-    }
-    db::set_order_status(&mut tx, order_id, OrderStatus::Paid, None).await?;
-    db::set_payment_ref(&mut tx, order_id, payment_ref).await?;
-    db::set_groups_status(&mut tx, order_id, GroupStatus::Pending, GroupStatus::Paid).await?;
-    for line in db::lines_of(&mut *tx, order_id).await? {
-        catalog::add_sales(&mut tx, line.product_id, line.qty).await?;
-    }
-    let change = Change::Order { from: Some(OrderStatus::PendingPayment), to: OrderStatus::Paid };
-    db::insert_history(&mut tx, order_id, None, change, Some(payment_ref)).await?;
-    // Sales counts are public (the `sales` sort).
-    state.catalog_cache.commit(tx).await?;
-    db::find_order(&state.db, order_id).await?.ok_or(AppError::NotFound)
-}
-
 /// A producer ships one of its paid groups.
 #[tracing::instrument(skip(state))]
 pub async fn ship(

@@ -9,6 +9,7 @@ mod checkout;
 mod db;
 mod lifecycle;
 pub mod model;
+mod payment;
 mod read;
 mod routes;
 
@@ -16,7 +17,13 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
-pub use lifecycle::{complete_due, expire_due, mark_paid};
+pub use buyer::{Buyer, buyer_of};
+pub use lifecycle::{complete_due, expire_due};
+pub use model::PaidLine;
+pub use payment::{
+    PayOutcome, PaymentMethod, extend_deadline, lock, mark_paid, order_of_own_group, paid_lines, pay_in, record_refund,
+};
+pub use read::visible_order;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

@@ -21,6 +21,8 @@ pub enum OrderStatus {
     Completed,
     Cancelled,
     Expired,
+    /// Every paid unit was refunded.
+    Refunded,
 }
 
 impl OrderStatus {
@@ -32,6 +34,7 @@ impl OrderStatus {
             OrderStatus::Completed => "completed",
             OrderStatus::Cancelled => "cancelled",
             OrderStatus::Expired => "expired",
+            OrderStatus::Refunded => "refunded",
         }
     }
 
@@ -75,6 +78,8 @@ pub enum GroupStatus {
     Completed,
     Cancelled,
     Expired,
+    /// Every paid unit of the group was refunded; it can no longer be shipped.
+    Refunded,
 }
 
 impl GroupStatus {
@@ -86,6 +91,7 @@ impl GroupStatus {
             GroupStatus::Completed => "completed",
             GroupStatus::Cancelled => "cancelled",
             GroupStatus::Expired => "expired",
+            GroupStatus::Refunded => "refunded",
         }
     }
 }
@@ -152,6 +158,10 @@ pub struct OrderRow {
     pub invoice: Option<sqlx::types::Json<Invoice>>,
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    pub payment_method: Option<String>,
+    pub payment_ref: Option<String>,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -164,6 +174,37 @@ pub struct StatusChange {
     pub to_status: String,
     pub note: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// How an order was paid, and how much of it went back.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct PaymentSummary {
+    /// stripe | bank_transfer
+    pub method: String,
+    /// paid | partially_refunded | refunded
+    pub status: &'static str,
+    /// The PaymentIntent id, or the bank's reference of the transfer.
+    pub reference: Option<String>,
+    pub paid_fen: i64,
+    pub refunded_fen: i64,
+}
+
+impl PaymentSummary {
+    fn of(row: &OrderRow) -> Option<Self> {
+        let method = row.payment_method.clone()?;
+        let status = match row.refunded_fen {
+            0 => "paid",
+            r if r < row.paid_fen => "partially_refunded",
+            _ => "refunded",
+        };
+        Some(PaymentSummary {
+            method,
+            status,
+            reference: row.payment_ref.clone(),
+            paid_fen: row.paid_fen,
+            refunded_fen: row.refunded_fen,
+        })
+    }
 }
 
 /// An order with its fulfilment groups and lines.
@@ -180,6 +221,8 @@ pub struct Order {
     /// Unpaid (or unapproved) orders expire at this time and their stock goes back.
     pub expires_at: DateTime<Utc>,
     pub paid_at: Option<DateTime<Utc>>,
+    /// Null until the order is paid.
+    pub payment: Option<PaymentSummary>,
     pub created_at: DateTime<Utc>,
     pub groups: Vec<Group>,
     pub history: Vec<StatusChange>,
@@ -194,6 +237,7 @@ impl Order {
                 Group { group: g, lines }
             })
             .collect();
+        let payment = PaymentSummary::of(&row);
         Order {
             id: row.id,
             buyer_id: row.buyer_id,
@@ -205,9 +249,23 @@ impl Order {
             invoice: row.invoice.map(|i| i.0),
             expires_at: row.expires_at,
             paid_at: row.paid_at,
+            payment,
             created_at: row.created_at,
             groups,
             history,
         }
     }
+}
+
+/// A paid line, as the ledger and refunds need it.
+#[derive(Debug, Clone)]
+pub struct PaidLine {
+    pub line_id: Uuid,
+    pub group_id: Uuid,
+    pub product_id: Uuid,
+    pub producer_id: Uuid,
+    pub qty: i32,
+    pub unit_price_fen: i64,
+    pub amount_fen: i64,
+    pub group_status: GroupStatus,
 }

@@ -1,7 +1,43 @@
-//! Payments: PaymentIntents, refunds, Stripe webhook events and the assistance ledger.
-//!
-//! For now only the Stripe edge exists: [`stripe`] is the service's client for Stripe's API
-//! (typed errors, the service's own minimal reply types) and the webhook signature check. The
-//! area's logic, routes and SQL are built on top of it.
+//! Payments: paying orders through Stripe (card, Alipay, WeChat Pay) or by bank transfer,
+//! Stripe's signed webhook, refunds, and the append-only assistance ledger that says where the
+//! money went. Built on orders (an order is paid, refunded, never revived) and on the Stripe
+//! edge in `crate::stripe`. Design and rules: docs/payments.md.
 
-pub mod stripe;
+mod db;
+mod ledger;
+pub mod model;
+mod refunds;
+mod routes;
+mod settle;
+mod start;
+mod webhook;
+
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::error::Result;
+use crate::http::pagination::{ListParams, Page};
+use crate::state::AppState;
+use model::{Payment, PaymentQuery};
+
+pub use refunds::retry_unsent as retry_unsent_refunds;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::start_payment))
+        .routes(routes!(routes::stripe_webhook))
+        .routes(routes!(routes::confirm_bank_transfer))
+        .routes(routes!(routes::admin_refund))
+        .routes(routes!(routes::producer_refund))
+        .routes(routes!(routes::order_refunds))
+        .routes(routes!(routes::complete_bank_refund))
+        .routes(routes!(routes::list_payments))
+        .routes(routes!(routes::list_refunds))
+        .routes(routes!(routes::list_ledger))
+}
+
+/// Payments, oldest first, by order, method, status and time.
+async fn list_payments(state: &AppState, q: &PaymentQuery, page: &ListParams) -> Result<Page<Payment>> {
+    let rows =
+        db::list_payments(&state.db, q.order, q.method, q.status, q.from, q.to, page.after(), page.fetch()).await?;
+    Ok(page.by_id(rows, |p| p.id).map(Payment::from))
+}

@@ -78,3 +78,19 @@ pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sql
     .await?;
     Ok(rows.into_iter().map(|r| (r.adcode, r.name)).collect())
 }
+
+/// Each county's prefecture: its parent, or itself for a prefecture-level city without counties
+/// (嘉峪关市), which is both.
+#[tracing::instrument(skip_all, fields(n = adcodes.len()))]
+pub async fn prefectures_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, i32)>> {
+    let rows = sqlx::query!(
+        r#"
+        select r.adcode, case when r.level = 'county' then r.parent_adcode else r.adcode end as "prefecture!"
+        from regions r where r.adcode = any($1)
+        "#,
+        adcodes,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.adcode, r.prefecture)).collect())
+}

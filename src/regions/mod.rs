@@ -48,3 +48,9 @@ pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Opti
 pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
     db::counties_in_province(db, province).await
 }
+
+/// Each county's prefecture, as (county, prefecture) pairs; a prefecture-level city without
+/// counties (嘉峪关市) is its own. Codes that are not known are left out.
+pub async fn prefectures_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, i32)>> {
+    db::prefectures_of(db, adcodes).await
+}

@@ -722,6 +722,7 @@ pub struct Group {
 
 #[derive(Debug, Deserialize)]
 pub struct Line {
+    pub id: Uuid,
     pub product_id: Uuid,
     pub unit_price_fen: i64,
     pub line_total_fen: i64,

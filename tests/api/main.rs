@@ -21,6 +21,7 @@ mod health;
 mod helpers;
 mod orders;
 mod organizations;
+mod payments;
 mod regions;
 mod sessions;
 mod statements;

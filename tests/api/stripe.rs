@@ -1,4 +1,4 @@
-//! The Stripe edge (`tonggan::payments::stripe`): its types against Stripe's own objects, the
+//! The Stripe edge (`tonggan::stripe`): its types against Stripe's own objects, the
 //! webhook signature check, the exact requests the client sends and how each failure is
 //! classified (against wiremock), and a whole payment against localstripe when
 //! `LOCALSTRIPE_URL` is set (`eval "$(scripts/localstripe.sh)"`).
@@ -14,7 +14,7 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use tonggan::config::{Environment, StripeSettings};
-use tonggan::payments::stripe::{
+use tonggan::stripe::{
     Charge, Event, EventObject, PaymentIntent, Refund, SignatureError, StripeClient, StripeError, parse_event,
     verify_signature,
 };
@@ -525,7 +525,7 @@ mod localstripe {
     use tokio::sync::mpsc;
     use uuid::Uuid;
 
-    use tonggan::payments::stripe::{EventObject, StripeClient, parse_event, verify_signature};
+    use tonggan::stripe::{EventObject, StripeClient, parse_event, verify_signature};
 
     use super::{SECRET_KEY, now_unix, settings};
 
@@ -647,15 +647,15 @@ mod localstripe {
         let Some(base) = url("localstripe_errors_are_classified") else { return };
         let client = StripeClient::new(&settings(&base, 5)).unwrap();
         let missing = client.retrieve_payment_intent("pi_doesnotexist").await.unwrap_err();
-        assert!(matches!(missing, tonggan::payments::stripe::StripeError::Invalid { .. }), "{missing:?}");
+        assert!(matches!(missing, tonggan::stripe::StripeError::Invalid { .. }), "{missing:?}");
         // A refund of an unpaid PaymentIntent is refused.
         let unpaid = client.create_payment_intent(500, Uuid::now_v7(), &Uuid::now_v7().to_string()).await.unwrap();
         let refused = client.create_refund(&unpaid.id, 100, Uuid::now_v7(), "r", &Uuid::now_v7().to_string()).await;
-        assert!(matches!(refused, Err(tonggan::payments::stripe::StripeError::Invalid { .. })), "{refused:?}");
+        assert!(matches!(refused, Err(tonggan::stripe::StripeError::Invalid { .. })), "{refused:?}");
         // A wrong key is refused (localstripe accepts any key that starts with sk_).
         let mut bad = settings(&base, 5);
         bad.secret_key = "pk_test_not_a_secret".to_owned().into();
         let unauthorized = StripeClient::new(&bad).unwrap().retrieve_payment_intent(&unpaid.id).await.unwrap_err();
-        assert!(matches!(unauthorized, tonggan::payments::stripe::StripeError::Invalid { .. }), "{unauthorized:?}");
+        assert!(matches!(unauthorized, tonggan::stripe::StripeError::Invalid { .. }), "{unauthorized:?}");
     }
 }

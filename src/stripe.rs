@@ -1,4 +1,5 @@
-//! The service's Stripe edge: a small client for the three calls the payments area makes, the
+//! The service's Stripe edge (infrastructure, like the Redis and Postgres connections: the
+//! payments area drives it): a small client for the three calls the payments area makes, the
 //! Stripe objects it reads (only the fields it uses), webhook signature checking and event
 //! parsing.
 //!

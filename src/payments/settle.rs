@@ -1,0 +1,164 @@
+//! Money that arrived: a Stripe PaymentIntent that succeeded, or a bank transfer an admin saw.
+//! Money that can pay its order pays it, in one transaction with the payment's record, the
+//! ledger rows and the paid lines. Money that cannot (the order expired, was cancelled, awaits
+//! approval, is already paid, or the amount or currency is wrong) is recorded and refunded in
+//! full automatically; the order is never revived.
+
+use chrono::NaiveDate;
+use sqlx::{Postgres, Transaction};
+use uuid::Uuid;
+
+use super::db;
+use super::ledger;
+use super::model::{BankConfirmation, Method, Payment, PaymentRow, PaymentStatus};
+use super::refunds;
+use crate::error::{AppError, FieldErrors, Result};
+use crate::orders::{self, PayOutcome, model::OrderStatus};
+use crate::state::AppState;
+use crate::stripe::PaymentIntent;
+use crate::text::{Text, limits};
+
+/// What must happen once the transaction has committed.
+#[derive(Debug, Default)]
+pub struct AfterCommit {
+    /// An order was paid or refunded: public sales counts (and maybe stock) changed.
+    pub public_changed: bool,
+    /// An automatic refund to send to Stripe.
+    pub refund: Option<Uuid>,
+}
+
+impl AfterCommit {
+    /// Runs the follow-ups; Redis and Stripe failures here never undo the committed money
+    /// (the cache entries expire; the refund job sends the refund again).
+    pub async fn run(self, state: &AppState) {
+        if self.public_changed {
+            state.catalog_cache.bump_after_commit().await;
+        }
+        if let Some(refund_id) = self.refund
+            && let Err(e) = refunds::send_to_stripe(state, refund_id).await
+        {
+            tracing::warn!(error = ?e, %refund_id, "automatic refund not sent yet; the refund job will retry");
+        }
+    }
+}
+
+/// A PaymentIntent succeeded (from a verified webhook event, inside its transaction).
+#[tracing::instrument(skip_all, fields(payment_intent = %pi.id))]
+pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIntent) -> Result<AfterCommit> {
+    let Some(payment) = db::lock_payment_by_intent(tx, &pi.id).await? else {
+        tracing::warn!(payment_intent = %pi.id, amount = pi.amount, "succeeded PaymentIntent of no payment of ours; acknowledged");
+        return Ok(AfterCommit::default());
+    };
+    if matches!(payment.status, PaymentStatus::Succeeded | PaymentStatus::Unapplied) {
+        return Ok(AfterCommit::default()); // this money was handled before
+    }
+    let amount = pi.amount;
+    if pi.currency != "cny" {
+        let reason = format!("{amount} {} received for an order paid in cny", pi.currency);
+        return unapplied(tx, &payment, amount, &pi.currency, &reason).await;
+    }
+    match orders::pay_in(tx, payment.order_id, Method::Stripe.for_orders(), &pi.id, amount).await? {
+        PayOutcome::NewlyPaid(order) => {
+            db::mark_succeeded(tx, payment.id, amount, &pi.currency).await?;
+            let lines = ledger::lines_of(tx, order.id).await?;
+            ledger::record_payment(tx, &payment, &order, &lines).await?;
+            Ok(AfterCommit { public_changed: true, refund: None })
+        }
+        PayOutcome::AlreadyPaid { payment_ref } => {
+            let reason = format!("the order was already paid ({})", payment_ref.unwrap_or_default());
+            unapplied(tx, &payment, amount, &pi.currency, &reason).await
+        }
+        PayOutcome::NotPayable { reason, .. } => unapplied(tx, &payment, amount, &pi.currency, &reason).await,
+    }
+}
+
+/// Records money that cannot pay its order and opens its full automatic refund.
+async fn unapplied(
+    tx: &mut Transaction<'_, Postgres>,
+    payment: &PaymentRow,
+    amount_fen: i64,
+    currency: &str,
+    why: &str,
+) -> Result<AfterCommit> {
+    tracing::warn!(payment = %payment.id, order = %payment.order_id, why, "payment cannot pay its order; refunding it");
+    db::mark_unapplied(tx, payment.id, amount_fen, currency).await?;
+    let reason = format!("automatic: {why}");
+    let refund_id = refunds::open_automatic(tx, payment, amount_fen, &reason).await?;
+    Ok(AfterCommit { public_changed: false, refund: Some(refund_id) })
+}
+
+/// An admin confirms that an enterprise's bank transfer arrived: the amount must be the order's
+/// total (422 `amount_mismatch`), the bank reference must not have confirmed another payment
+/// (409 `bank_reference_used`), and the order must still await this transfer (409
+/// `order_already_paid`, `order_not_payable`, `bank_transfer_not_started`).
+#[tracing::instrument(skip(state, body))]
+pub async fn confirm_bank_transfer(
+    state: &AppState,
+    admin_id: Uuid,
+    order_id: Uuid,
+    body: BankConfirmation,
+) -> Result<Payment> {
+    let (amount, reference, received_on) = check_confirmation(&body)?;
+    let mut tx = state.db.begin().await?;
+    let order = orders::lock(&mut tx, order_id).await?;
+    match order.status {
+        OrderStatus::PendingPayment => {}
+        OrderStatus::Paid | OrderStatus::Completed | OrderStatus::Refunded => {
+            return Err(AppError::conflict("order_already_paid", "the order is already paid"));
+        }
+        OrderStatus::AwaitingApproval => {
+            return Err(AppError::conflict("invalid_transition", "the order is awaiting approval"));
+        }
+        status => {
+            return Err(AppError::conflict(
+                "order_not_payable",
+                format!("the order is {}; return the transfer to the enterprise", status.as_str()),
+            ));
+        }
+    }
+    let payment =
+        db::lock_open_payment(&mut tx, order_id).await?.filter(|p| p.method == Method::BankTransfer).ok_or_else(
+            || AppError::conflict("bank_transfer_not_started", "no bank transfer was started for this order"),
+        )?;
+    if amount != order.total_fen {
+        return Err(AppError::Unprocessable {
+            code: "amount_mismatch",
+            detail: format!("{amount} fen received for an order of {} fen", order.total_fen),
+        });
+    }
+    db::confirm_transfer(&mut tx, payment.id, reference.as_str(), received_on, admin_id).await?;
+    let PayOutcome::NewlyPaid(order) =
+        orders::pay_in(&mut tx, order_id, Method::BankTransfer.for_orders(), reference.as_str(), amount).await?
+    else {
+        return Err(anyhow::anyhow!("order {order_id} changed under its lock").into());
+    };
+    db::mark_succeeded(&mut tx, payment.id, amount, "cny").await?;
+    let lines = ledger::lines_of(&mut tx, order_id).await?;
+    ledger::record_payment(&mut tx, &payment, &order, &lines).await?;
+    tx.commit().await?;
+    AfterCommit { public_changed: true, refund: None }.run(state).await;
+    Ok(db::find_payment(&state.db, payment.id).await?.ok_or(AppError::NotFound)?.into())
+}
+
+/// The confirmation's fields, every bad one reported: a positive amount, a reference, and a
+/// `YYYY-MM-DD` day that is not in the future (Asia/Shanghai).
+fn check_confirmation(body: &BankConfirmation) -> Result<(i64, Text, NaiveDate)> {
+    let mut errors = FieldErrors::new();
+    if body.amount_fen <= 0 {
+        errors.add("amount_fen", "must be a positive number of fen");
+    }
+    let reference = errors.check("bank_reference", Text::parse(&body.bank_reference, limits::PO_NUMBER));
+    let received_on = errors.check(
+        "received_at",
+        NaiveDate::parse_from_str(body.received_at.trim(), "%Y-%m-%d")
+            .map_err(|_| "must be a date, YYYY-MM-DD".to_string())
+            .and_then(|d| {
+                let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+                if d > today { Err("must not be in the future".to_string()) } else { Ok(d) }
+            }),
+    );
+    match (reference, received_on) {
+        (Some(reference), Some(day)) if errors.is_empty() => Ok((body.amount_fen, reference, day)),
+        _ => Err(errors.into_error()),
+    }
+}
