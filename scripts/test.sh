@@ -22,4 +22,11 @@ if command -v psql >/dev/null 2>&1; then
     | psql "$DATABASE_URL" -q >/dev/null || true
 fi
 
+# A local Stripe-compatible server (localstripe, from PyPI into .local/) for the end-to-end
+# payment tests; stopped again when the tests end.
+localstripe_env=$(scripts/localstripe.sh)
+eval "$localstripe_env"
+export LOCALSTRIPE_URL
+trap 'scripts/localstripe.sh stop' EXIT
+
 cargo test --locked --all-targets

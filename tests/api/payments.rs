@@ -484,6 +484,27 @@ async fn a_card_that_succeeds_after_a_bank_transfer_paid_the_order_is_refunded()
     );
 }
 
+#[tokio::test]
+async fn a_redis_outage_neither_fails_nor_rolls_back_a_payment() {
+    let s = shop().await;
+    let order = s.order(&s.consumer, &[(s.apples, 2)]).await;
+    let intent = s.card_intent(&s.consumer, order.id).await;
+    // A second instance on the same database whose Redis is gone receives the event.
+    let offline = s.app.sibling_with(|st| st.redis.url = "redis://127.0.0.1:9".to_string().into()).await;
+    let body = succeeded(&intent, order.total_fen, "cny");
+    let header = Webhook::generate_test_header(&body, WEBHOOK_SECRET, None);
+    let r = reqwest::Client::new()
+        .post(offline.url("/api/v1/payments/stripe/webhook"))
+        .header("stripe-signature", header)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    assert_eq!(s.status_of(order.id).await, "paid");
+    assert_eq!(s.ledger(order.id).await, (1, order.total_fen, 2));
+}
+
 // ---- bank transfers ----------------------------------------------------------------------
 
 #[tokio::test]
@@ -770,6 +791,33 @@ async fn a_refund_stripe_reports_later_completes_once_from_its_event() {
     assert_eq!(s.status_of(order.id).await, "refunded");
 }
 
+#[tokio::test]
+async fn producers_refund_only_when_the_platform_allows_it() {
+    let stripe = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(FakeStripe { refund_status: "succeeded" }).mount(&stripe).await;
+    let uri = stripe.uri();
+    let app = TestApp::spawn_with(move |s| {
+        s.stripe.api_base = uri;
+        s.payments.producer_refunds_enabled = false;
+    })
+    .await;
+    let producer = app.verified_producer().await;
+    let apples = app.stocked_product(&producer, 10, 1000).await;
+    let buyer = app.consumer().await;
+    let order = app.as_(&buyer).place_order(&[(apples, 1)]).await;
+    tonggan::orders::mark_paid(&app.state, order.id, "test").await.unwrap();
+    let r = producer
+        .client
+        .post(app.url(&format!("/api/v1/producer/order-groups/{}/refunds", order.groups[0].id)))
+        .header("idempotency-key", "k1")
+        .json(&json!({"full": true, "reason": "缺货"}))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(r, 403, "producer_refunds_disabled").await;
+    assert_eq!(app.count("refunds").await, 0);
+}
+
 // ---- the ledger --------------------------------------------------------------------------
 
 #[tokio::test]
@@ -895,4 +943,116 @@ async fn the_ledger_sums_to_payments_minus_refunds_per_line_and_overall() {
         .await
         .unwrap();
     assert_eq!(orders_refunded, returned);
+}
+
+// ---- end to end, against localstripe --------------------------------------------------------
+
+/// localstripe's URL, or `None` (with a note) when the test is to be skipped: `make test`
+/// starts one and sets `LOCALSTRIPE_URL`.
+fn localstripe(test: &str) -> Option<String> {
+    match std::env::var("LOCALSTRIPE_URL") {
+        Ok(url) if !url.is_empty() => Some(url.trim_end_matches('/').to_owned()),
+        _ => {
+            eprintln!("skipping {test}: LOCALSTRIPE_URL is not set (make test starts localstripe)");
+            None
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_card_payment_on_localstripe_pays_the_order_through_the_signed_webhook_and_refunds_in_part() {
+    let Some(base) = localstripe("a_card_payment_on_localstripe_pays_the_order") else { return };
+    let secret = format!("whsec_{}", Uuid::now_v7().simple());
+    let (api, hook_secret) = (format!("{base}/"), secret.clone());
+    let app = TestApp::spawn_with(move |s| {
+        s.stripe.api_base = api;
+        s.stripe.webhook_secret = hook_secret.into();
+        s.orders.jobs_enabled = false;
+    })
+    .await;
+    // Our webhook, registered the way `make run` registers it; localstripe delivers every
+    // event to every endpoint, so other tests' events arrive too and are acknowledged.
+    let hook = format!("tonggan_e2e_{}", Uuid::now_v7().simple());
+    let webhook_url = app.url("/api/v1/payments/stripe/webhook");
+    let r = reqwest::Client::new()
+        .post(format!("{base}/_config/webhooks/{hook}"))
+        .form(&[("url", webhook_url.as_str()), ("secret", secret.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+
+    let producer = app.verified_producer().await;
+    let apples = app.stocked_product(&producer, 100, 1000).await;
+    let buyer = app.consumer().await;
+    let order = app.as_(&buyer).place_order(&[(apples, 3)]).await;
+    let r = buyer
+        .client
+        .post(app.url(&format!("/api/v1/orders/{}/payments", order.id)))
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"method": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let started: Value = r.json().await.unwrap();
+    let intent = started["payment_intent_id"].as_str().unwrap().to_string();
+
+    // The buyer's device pays with a test card (what Stripe.js does with the client secret).
+    let http = reqwest::Client::new();
+    let key = tonggan::config::DEVELOPMENT_STRIPE_SECRET_KEY;
+    for (url, fields) in [
+        (format!("{base}/v1/payment_intents/{intent}"), vec![("payment_method", "pm_card_visa")]),
+        (format!("{base}/v1/payment_intents/{intent}/confirm"), vec![]),
+    ] {
+        let r = http.post(&url).bearer_auth(key).form(&fields).send().await.unwrap();
+        assert_eq!(r.status(), 200, "POST {url}: {}", r.text().await.unwrap());
+    }
+
+    // localstripe delivers the signed event about a second later.
+    let mut paid = false;
+    for _ in 0..100 {
+        let status: String = sqlx::query_scalar("select status from orders where id = $1")
+            .bind(order.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+        if status == "paid" {
+            paid = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(paid, "the payment_intent.succeeded webhook paid the order within 20 s");
+    let rows: (i64, i64) =
+        sqlx::query_as("select count(*), sum(amount_fen)::bigint from assistance_ledger where order_id = $1")
+            .bind(order.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(rows, (1, order.total_fen));
+
+    let admin = app.admin().await;
+    let line = order.line(apples);
+    let r = admin
+        .client
+        .post(app.url(&format!("/api/v1/admin/orders/{}/refunds", order.id)))
+        .header("idempotency-key", Uuid::now_v7().to_string())
+        .json(&json!({"lines": [{"line_id": line.id, "qty": 1}], "reason": "一箱破损"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+    let refund: Value = r.json().await.unwrap();
+    assert_eq!(refund["status"], "succeeded", "localstripe refunds at once: {refund}");
+    assert!(refund["stripe_refund_id"].as_str().unwrap().starts_with("re_"));
+    let rows: (i64, i64) =
+        sqlx::query_as("select count(*), sum(amount_fen)::bigint from assistance_ledger where order_id = $1")
+            .bind(order.id)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(rows, (2, order.total_fen - line.unit_price_fen));
+    let shown: Value = parse(app.as_(&buyer).get_order(order.id).await).await;
+    assert_eq!(shown["payment"]["status"], "partially_refunded");
 }
