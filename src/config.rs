@@ -280,8 +280,16 @@ impl Settings {
                 "production refuses the development Stripe key; set APP__STRIPE__SECRET_KEY"
             );
             anyhow::ensure!(
+                !["sk_test_", "rk_test_"].iter().any(|p| s.secret_key.expose_secret().starts_with(p)),
+                "production refuses a Stripe test key; set APP__STRIPE__SECRET_KEY to a live key"
+            );
+            anyhow::ensure!(
                 s.webhook_secret.expose_secret() != DEVELOPMENT_STRIPE_WEBHOOK_SECRET,
                 "production refuses the development webhook secret; set APP__STRIPE__WEBHOOK_SECRET"
+            );
+            anyhow::ensure!(
+                s.webhook_secret.expose_secret().starts_with("whsec_"),
+                "production requires the webhook endpoint's signing secret (whsec_...) in APP__STRIPE__WEBHOOK_SECRET"
             );
         }
         Ok(())

@@ -152,3 +152,30 @@ fn production_refuses_insecure_cookies() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A production start with everything else right, and these Stripe settings.
+fn production_with_stripe(key: &str, webhook_secret: &str) -> std::process::Output {
+    tonggan()
+        .arg("migrate")
+        .env("APP_ENVIRONMENT", "production")
+        .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
+        .env("APP__SESSION__COOKIE_SECURE", "true")
+        .env("APP__STRIPE__SECRET_KEY", key)
+        .env("APP__STRIPE__WEBHOOK_SECRET", webhook_secret)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn production_refuses_stripe_test_keys_and_a_missing_webhook_secret() {
+    for (key, secret, says) in [
+        ("sk_test_51Abc", "whsec_live_endpoint", "test key"),
+        ("sk_live_51Abc", "", "signing secret"),
+        ("sk_live_51Abc", "whsec_tonggan_development", "development webhook secret"),
+    ] {
+        let output = production_with_stripe(key, secret);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(says), "{key} / {secret:?}: {stderr}");
+    }
+}
