@@ -104,6 +104,66 @@ p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
 errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
 printf '%s\t%s\t%s\t%s\t%s\n' "place_order_3_lines" "$rps" "$p50" "$p99" "$errors" >> "$results"
 echo "bench: place_order_3_lines $rps req/s" >&2
+# ---- Stripe webhook deliveries: signed payment_intent.succeeded events for distinct orders --
+# Payable orders (one line each, spread over many products) with open Stripe payments, made
+# directly in SQL: the bench measures the webhook, not order placement. Each event pays one
+# order: the ledger row, paid lines, sales count and history in one transaction.
+events=${BENCH_EVENTS:-20000}
+psql "$DATABASE_URL" -qAt -v n="$events" -v out="$work/intents.tsv" <<'SQL'
+create temp table bench_pay as
+select gen_random_uuid() as order_id, gen_random_uuid() as group_id, gen_random_uuid() as line_id,
+       gen_random_uuid() as payment_id, p.id as product_id, p.producer_id, p.title, p.retail_price_fen as price,
+       'pi_bench_' || replace(gen_random_uuid()::text, '-', '') as intent
+from products p where p.status = 'listed' and p.producer_active and p.min_order_qty = 1
+order by p.id limit :n;
+create temp table bench_buyer as select id from accounts where email = 'consumer1@demo.tonggan.cn';
+insert into orders (id, buyer_id, status, total_fen, shipping_address, expires_at)
+select order_id, (select id from bench_buyer), 'pending_payment', price,
+       '{"recipient": "李明", "phone": "13800000000", "adcode": 120101, "detail": "和平区南京路1号"}',
+       now() + interval '1 day'
+from bench_pay;
+insert into order_groups (id, order_id, producer_id, status, subtotal_fen)
+select group_id, order_id, producer_id, 'pending', price from bench_pay;
+insert into order_lines (id, order_id, group_id, product_id, title, qty, unit_price_fen, line_total_fen)
+select line_id, order_id, group_id, product_id, title, 1, price, price from bench_pay;
+insert into payments (id, order_id, method, status, amount_fen, started_by, stripe_idempotency_key,
+                      payment_intent_id, client_secret)
+select payment_id, order_id, 'stripe', 'open', price, (select id from bench_buyer), 'bench-' || payment_id,
+       intent, intent || '_secret'
+from bench_pay;
+\copy (select intent, price from bench_pay) to :'out'
+SQL
+# Signed now, with the development webhook secret the bench server runs with: well inside
+# Stripe's ±300 s tolerance for the whole run.
+python3 - "$work/intents.tsv" > "$work/events.tsv" <<'PY'
+import hashlib, hmac, json, sys, time
+secret = b"whsec_tonggan_development"
+now = int(time.time())
+for n, line in enumerate(open(sys.argv[1])):
+    intent, price = line.split()
+    body = json.dumps({"id": f"evt_bench_{n}_{intent[9:]}", "object": "event", "type": "payment_intent.succeeded",
+        "created": now, "api_version": "2026-07-29.dahlia", "livemode": False, "pending_webhooks": 1,
+        "data": {"object": {"object": "payment_intent", "id": intent, "amount": int(price), "currency": "cny",
+                             "status": "succeeded", "client_secret": intent + "_secret", "metadata": {}}}},
+        separators=(",", ":"), ensure_ascii=False)
+    sig = hmac.new(secret, f"{now}.{body}".encode(), hashlib.sha256).hexdigest()
+    print(f"t={now},v1={sig}\t{body}")
+PY
+export WRK_EVENTS="$work/events.tsv"
+hook_clients=${BENCH_WEBHOOK_CLIENTS:-16}
+wrk -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua -d"${warmup}s" "$base" >/dev/null
+out=$(wrk -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua -d"${seconds}s" "$base")
+rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+paid=$(psql "$DATABASE_URL" -qAtc "select count(*) from payments where payment_intent_id like 'pi_bench_%' and status = 'succeeded'")
+printf '%s\t%s\t%s\t%s\t%s\n' "stripe_webhook_paid" "$rps" "$p50" "$p99" "$errors" >> "$results"
+echo "bench: stripe_webhook_paid $rps events/s ($paid orders paid of $events prepared)" >&2
+if [ "$paid" -ge "$events" ]; then
+  echo "bench: every prepared order was paid: the last seconds replayed processed events; raise BENCH_EVENTS" >&2
+fi
+
 # The baseline for writes: pgbench's tpcb-like script against the same Postgres, same clients.
 pgbench_url="${DATABASE_URL%/*}/tonggan_pgbench"
 psql "$admin_url" -qc "drop database if exists tonggan_pgbench" -c "create database tonggan_pgbench"
@@ -141,6 +201,11 @@ if "pgbench_tpcb_like" in by_name and "place_order_3_lines" in by_name:
     for name in ("place_order_3_lines", "pgbench_tpcb_like"):
         by_name[name]["baseline"] = "pgbench_tpcb_like"
         by_name[name]["ratio"] = round(by_name[name]["rps"] / pg["rps"], 3)
+# Webhook deliveries are compared with order placement in the same run.
+if "stripe_webhook_paid" in by_name and "place_order_3_lines" in by_name:
+    hook = by_name["stripe_webhook_paid"]
+    hook["baseline"] = "place_order_3_lines"
+    hook["ratio"] = round(hook["rps"] / by_name["place_order_3_lines"]["rps"], 3)
 print(f"\nproducts={products} seeded in {float(seed_secs):.1f} s; {connections} connections, {seconds} s per scenario; baseline: livez\n")
 print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}  baseline")
 for r in rows:
