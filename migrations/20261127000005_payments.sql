@@ -59,6 +59,7 @@ create table paid_lines (
     order_line_id uuid primary key references order_lines (id),
     order_id uuid not null references orders (id),
     group_id uuid not null references order_groups (id),
+    producer_id uuid not null references organizations (id),
     payment_id uuid not null references payments (id),
     qty integer not null check (qty > 0),
     amount_fen bigint not null check (amount_fen > 0),
@@ -69,6 +70,7 @@ create table paid_lines (
 );
 
 create index paid_lines_order_idx on paid_lines (order_id);
+create index paid_lines_producer_idx on paid_lines (producer_id, payment_id);
 
 create table refunds (
     id uuid primary key,

@@ -109,7 +109,7 @@ echo "bench: place_order_3_lines $rps req/s" >&2
 # directly in SQL: the bench measures the webhook, not order placement. Each event pays one
 # order: the ledger row, paid lines, sales count and history in one transaction.
 events=${BENCH_EVENTS:-20000}
-psql "$DATABASE_URL" -qAt -v n="$events" -v out="$work/intents.tsv" <<'SQL'
+psql "$DATABASE_URL" -qAt -F ' ' -v n="$events" > "$work/intents.tsv" <<'SQL'
 create temp table bench_pay as
 select gen_random_uuid() as order_id, gen_random_uuid() as group_id, gen_random_uuid() as line_id,
        gen_random_uuid() as payment_id, p.id as product_id, p.producer_id, p.title, p.retail_price_fen as price,
@@ -131,7 +131,7 @@ insert into payments (id, order_id, method, status, amount_fen, started_by, stri
 select payment_id, order_id, 'stripe', 'open', price, (select id from bench_buyer), 'bench-' || payment_id,
        intent, intent || '_secret'
 from bench_pay;
-\copy (select intent, price from bench_pay) to :'out'
+select intent, price from bench_pay;
 SQL
 # Signed now, with the development webhook secret the bench server runs with: well inside
 # Stripe's ±300 s tolerance for the whole run.

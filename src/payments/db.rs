@@ -241,29 +241,30 @@ pub struct PaidLineRow {
     pub refunded_fen: i64,
 }
 
-/// Records what each line of a newly paid order was paid.
-#[tracing::instrument(skip_all, fields(payment = %payment_id, lines = line_ids.len()))]
+/// Records what each line of a newly paid order was paid (the lines of its ledger batch, with
+/// their groups).
+#[tracing::instrument(skip_all, fields(payment = %payment_id, lines = b.order_line_ids.len()))]
 pub async fn insert_paid_lines(
     tx: &mut Transaction<'_, Postgres>,
     payment_id: Uuid,
     order_id: Uuid,
-    line_ids: &[Uuid],
     group_ids: &[Uuid],
-    qtys: &[i32],
-    amounts: &[i64],
+    b: &LedgerBatch,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
-        insert into paid_lines (order_line_id, order_id, group_id, payment_id, qty, amount_fen)
-        select line_id, $2, group_id, $1, qty, amount
-        from unnest($3::uuid[], $4::uuid[], $5::int[], $6::bigint[]) as t(line_id, group_id, qty, amount)
+        insert into paid_lines (order_line_id, order_id, group_id, producer_id, payment_id, qty, amount_fen)
+        select line_id, $2, group_id, producer_id, $1, qty, amount
+        from unnest($3::uuid[], $4::uuid[], $5::uuid[], $6::int[], $7::bigint[])
+            as t(line_id, group_id, producer_id, qty, amount)
         "#,
         payment_id,
         order_id,
-        line_ids,
+        &b.order_line_ids,
         group_ids,
-        qtys,
-        amounts,
+        &b.producer_ids,
+        &b.qtys,
+        &b.amounts,
     )
     .execute(&mut **tx)
     .await?;
@@ -641,15 +642,22 @@ pub async fn insert_refund_ledger_rows(
     .map(|r| r.rows_affected())
 }
 
+/// Which payments or refunds a list shows.
+#[derive(Debug, Default)]
+pub struct ListFilter {
+    pub order: Option<Uuid>,
+    /// Payments (or refunds) that paid (or returned) lines of this producer.
+    pub producer: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
 #[tracing::instrument(skip(db))]
-#[allow(clippy::too_many_arguments)]
 pub async fn list_payments(
     db: impl PgExecutor<'_>,
-    order: Option<Uuid>,
+    f: &ListFilter,
     method: Option<Method>,
     status: Option<PaymentStatus>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<PaymentRow>> {
@@ -659,14 +667,17 @@ pub async fn list_payments(
             where ($1::uuid is null or order_id = $1) and ($2::text is null or method = $2)
               and ($3::text is null or status = $3) and ($4::timestamptz is null or created_at >= $4)
               and ($5::timestamptz is null or created_at < $5) and ($6::uuid is null or id > $6)
+              and ($8::uuid is null or exists (
+                  select 1 from paid_lines p where p.payment_id = payments.id and p.producer_id = $8))
             order by id limit $7"#,
-        order,
+        f.order,
         method.map(Method::as_str),
         status.map(PaymentStatus::as_str),
-        from,
-        to,
+        f.from,
+        f.to,
         after,
         limit,
+        f.producer,
     )
     .fetch_all(db)
     .await
@@ -675,10 +686,8 @@ pub async fn list_payments(
 #[tracing::instrument(skip(db))]
 pub async fn list_refunds(
     db: impl PgExecutor<'_>,
-    order: Option<Uuid>,
+    f: &ListFilter,
     status: Option<RefundStatus>,
-    from: Option<DateTime<Utc>>,
-    to: Option<DateTime<Utc>>,
     after: Option<Uuid>,
     limit: i64,
 ) -> sqlx::Result<Vec<RefundRow>> {
@@ -688,13 +697,17 @@ pub async fn list_refunds(
             where ($1::uuid is null or order_id = $1) and ($2::text is null or status = $2)
               and ($3::timestamptz is null or created_at >= $3) and ($4::timestamptz is null or created_at < $4)
               and ($5::uuid is null or id > $5)
+              and ($7::uuid is null or exists (
+                  select 1 from refund_lines rl join paid_lines p on p.order_line_id = rl.order_line_id
+                  where rl.refund_id = refunds.id and p.producer_id = $7))
             order by id limit $6"#,
-        order,
+        f.order,
         status.map(RefundStatus::as_str),
-        from,
-        to,
+        f.from,
+        f.to,
         after,
         limit,
+        f.producer,
     )
     .fetch_all(db)
     .await

@@ -63,8 +63,7 @@ pub async fn record_payment(
     };
     db::insert_ledger_rows(tx, &who, &batch).await?;
     let group_ids: Vec<Uuid> = lines.iter().map(|l| l.group_id).collect();
-    db::insert_paid_lines(tx, payment.id, order.id, &batch.order_line_ids, &group_ids, &batch.qtys, &batch.amounts)
-        .await?;
+    db::insert_paid_lines(tx, payment.id, order.id, &group_ids, &batch).await?;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Payments, oldest first, by order, method, status and time.
 async fn list_payments(state: &AppState, q: &PaymentQuery, page: &ListParams) -> Result<Page<Payment>> {
-    let rows =
-        db::list_payments(&state.db, q.order, q.method, q.status, q.from, q.to, page.after(), page.fetch()).await?;
+    let filter = db::ListFilter { order: q.order, producer: q.producer, from: q.from, to: q.to };
+    let rows = db::list_payments(&state.db, &filter, q.method, q.status, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |p| p.id).map(Payment::from))
 }

@@ -305,6 +305,8 @@ pub struct LedgerRow {
 #[serde(deny_unknown_fields)]
 pub struct PaymentQuery {
     pub order: Option<Uuid>,
+    /// Payments of orders with lines of this producer.
+    pub producer: Option<Uuid>,
     #[param(inline)]
     pub method: Option<Method>,
     #[param(inline)]
@@ -321,6 +323,8 @@ pub struct PaymentQuery {
 #[serde(deny_unknown_fields)]
 pub struct RefundQuery {
     pub order: Option<Uuid>,
+    /// Refunds that return lines of this producer.
+    pub producer: Option<Uuid>,
     #[param(inline)]
     pub status: Option<RefundStatus>,
     /// Created at or after (RFC 3339).

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use super::db::{self, NewRefund, PaidLineRow};
 use super::ledger;
-use super::model::{Method, PaymentRow, Refund, RefundLine, RefundQuery, RefundRequest, RefundStatus};
+use super::model::{Method, PaymentRow, Refund, RefundLine, RefundLineInput, RefundQuery, RefundRequest, RefundStatus};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
 use crate::identity::CurrentUser;
@@ -136,7 +136,6 @@ fn over_refund(e: sqlx::Error) -> AppError {
 
 /// The units the request takes back, checked against what is left to refund of each line.
 fn units_of(body: &RefundRequest, who: Requester, paid: &[PaidLineRow]) -> Result<Units> {
-    let by_id: HashMap<Uuid, &PaidLineRow> = paid.iter().map(|l| (l.order_line_id, l)).collect();
     let own_group = match who {
         Requester::Producer { group_id, .. } => Some(group_id),
         Requester::Admin { .. } => None,
@@ -149,75 +148,75 @@ fn units_of(body: &RefundRequest, who: Requester, paid: &[PaidLineRow]) -> Resul
     if scope.is_some_and(|g| !paid.iter().any(|l| l.group_id == g)) {
         return Err(FieldErrors::single("group_id", "is not a paid group of this order"));
     }
-    let mut lines = BTreeMap::new();
+    let in_scope: Vec<&PaidLineRow> = paid.iter().filter(|l| scope.is_none_or(|g| l.group_id == g)).collect();
     match (&body.lines, body.full) {
-        (None, Some(true)) => {
-            for l in paid.iter().filter(|l| scope.is_none_or(|g| l.group_id == g)) {
-                let (qty, amount) = (l.qty - l.refunded_qty, l.amount_fen - l.refunded_fen);
-                if qty > 0 && amount > 0 {
-                    lines.insert(l.order_line_id, (qty, amount));
-                }
-            }
-            if lines.is_empty() {
-                return Err(AppError::conflict("nothing_to_refund", "everything paid has been refunded already"));
-            }
-        }
+        (None, Some(true)) => everything_left(&in_scope),
         (Some(requested), None | Some(false)) if !requested.is_empty() && body.group_id.is_none() => {
-            let mut problems = Vec::new();
-            let mut seen = HashSet::new();
-            for (i, r) in requested.iter().enumerate() {
-                let line = by_id.get(&r.line_id).filter(|l| scope.is_none_or(|g| l.group_id == g));
-                let left = line.map(|l| l.qty - l.refunded_qty).unwrap_or(0);
-                match line {
-                    None => problems.push(json!({"line": i, "line_id": r.line_id, "problem": "unknown_line"})),
-                    Some(_) if !seen.insert(r.line_id) => {
-                        problems.push(json!({"line": i, "line_id": r.line_id, "problem": "duplicate_line"}))
-                    }
-                    Some(_) if r.qty <= 0 => {
-                        problems.push(json!({"line": i, "line_id": r.line_id, "problem": "bad_quantity"}))
-                    }
-                    Some(_) if r.qty > i64::from(left) => problems.push(json!({
-                        "line": i, "line_id": r.line_id, "problem": "refund_exceeds_paid",
-                        "requested": r.qty, "refundable": left
-                    })),
-                    Some(l) => {
-                        let qty = r.qty as i32;
-                        // The last units take whatever money is left, so that a line refunded in
-                        // parts adds up to exactly what was paid.
-                        let amount = if qty == left {
-                            l.amount_fen - l.refunded_fen
-                        } else {
-                            l.amount_fen / i64::from(l.qty) * i64::from(qty)
-                        };
-                        lines.insert(l.order_line_id, (qty, amount));
-                    }
-                }
-            }
-            if problems.iter().any(|p| p["problem"] == "refund_exceeds_paid") {
-                return Err(AppError::Lines {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    code: "refund_exceeds_paid",
-                    detail: "a refund may not exceed what was paid for a line".into(),
-                    lines: problems.into(),
-                });
-            }
-            if !problems.is_empty() {
-                return Err(AppError::Lines {
-                    status: StatusCode::UNPROCESSABLE_ENTITY,
-                    code: "invalid_lines",
-                    detail: "some lines of the refund are not valid".into(),
-                    lines: problems.into(),
-                });
-            }
+            requested_units(requested, &in_scope)
         }
-        _ => {
-            return Err(FieldErrors::single(
-                "lines",
-                "give either lines (each with line_id and qty) or full: true (with group_id for one group)",
-            ));
+        _ => Err(FieldErrors::single(
+            "lines",
+            "give either lines (each with line_id and qty) or full: true (with group_id for one group)",
+        )),
+    }
+}
+
+/// Whatever is left to refund of these lines.
+fn everything_left(lines: &[&PaidLineRow]) -> Result<Units> {
+    let units: BTreeMap<Uuid, (i32, i64)> = lines
+        .iter()
+        .map(|l| (l.order_line_id, (l.qty - l.refunded_qty, l.amount_fen - l.refunded_fen)))
+        .filter(|(_, (qty, amount))| *qty > 0 && *amount > 0)
+        .collect();
+    if units.is_empty() {
+        return Err(AppError::conflict("nothing_to_refund", "everything paid has been refunded already"));
+    }
+    Ok(Units { lines: units })
+}
+
+/// The requested units of these lines, every bad request line reported.
+fn requested_units(requested: &[RefundLineInput], lines: &[&PaidLineRow]) -> Result<Units> {
+    let by_id: HashMap<Uuid, &PaidLineRow> = lines.iter().map(|l| (l.order_line_id, *l)).collect();
+    let mut units = BTreeMap::new();
+    let mut problems = Vec::new();
+    let mut seen = HashSet::new();
+    for (i, r) in requested.iter().enumerate() {
+        let line = by_id.get(&r.line_id);
+        let left = line.map(|l| l.qty - l.refunded_qty).unwrap_or(0);
+        match line {
+            None => problems.push(json!({"line": i, "line_id": r.line_id, "problem": "unknown_line"})),
+            Some(_) if !seen.insert(r.line_id) => {
+                problems.push(json!({"line": i, "line_id": r.line_id, "problem": "duplicate_line"}))
+            }
+            Some(_) if r.qty <= 0 => problems.push(json!({"line": i, "line_id": r.line_id, "problem": "bad_quantity"})),
+            Some(_) if r.qty > i64::from(left) => problems.push(json!({
+                "line": i, "line_id": r.line_id, "problem": "refund_exceeds_paid", "requested": r.qty, "refundable": left
+            })),
+            Some(l) => {
+                let qty = r.qty as i32;
+                // The last units take whatever money is left, so that a line refunded in parts
+                // adds up to exactly what was paid.
+                let amount =
+                    if qty == left { l.amount_fen - l.refunded_fen } else { l.amount_fen / i64::from(l.qty) * i64::from(qty) };
+                units.insert(l.order_line_id, (qty, amount));
+            }
         }
     }
-    Ok(Units { lines })
+    if problems.is_empty() {
+        return Ok(Units { lines: units });
+    }
+    let exceeds = problems.iter().any(|p| p["problem"] == "refund_exceeds_paid");
+    let (code, detail) = if exceeds {
+        ("refund_exceeds_paid", "a refund may not exceed what was paid for a line")
+    } else {
+        ("invalid_lines", "some lines of the refund are not valid")
+    };
+    Err(AppError::Lines {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        code,
+        detail: detail.into(),
+        lines: problems.into(),
+    })
 }
 
 /// Opens the full refund of money that could not pay its order (no lines, no ledger rows: the
@@ -400,7 +399,8 @@ pub async fn of_order(state: &AppState, user: &CurrentUser, order_id: Uuid) -> R
 /// Refunds, oldest first, by order, status and time (admins and auditors).
 #[tracing::instrument(skip(state))]
 pub async fn list(state: &AppState, q: &RefundQuery, page: &ListParams) -> Result<Page<Refund>> {
-    let rows = db::list_refunds(&state.db, q.order, q.status, q.from, q.to, page.after(), page.fetch()).await?;
+    let filter = db::ListFilter { order: q.order, producer: q.producer, from: q.from, to: q.to };
+    let rows = db::list_refunds(&state.db, &filter, q.status, page.after(), page.fetch()).await?;
     let rows = page.by_id(rows, |r| r.id);
     Ok(Page { items: with_lines(state, rows.items).await?, next_cursor: rows.next_cursor })
 }

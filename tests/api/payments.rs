@@ -505,6 +505,26 @@ async fn a_redis_outage_neither_fails_nor_rolls_back_a_payment() {
     assert_eq!(s.ledger(order.id).await, (1, order.total_fen, 2));
 }
 
+#[tokio::test]
+async fn a_second_payment_intent_that_succeeds_for_a_paid_order_is_refunded() {
+    let s = shop().await;
+    let order = s.order(&s.enterprise, &[(s.pears, 1)]).await;
+    let first = s.card_intent(&s.enterprise, order.id).await;
+    // Switching to a transfer and back gives the order a second PaymentIntent.
+    assert_eq!(s.start(&s.enterprise, order.id, "bank_transfer").await.status(), 201);
+    let second = s.card_intent(&s.enterprise, order.id).await;
+    assert_ne!(first, second);
+    assert_eq!(s.deliver(&succeeded(&second, order.total_fen, "cny")).await.status(), 200);
+    assert_eq!(s.deliver(&succeeded(&first, order.total_fen, "cny")).await.status(), 200);
+
+    assert_eq!(s.status_of(order.id).await, "paid");
+    assert_eq!(s.order_json(&s.enterprise, order.id).await["payment"]["reference"], second);
+    assert_eq!(s.ledger(order.id).await, (1, order.total_fen, 1));
+    let refunded: Vec<String> =
+        s.requests_to("/v1/refunds").await.iter().map(|r| form(&r.body)["payment_intent"].clone()).collect();
+    assert_eq!(refunded, vec![first]);
+}
+
 // ---- bank transfers ----------------------------------------------------------------------
 
 #[tokio::test]
@@ -858,6 +878,15 @@ async fn admins_and_auditors_list_payments_refunds_and_ledger_rows_and_buyers_ca
         .await;
     assert_eq!(payments["items"].as_array().unwrap().len(), 1);
     let refunds: Value = s.app.as_(&auditor).get_json("/api/v1/admin/refunds?status=succeeded").await;
+    let by_producer: Value =
+        s.app.as_(&auditor).get_json(&format!("/api/v1/admin/payments?producer={}", s.producer.org)).await;
+    assert_eq!(by_producer["items"].as_array().unwrap().len(), 1);
+    let refunds_by_producer: Value =
+        s.app.as_(&auditor).get_json(&format!("/api/v1/admin/refunds?producer={}", s.producer.org)).await;
+    assert_eq!(refunds_by_producer["items"].as_array().unwrap().len(), 1);
+    let elsewhere: Value =
+        s.app.as_(&auditor).get_json(&format!("/api/v1/admin/payments?producer={}", s.enterprise.org)).await;
+    assert!(elsewhere["items"].as_array().unwrap().is_empty());
     assert_eq!(refunds["items"][0]["lines"][0]["line_id"], line.id.to_string());
     let ledger: Value = s.app.as_(admin).get_json(&format!("/api/v1/admin/ledger?order={}&limit=2", order.id)).await;
     assert_eq!(ledger["items"].as_array().unwrap().len(), 2);
