@@ -50,20 +50,24 @@ q=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("牛肉"))')
 
 results="$work/rows.tsv"
 : > "$results"
-run() { # name url [paths-file]
-  local name=$1 url=$2 paths=${3:-}
-  local args=(-t2 -c"$connections" --latency)
-  if [ -n "$paths" ]; then args+=(-s bench/random_path.lua); export WRK_PATHS=$paths; fi
-  wrk "${args[@]}" -d"${warmup}s" "$url" >/dev/null
-  local out
-  out=$(wrk "${args[@]}" -d"${seconds}s" "$url")
-  local rps p50 p99 errors
+measure() { # name url wrk-args...: warm up, measure, append a row to $results
+  local name=$1 url=$2
+  shift 2
+  wrk "$@" -d"${warmup}s" "$url" >/dev/null
+  local out rps p50 p99 errors
+  out=$(wrk "$@" -d"${seconds}s" "$url")
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
   p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
   errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$p50" "$p99" "$errors" >> "$results"
   echo "bench: $name $rps req/s" >&2
+}
+run() { # name url [paths-file]
+  local name=$1 url=$2 paths=${3:-}
+  local args=(-t2 -c"$connections" --latency)
+  if [ -n "$paths" ]; then args+=(-s bench/random_path.lua); export WRK_PATHS=$paths; fi
+  measure "$name" "$url" "${args[@]}"
 }
 
 base=http://127.0.0.1:$port
@@ -96,14 +100,7 @@ for i in $(seq 0 $((order_clients - 1))); do
     "$base/api/v1/auth/login" | awk '$6 == "tonggan_session" {print "tonggan_session=" $7}' >> "$work/cookies.txt"
 done
 export WRK_COOKIES="$work/cookies.txt" WRK_BODY="$work/order_body.json"
-wrk -t2 -c"$order_clients" --latency -s bench/place_order.lua -d"${warmup}s" "$base" >/dev/null
-out=$(wrk -t2 -c"$order_clients" --latency -s bench/place_order.lua -d"${seconds}s" "$base")
-rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
-printf '%s\t%s\t%s\t%s\t%s\n' "place_order_3_lines" "$rps" "$p50" "$p99" "$errors" >> "$results"
-echo "bench: place_order_3_lines $rps req/s" >&2
+measure place_order_3_lines "$base" -t2 -c"$order_clients" --latency -s bench/place_order.lua
 # ---- Stripe webhook deliveries: signed payment_intent.succeeded events for distinct orders --
 # Payable orders (one line each, spread over many products) with open Stripe payments, made
 # directly in SQL: the bench measures the webhook, not order placement. Each event pays one
@@ -151,15 +148,9 @@ for n, line in enumerate(open(sys.argv[1])):
 PY
 export WRK_EVENTS="$work/events.tsv"
 hook_clients=${BENCH_WEBHOOK_CLIENTS:-16}
-wrk -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua -d"${warmup}s" "$base" >/dev/null
-out=$(wrk -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua -d"${seconds}s" "$base")
-rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
-p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
-p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
-errors=$(awk '/Non-2xx or 3xx/ {n += $NF} /Socket errors/ {gsub(",", ""); n += $4 + $6 + $8 + $10} END {print n + 0}' <<<"$out")
+measure stripe_webhook_paid "$base" -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua
 paid=$(psql "$DATABASE_URL" -qAtc "select count(*) from payments where payment_intent_id like 'pi_bench_%' and status = 'succeeded'")
-printf '%s\t%s\t%s\t%s\t%s\n' "stripe_webhook_paid" "$rps" "$p50" "$p99" "$errors" >> "$results"
-echo "bench: stripe_webhook_paid $rps events/s ($paid orders paid of $events prepared)" >&2
+echo "bench: $paid orders paid by the webhook, of $events prepared" >&2
 if [ "$paid" -ge "$events" ]; then
   echo "bench: every prepared order was paid: the last seconds replayed processed events; raise BENCH_EVENTS" >&2
 fi

@@ -135,6 +135,25 @@ pub async fn run<T: Serialize>(
     }
 }
 
+/// The HTTP reply: `status` with the reply, or the saved reply of an earlier request with the
+/// same key, marked `Idempotent-Replayed: true` (a saved client error keeps its problem type).
+pub fn reply<T: Serialize>(outcome: Outcome<T>, status: StatusCode) -> axum::response::Response {
+    use axum::http::HeaderValue;
+    use axum::response::IntoResponse;
+    match outcome {
+        Outcome::Done(reply) => (status, axum::Json(reply)).into_response(),
+        Outcome::Replay(status, body) => {
+            let mut response = (status, axum::Json(body)).into_response();
+            if status.is_client_error() {
+                let problem = HeaderValue::from_static(crate::error::PROBLEM_JSON);
+                response.headers_mut().insert(axum::http::header::CONTENT_TYPE, problem);
+            }
+            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+            response
+        }
+    }
+}
+
 /// Saves a successful reply under the key inside the caller's transaction.
 pub async fn finish_in(
     db: impl PgExecutor<'_>,

@@ -3,8 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
@@ -25,25 +25,9 @@ use crate::error::{PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff};
 use crate::http::extract::{Json, Path, Query, is_json};
 use crate::http::pagination::{ListParams, Page};
-use crate::idempotency::{self, Outcome, Save};
+use crate::idempotency::{self, Save};
 use crate::state::AppState;
 use crate::text::{Text, limits};
-
-/// The reply to an order placement: 201 with the order, or the saved reply of an earlier
-/// request with the same key (marked `Idempotent-Replayed: true`).
-fn placement_reply(outcome: Outcome<Order>) -> Response {
-    match outcome {
-        Outcome::Done(order) => (StatusCode::CREATED, axum::Json(order)).into_response(),
-        Outcome::Replay(status, body) => {
-            let mut response = (status, axum::Json(body)).into_response();
-            if status.is_client_error() {
-                response.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));
-            }
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-            response
-        }
-    }
-}
 
 // ---- cart ---------------------------------------------------------------------------------
 
@@ -110,7 +94,7 @@ pub async fn create_order(
         checkout::place_json(&state, &buyer, &key, json, &body)
     })
     .await?;
-    Ok(placement_reply(outcome))
+    Ok(idempotency::reply(outcome, StatusCode::CREATED))
 }
 
 /// An enterprise purchaser's bulk order as CSV (`product_id,qty` per line, header optional, up
@@ -147,7 +131,7 @@ pub async fn create_bulk_order(
         checkout::place_bulk(&state, &buyer, &key, &body, po)
     })
     .await?;
-    Ok(placement_reply(outcome))
+    Ok(idempotency::reply(outcome, StatusCode::CREATED))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -160,43 +160,24 @@ pub async fn set_intent(
     .await
 }
 
-/// The money paid the order.
+/// Records the money that arrived and what became of it: `succeeded` (it paid the order) or
+/// `unapplied` (it could not, and goes back).
 #[tracing::instrument(skip(tx))]
-pub async fn mark_succeeded(
+pub async fn settle_payment(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
+    status: PaymentStatus,
     received_fen: i64,
     received_currency: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
-        update payments set status = 'succeeded', received_fen = $2, received_currency = $3,
-            succeeded_at = now(), updated_at = now()
+        update payments set status = $2, received_fen = $3, received_currency = $4, updated_at = now(),
+            succeeded_at = case when $2 = 'succeeded' then now() end
         where id = $1
         "#,
         id,
-        received_fen,
-        received_currency,
-    )
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Money arrived that could not pay the order.
-#[tracing::instrument(skip(tx))]
-pub async fn mark_unapplied(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    received_fen: i64,
-    received_currency: &str,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        r#"
-        update payments set status = 'unapplied', received_fen = $2, received_currency = $3, updated_at = now()
-        where id = $1
-        "#,
-        id,
+        status.as_str(),
         received_fen,
         received_currency,
     )

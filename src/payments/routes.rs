@@ -3,9 +3,8 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
 use uuid::Uuid;
 
 use super::model::{
@@ -19,24 +18,9 @@ use crate::error::{AppError, PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::{Admin, CurrentUser, Staff};
 use crate::http::extract::{Json, Path, Query, is_json, parse_json};
 use crate::http::pagination::{ListParams, Page};
-use crate::idempotency::{self, Outcome, Save};
+use crate::idempotency::{self, Save};
 use crate::orders;
 use crate::state::AppState;
-
-/// 201 with the reply, or the saved reply of an earlier request with the same key.
-fn created<T: Serialize>(outcome: Outcome<T>) -> Response {
-    match outcome {
-        Outcome::Done(reply) => (StatusCode::CREATED, axum::Json(reply)).into_response(),
-        Outcome::Replay(status, body) => {
-            let mut response = (status, axum::Json(body)).into_response();
-            if status.is_client_error() {
-                response.headers_mut().insert(axum::http::header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM));
-            }
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-            response
-        }
-    }
-}
 
 /// Starts paying an order: a Stripe PaymentIntent (its client secret for the buyer's device)
 /// or a bank transfer (the account and the reference to write on it). Requires `Idempotency-Key`.
@@ -73,7 +57,7 @@ pub async fn start_payment(
             start::start(&state, &user, id, input.method).await
         })
         .await?;
-    Ok(created(outcome))
+    Ok(idempotency::reply(outcome, StatusCode::CREATED))
 }
 
 /// Stripe's events, signed with the endpoint's secret (`Stripe-Signature`).
@@ -132,7 +116,7 @@ async fn refund_request(
         refunds::request(state, who, order_id, input).await
     })
     .await?;
-    Ok(created(outcome))
+    Ok(idempotency::reply(outcome, StatusCode::CREATED))
 }
 
 /// An admin refunds an order in full, one group in full (`group_id`), or units of lines, with a

@@ -59,7 +59,7 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
     }
     match orders::pay_in(tx, payment.order_id, Method::Stripe.for_orders(), &pi.id, amount).await? {
         PayOutcome::NewlyPaid(order) => {
-            db::mark_succeeded(tx, payment.id, amount, &pi.currency).await?;
+            db::settle_payment(tx, payment.id, PaymentStatus::Succeeded, amount, &pi.currency).await?;
             let lines = ledger::lines_of(tx, order.id).await?;
             ledger::record_payment(tx, &payment, &order, &lines).await?;
             Ok(AfterCommit { public_changed: true, refund: None })
@@ -81,7 +81,7 @@ async fn unapplied(
     why: &str,
 ) -> Result<AfterCommit> {
     tracing::warn!(payment = %payment.id, order = %payment.order_id, why, "payment cannot pay its order; refunding it");
-    db::mark_unapplied(tx, payment.id, amount_fen, currency).await?;
+    db::settle_payment(tx, payment.id, PaymentStatus::Unapplied, amount_fen, currency).await?;
     let reason = format!("automatic: {why}");
     let refund_id = refunds::open_automatic(tx, payment, amount_fen, &reason).await?;
     Ok(AfterCommit { public_changed: false, refund: Some(refund_id) })
@@ -132,7 +132,7 @@ pub async fn confirm_bank_transfer(
     else {
         return Err(anyhow::anyhow!("order {order_id} changed under its lock").into());
     };
-    db::mark_succeeded(&mut tx, payment.id, amount, "cny").await?;
+    db::settle_payment(&mut tx, payment.id, PaymentStatus::Succeeded, amount, "cny").await?;
     let lines = ledger::lines_of(&mut tx, order_id).await?;
     ledger::record_payment(&mut tx, &payment, &order, &lines).await?;
     tx.commit().await?;
