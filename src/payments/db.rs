@@ -135,6 +135,19 @@ pub async fn supersede(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Re
     Ok(())
 }
 
+/// Once an order is paid, its other open payment (the method the buyer did not use) is over.
+#[tracing::instrument(skip(tx))]
+pub async fn supersede_others(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, paid_by: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"update payments set status = 'superseded', updated_at = now() where order_id = $1 and id <> $2 and status = 'open'"#,
+        order_id,
+        paid_by,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 /// Stores the PaymentIntent Stripe made for the payment; a payment keeps the first one it got.
 /// Returns the payment as stored.
 #[tracing::instrument(skip(db, client_secret))]

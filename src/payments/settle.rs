@@ -59,6 +59,7 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
     }
     match orders::pay_in(tx, payment.order_id, Method::Stripe.for_orders(), &pi.id, amount).await? {
         PayOutcome::NewlyPaid(order) => {
+            db::supersede_others(tx, order.id, payment.id).await?;
             db::settle_payment(tx, payment.id, PaymentStatus::Succeeded, amount, &pi.currency).await?;
             let lines = ledger::lines_of(tx, order.id).await?;
             ledger::record_payment(tx, &payment, &order, &lines).await?;

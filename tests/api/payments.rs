@@ -619,6 +619,29 @@ async fn bank_transfer_confirmations_are_checked_and_change_nothing_when_refused
     assert_eq!(s.ledger(order.id).await.0, 1);
 }
 
+#[tokio::test]
+async fn a_card_that_pays_while_a_bank_transfer_is_open_closes_the_transfer() {
+    let s = shop().await;
+    let order = s.order(&s.enterprise, &[(s.apples, 1)]).await;
+    let intent = s.card_intent(&s.enterprise, order.id).await;
+    assert_eq!(s.start(&s.enterprise, order.id, "bank_transfer").await.status(), 201);
+    // The buyer's card payment still went through (the device had the client secret).
+    assert_eq!(s.deliver(&succeeded(&intent, order.total_fen, "cny")).await.status(), 200);
+    assert_eq!(s.status_of(order.id).await, "paid");
+    let statuses: Vec<(String, String)> =
+        sqlx::query_as("select method, status from payments where order_id = $1 order by created_at")
+            .bind(order.id)
+            .fetch_all(&s.app.db)
+            .await
+            .unwrap();
+    assert_eq!(statuses, vec![("stripe".into(), "succeeded".into()), ("bank_transfer".into(), "superseded".into())]);
+    let admin = s.app.admin().await;
+    let confirm = json!({"amount_fen": order.total_fen, "bank_reference": "LATE-1", "received_at": "2026-11-27"});
+    let r = s.app.as_(admin).post(&format!("/api/v1/admin/bank-transfers/{}/confirm", order.id), &confirm).await;
+    assert_problem(r, 409, "order_already_paid").await;
+    assert_eq!(s.ledger(order.id).await.0, 1);
+}
+
 // ---- refunds -----------------------------------------------------------------------------
 
 #[tokio::test]
