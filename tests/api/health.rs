@@ -87,6 +87,16 @@ async fn the_openapi_document_lists_every_route() {
         "/api/v1/admin/organizations/{id}/verify",
         "/api/v1/admin/organizations/{id}/reject",
         "/api/v1/admin/organizations/{id}/suspend",
+        "/api/v1/orders/{id}/payments",
+        "/api/v1/payments/stripe/webhook",
+        "/api/v1/admin/bank-transfers/{order_id}/confirm",
+        "/api/v1/admin/orders/{id}/refunds",
+        "/api/v1/producer/order-groups/{id}/refunds",
+        "/api/v1/orders/{id}/refunds",
+        "/api/v1/admin/refunds/{id}/complete",
+        "/api/v1/admin/payments",
+        "/api/v1/admin/refunds",
+        "/api/v1/admin/ledger",
     ] {
         assert!(paths.contains_key(path), "{path} is not documented");
     }

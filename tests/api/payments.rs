@@ -398,6 +398,32 @@ async fn the_same_event_delivered_ten_times_at_once_pays_once() {
 }
 
 #[tokio::test]
+async fn an_event_whose_processing_fails_answers_5xx_keeps_nothing_and_succeeds_when_retried() {
+    let s = shop().await;
+    let order = s.order(&s.consumer, &[(s.apples, 2)]).await;
+    let intent = s.card_intent(&s.consumer, order.id).await;
+    // A fault in the middle of the event's transaction: the ledger refuses new rows.
+    for statement in [
+        "create function fail_ledger() returns trigger language plpgsql as $$ begin raise exception 'disk on fire'; end $$",
+        "create trigger fail_ledger before insert on assistance_ledger for each row execute function fail_ledger()",
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(statement)).execute(&s.app.db).await.unwrap();
+    }
+    let body = succeeded(&intent, order.total_fen, "cny");
+    let r = s.deliver(&body).await;
+    assert_eq!(r.status(), 500, "Stripe must see a failure and retry");
+    assert_eq!(parse::<Problem>(r).await.code, "internal_error");
+    assert_eq!(s.status_of(order.id).await, "pending_payment");
+    assert_eq!(s.app.count("stripe_events").await, 0, "the event is not marked processed");
+    assert_eq!(s.scalar("select count(*) from payments where order_id = $1 and status = 'open'", order.id).await, 1);
+
+    sqlx::query("drop trigger fail_ledger on assistance_ledger").execute(&s.app.db).await.unwrap();
+    assert_eq!(s.deliver(&body).await.status(), 200, "Stripe's retry of the same event");
+    assert_eq!(s.status_of(order.id).await, "paid");
+    assert_eq!(s.ledger(order.id).await, (1, order.total_fen, 2));
+}
+
+#[tokio::test]
 async fn events_the_service_does_not_use_and_unknown_intents_are_acknowledged() {
     let s = shop().await;
     let r = s.deliver(&event("customer.created", json!({"object": "customer", "id": "cus_1"}))).await;
