@@ -30,8 +30,9 @@ impl PaymentMethod {
 /// What `pay_in` found.
 #[derive(Debug)]
 pub enum PayOutcome {
-    /// The order was pending payment and is now paid by this payment.
-    NewlyPaid(Box<OrderRow>),
+    /// The order was pending payment and is now paid by this payment; with its lines, as the
+    /// ledger records them.
+    NewlyPaid(Box<OrderRow>, Vec<PaidLine>),
     /// The order was already paid, by the payment with this reference.
     AlreadyPaid { payment_ref: Option<String> },
     /// The order cannot take this money (expired, cancelled, awaiting approval, or the amount
@@ -69,13 +70,14 @@ pub async fn pay_in(
     db::set_order_status(tx, order_id, OrderStatus::Paid, None).await?;
     db::set_payment(tx, order_id, method.as_str(), payment_ref, amount_fen).await?;
     db::set_groups_status(tx, order_id, GroupStatus::Pending, GroupStatus::Paid).await?;
-    for line in db::lines_of(&mut **tx, order_id).await? {
+    let lines = db::lines_with_groups(&mut **tx, order_id).await?;
+    for line in &lines {
         catalog::add_sales(tx, line.product_id, line.qty).await?;
     }
     let change = Change::Order { from: Some(OrderStatus::PendingPayment), to: OrderStatus::Paid };
     db::insert_history(tx, order_id, None, change, Some(payment_ref)).await?;
     let paid = db::find_order(&mut **tx, order_id).await?.ok_or(AppError::NotFound)?;
-    Ok(PayOutcome::NewlyPaid(Box::new(paid)))
+    Ok(PayOutcome::NewlyPaid(Box::new(paid), lines))
 }
 
 /// Marks an order paid in a transaction of its own (tests and tools; payments use `pay_in`).
@@ -86,7 +88,7 @@ pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> R
     let mut tx = state.db.begin().await?;
     let total = db::find_order(&mut *tx, order_id).await?.ok_or(AppError::NotFound)?.total_fen;
     match pay_in(&mut tx, order_id, PaymentMethod::BankTransfer, payment_ref, total).await? {
-        PayOutcome::NewlyPaid(order) => {
+        PayOutcome::NewlyPaid(order, _) => {
             tx.commit().await?;
             state.catalog_cache.bump_after_commit().await;
             Ok(*order)

@@ -11,7 +11,7 @@ use super::db::{self, LedgerBatch, LedgerBuyer};
 use super::model::{LedgerQuery, LedgerRow, PaymentRow, RefundLine};
 use crate::error::{AppError, Result};
 use crate::http::pagination::{ListParams, Page};
-use crate::orders::{self, PaidLine, model::OrderRow};
+use crate::orders::{PaidLine, model::OrderRow};
 use crate::state::AppState;
 use crate::{accounts, catalog, regions};
 
@@ -86,9 +86,4 @@ pub async fn record_refund(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, 
 pub async fn list(state: &AppState, q: &LedgerQuery, page: &ListParams) -> Result<Page<LedgerRow>> {
     let rows = db::list_ledger(&state.db, q.order, q.producer, q.from, q.to, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |r| r.id))
-}
-
-/// The lines of the order, for the ledger of a payment that pays it now.
-pub async fn lines_of(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> Result<Vec<PaidLine>> {
-    orders::paid_lines(tx, order_id).await
 }

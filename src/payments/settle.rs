@@ -58,10 +58,9 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
         return unapplied(tx, &payment, amount, &pi.currency, &reason).await;
     }
     match orders::pay_in(tx, payment.order_id, Method::Stripe.for_orders(), &pi.id, amount).await? {
-        PayOutcome::NewlyPaid(order) => {
+        PayOutcome::NewlyPaid(order, lines) => {
             db::supersede_others(tx, order.id, payment.id).await?;
             db::settle_payment(tx, payment.id, PaymentStatus::Succeeded, amount, &pi.currency).await?;
-            let lines = ledger::lines_of(tx, order.id).await?;
             ledger::record_payment(tx, &payment, &order, &lines).await?;
             Ok(AfterCommit { public_changed: true, refund: None })
         }
@@ -128,13 +127,12 @@ pub async fn confirm_bank_transfer(
         });
     }
     db::confirm_transfer(&mut tx, payment.id, reference.as_str(), received_on, admin_id).await?;
-    let PayOutcome::NewlyPaid(order) =
+    let PayOutcome::NewlyPaid(order, lines) =
         orders::pay_in(&mut tx, order_id, Method::BankTransfer.for_orders(), reference.as_str(), amount).await?
     else {
         return Err(anyhow::anyhow!("order {order_id} changed under its lock").into());
     };
     db::settle_payment(&mut tx, payment.id, PaymentStatus::Succeeded, amount, "cny").await?;
-    let lines = ledger::lines_of(&mut tx, order_id).await?;
     ledger::record_payment(&mut tx, &payment, &order, &lines).await?;
     tx.commit().await?;
     AfterCommit { public_changed: true, refund: None }.run(state).await;
