@@ -23,4 +23,5 @@ pub mod stripe;
 pub mod telemetry;
 pub mod text;
 pub mod throttle;
+pub mod trail;
 pub mod workflows;
