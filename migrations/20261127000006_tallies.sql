@@ -1,6 +1,6 @@
--- Tallies: the assistance ledger folded at the finest grain any tally needs. One row per
--- (order, producer, origin county, category): every dimension a tally groups or filters by is a
--- column, amounts are net of refunds, and the day is the Shanghai calendar day the order was
+-- Tallies: the assistance ledger folded at the grain of the order line. One row per (order,
+-- product): every dimension a tally groups or filters by is a column (producers' sales also group
+-- by product), amounts are net of refunds, and the day is the Shanghai calendar day the order was
 -- paid (a refund is attributed to the day of the payment it returns, so a period's figures are
 -- always net of everything later refunded from it).
 --
@@ -9,6 +9,7 @@
 -- amount in a group) stay exact for any date range and filter, which per-day counters cannot.
 create table tally_facts (
     order_id uuid not null,
+    product_id uuid not null,
     producer_id uuid not null,
     origin_adcode integer not null,
     category_id integer not null,
@@ -20,7 +21,7 @@ create table tally_facts (
     day date not null,
     amount_fen bigint not null,
     qty bigint not null,
-    primary key (order_id, producer_id, origin_adcode, category_id)
+    primary key (order_id, product_id)
 );
 
 create index tally_facts_day_idx on tally_facts (day);
@@ -33,17 +34,17 @@ create index tally_facts_producer_idx on tally_facts (producer_id, day);
 create function tally_facts_fold() returns trigger language plpgsql as $$
 begin
     insert into tally_facts as f (
-        order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+        order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
         enterprise_id, district_adcode, day, amount_fen, qty
     )
-    select order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+    select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
            enterprise_id, district_adcode, (min(paid_at) at time zone 'Asia/Shanghai')::date,
            sum(amount_fen), sum(qty)
     from appended
-    group by order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+    group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
              enterprise_id, district_adcode
-    order by order_id, producer_id, origin_adcode, category_id
-    on conflict (order_id, producer_id, origin_adcode, category_id) do update
+    order by order_id, product_id
+    on conflict (order_id, product_id) do update
         set amount_fen = f.amount_fen + excluded.amount_fen, qty = f.qty + excluded.qty;
     return null;
 end;
@@ -89,13 +90,13 @@ create index assistance_certificates_enterprise_idx on assistance_certificates (
 
 -- Ledger rows appended before this migration, folded the same way (refunds on their payment's day).
 insert into tally_facts (
-    order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+    order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
     enterprise_id, district_adcode, day, amount_fen, qty
 )
-select order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
        enterprise_id, district_adcode,
        (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date,
        sum(amount_fen), sum(qty)
 from assistance_ledger
-group by order_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
          enterprise_id, district_adcode;
