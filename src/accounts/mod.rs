@@ -68,6 +68,12 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     db::find_organization(db, id).await
 }
 
+/// Organizations' legal names, as (id, legal name) pairs, whatever their status (exports name
+/// the producers and enterprises of ledger rows); unknown ids are left out.
+pub async fn organization_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::organization_names(db, ids).await
+}
+
 /// Ends every session of these accounts (suspended members).
 pub async fn revoke_sessions(sessions: &SessionStore, account_ids: &[Uuid]) -> Result<()> {
     for account_id in account_ids {

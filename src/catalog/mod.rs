@@ -112,6 +112,11 @@ pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result
     db::ledger_facts(db, ids).await
 }
 
+/// Every category's name, as (id, name) pairs (a handful of rows).
+pub async fn category_names(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i32, String)>> {
+    Ok(db::list_categories(db).await?.into_iter().map(|c| (c.id, c.name)).collect())
+}
+
 /// Takes refunded units out of the sales count.
 pub async fn remove_sales(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,

@@ -577,6 +577,13 @@ pub async fn lines_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sql
     .await
 }
 
+/// The titles order lines were bought under, as (line id, title) pairs.
+#[tracing::instrument(skip_all, fields(lines = line_ids.len()))]
+pub async fn line_titles(db: impl PgExecutor<'_>, line_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(r#"select id, title from order_lines where id = any($1)"#, line_ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.title)).collect())
+}
+
 #[tracing::instrument(skip_all, fields(groups = group_ids.len()))]
 pub async fn lines_of_groups(db: impl PgExecutor<'_>, group_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
     sqlx::query_as!(

@@ -13,7 +13,9 @@ mod payment;
 mod read;
 mod routes;
 
+use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};
+use uuid::Uuid;
 
 use crate::state::AppState;
 
@@ -40,4 +42,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::producer_groups))
         .routes(routes!(routes::ship_group))
         .routes(routes!(routes::admin_orders))
+}
+
+/// The titles order lines were bought under (what the receipt shows, whatever the product is
+/// called now), as (line id, title) pairs.
+pub async fn line_titles(db: impl PgExecutor<'_>, line_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::line_titles(db, line_ids).await
 }

@@ -2,10 +2,11 @@
 //! assistance ledger.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use futures_util::stream::BoxStream;
 use sqlx::{PgExecutor, Postgres, Transaction};
 use uuid::Uuid;
 
-use super::model::{LedgerRow, Method, PaymentRow, PaymentStatus, RefundLine, RefundRow, RefundStatus};
+use super::model::{LedgerRow, LedgerSort, Method, PaymentRow, PaymentStatus, RefundLine, RefundRow, RefundStatus};
 
 /// `sqlx::query_as!` into [`PaymentRow`]: the SQL before and after the column list, then the
 /// arguments.
@@ -733,4 +734,30 @@ pub async fn list_ledger(
     )
     .fetch_all(db)
     .await
+}
+
+/// Every ledger row whose money moved in `[from, to)`, in `sort` order, as Postgres sends them
+/// (one query, one snapshot; rows are decoded as the stream is read, so a reader that keeps
+/// none of them holds none). The sort keys are `case` expressions on the `sort` parameter: for
+/// `time` they fold to constants, which the planner drops, leaving the `(paid_at, id)` index.
+pub fn stream_ledger<'e>(
+    db: impl PgExecutor<'e> + 'e,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    sort: LedgerSort,
+) -> BoxStream<'e, sqlx::Result<LedgerRow>> {
+    query_ledger!(
+        "select ",
+        r#" from assistance_ledger
+            where paid_at >= $1 and paid_at < $2
+            order by case $3::text when 'buyer' then buyer_id::text when 'enterprise' then enterprise_id::text
+                                   when 'producer' then producer_id::text when 'buyer_kind' then buyer_kind end,
+                     case $3::text when 'district' then district_adcode when 'county' then origin_adcode
+                                   when 'prefecture' then prefecture_adcode when 'category' then category_id end,
+                     paid_at, id"#,
+        from,
+        to,
+        sort.as_str(),
+    )
+    .fetch(db)
 }

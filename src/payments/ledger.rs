@@ -2,18 +2,22 @@
 //! changed. A payment appends one row per order line; a completed refund appends a negative
 //! row per refunded line with the payment row's snapshot.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use sqlx::{Postgres, Transaction};
+use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt, TryStreamExt};
+use sqlx::{PgPool, Postgres, Transaction};
+use tokio::sync::mpsc;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::db::{self, LedgerBatch, LedgerBuyer};
-use super::model::{LedgerQuery, LedgerRow, PaymentRow, RefundLine};
+use super::model::{LedgerQuery, LedgerRow, LedgerSort, NamedLedgerRow, PaymentRow, RefundLine};
 use crate::error::{AppError, Result};
 use crate::http::pagination::{ListParams, Page};
 use crate::orders::{PaidLine, model::OrderRow};
 use crate::state::AppState;
-use crate::{accounts, catalog, regions};
+use crate::{accounts, catalog, orders, regions};
 
 /// Appends the rows of a payment that just paid `order`, and records what each line was paid
 /// (the ceiling of its refunds). Runs in the payment's transaction.
@@ -86,4 +90,105 @@ pub async fn record_refund(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, 
 pub async fn list(state: &AppState, q: &LedgerQuery, page: &ListParams) -> Result<Page<LedgerRow>> {
     let rows = db::list_ledger(&state.db, q.order, q.producer, q.from, q.to, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |r| r.id))
+}
+
+/// How many rows a reader of the whole ledger takes at a time and names together.
+const BATCH: usize = 1000;
+
+/// Every ledger row whose money moved in `[from, to)`, in `sort` order and with names, in
+/// batches of up to [`BATCH`] rows (exports). A task reads the rows with one query (one
+/// snapshot, so rows appended meanwhile are not half in) and names each batch; it stays at most
+/// two batches ahead of the reader, so memory does not grow with the number of rows, and it
+/// stops when the reader goes away. An error ends the stream with that error.
+///
+/// The task holds one pooled connection while it reads and borrows another for each batch's
+/// names.
+#[tracing::instrument(skip(state))]
+pub fn rows(
+    state: &AppState,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    sort: LedgerSort,
+) -> impl Stream<Item = Result<Vec<NamedLedgerRow>>> + Send + 'static {
+    let (tx, rx) = mpsc::channel(2);
+    let db = state.db.clone();
+    tokio::spawn(
+        async move {
+            if let Err(error) = feed(&db, from, to, sort, &tx).await {
+                let _ = tx.send(Err(error)).await;
+            }
+        }
+        .instrument(tracing::Span::current()),
+    );
+    futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|batch| (batch, rx)) })
+}
+
+/// Reads, names and sends batches until the rows end or the reader goes away.
+async fn feed(
+    db: &PgPool,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    sort: LedgerSort,
+    tx: &mpsc::Sender<Result<Vec<NamedLedgerRow>>>,
+) -> Result<()> {
+    let mut names = Names::load(db).await?;
+    let mut batches = db::stream_ledger(db, from, to, sort).try_chunks(BATCH);
+    while let Some(batch) = batches.next().await {
+        let batch = batch.map_err(|e| e.1)?;
+        let named = names.name(db, batch).await?;
+        if tx.send(Ok(named)).await.is_err() {
+            tracing::debug!("the reader of the ledger went away");
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// What the ids and codes of ledger rows are called. Regions and categories are a few hundred
+/// rows of reference data, read once; organizations are read the first time a row names them
+/// (there are thousands, not millions); line titles are read per batch.
+struct Names {
+    regions: HashMap<i32, String>,
+    categories: HashMap<i32, String>,
+    organizations: HashMap<Uuid, String>,
+}
+
+impl Names {
+    async fn load(db: &PgPool) -> sqlx::Result<Self> {
+        Ok(Names {
+            regions: regions::names(db).await?.into_iter().collect(),
+            categories: catalog::category_names(db).await?.into_iter().collect(),
+            organizations: HashMap::new(),
+        })
+    }
+
+    async fn name(&mut self, db: &PgPool, rows: Vec<LedgerRow>) -> sqlx::Result<Vec<NamedLedgerRow>> {
+        let unseen: HashSet<Uuid> = rows
+            .iter()
+            .flat_map(|r| [Some(r.producer_id), r.enterprise_id])
+            .flatten()
+            .filter(|id| !self.organizations.contains_key(id))
+            .collect();
+        if !unseen.is_empty() {
+            let unseen: Vec<Uuid> = unseen.into_iter().collect();
+            self.organizations.extend(accounts::organization_names(db, &unseen).await?);
+        }
+        let line_ids: Vec<Uuid> = rows.iter().map(|r| r.order_line_id).collect();
+        let titles: HashMap<Uuid, String> = orders::line_titles(db, &line_ids).await?.into_iter().collect();
+        let region = |code: i32| self.regions.get(&code).cloned().unwrap_or_default();
+        let organization = |id: Uuid| self.organizations.get(&id).cloned().unwrap_or_default();
+        Ok(rows
+            .into_iter()
+            .map(|row| NamedLedgerRow {
+                product_title: titles.get(&row.order_line_id).cloned().unwrap_or_default(),
+                producer_name: organization(row.producer_id),
+                enterprise_name: row.enterprise_id.map(organization),
+                district_name: row.district_adcode.map(region),
+                county_name: region(row.origin_adcode),
+                prefecture_name: region(row.prefecture_adcode),
+                category_name: self.categories.get(&row.category_id).cloned().unwrap_or_default(),
+                row,
+            })
+            .collect())
+    }
 }

@@ -19,6 +19,7 @@ use crate::http::pagination::{ListParams, Page};
 use crate::state::AppState;
 use model::{Payment, PaymentQuery};
 
+pub use ledger::rows as ledger_rows;
 pub use refunds::retry_unsent as retry_unsent_refunds;
 
 pub fn router() -> OpenApiRouter<AppState> {

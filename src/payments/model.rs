@@ -301,6 +301,54 @@ pub struct LedgerRow {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// The order in which a reader of the whole ledger gets its rows: by when the money moved, or
+/// with the rows of one buyer (enterprise, district, kind of buyer, producer, county,
+/// prefecture, category) together, groups in the order of their ids or codes and rows by time
+/// within each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LedgerSort {
+    Time,
+    Buyer,
+    Enterprise,
+    District,
+    BuyerKind,
+    Producer,
+    County,
+    Prefecture,
+    Category,
+}
+
+impl LedgerSort {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LedgerSort::Time => "time",
+            LedgerSort::Buyer => "buyer",
+            LedgerSort::Enterprise => "enterprise",
+            LedgerSort::District => "district",
+            LedgerSort::BuyerKind => "buyer_kind",
+            LedgerSort::Producer => "producer",
+            LedgerSort::County => "county",
+            LedgerSort::Prefecture => "prefecture",
+            LedgerSort::Category => "category",
+        }
+    }
+}
+
+/// A ledger row with the names its ids and codes stand for, for people reading an export. The
+/// row keeps where the money went when it moved; the names are read when the export runs, except
+/// the product's, which is the title the line was bought under.
+#[derive(Debug, Clone)]
+pub struct NamedLedgerRow {
+    pub row: LedgerRow,
+    pub product_title: String,
+    pub producer_name: String,
+    pub enterprise_name: Option<String>,
+    pub district_name: Option<String>,
+    pub county_name: String,
+    pub prefecture_name: String,
+    pub category_name: String,
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PaymentQuery {

@@ -17,6 +17,7 @@ mod accounts;
 mod admin;
 mod catalog;
 mod cli;
+mod exports;
 mod health;
 mod helpers;
 mod orders;
