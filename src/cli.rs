@@ -11,7 +11,7 @@ use crate::accounts::{self, model::AccountRole, model::Email, model::Password};
 use crate::config::Settings;
 use crate::password::PasswordHasher;
 use crate::state::{self, AppState};
-use crate::{startup, telemetry};
+use crate::{startup, tallies, telemetry};
 
 /// The migrations, compiled in so the binary can migrate any database it is pointed at.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -40,6 +40,19 @@ enum Command {
         /// How many products to create.
         #[arg(long, default_value_t = 2000)]
         products: usize,
+    },
+    /// Check, fen-exactly, that tallies equal the ledger, the ledger equals paid order lines
+    /// minus refunds, and paid orders equal the money recorded; exits 1 when anything differs.
+    Reconcile {
+        /// First Shanghai day of payment checked (YYYY-MM-DD); all time when left out.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last Shanghai day of payment checked (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// First rebuild the materialized tallies from the ledger.
+        #[arg(long)]
+        rebuild: bool,
     },
     /// Platform staff accounts.
     Admin {
@@ -82,6 +95,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
             seed(&settings, products).await
         }
+        Command::Reconcile { from, to, rebuild } => reconcile(&settings, from, to, rebuild).await,
         Command::Admin { command: AdminCommand::Create { email, role, name } } => {
             create_staff(&settings, &email, role, name.as_deref()).await
         }
@@ -111,6 +125,36 @@ async fn seed(settings: &Settings, products: usize) -> anyhow::Result<()> {
         );
     } else {
         println!("the database already holds the demo data; nothing changed");
+    }
+    Ok(())
+}
+
+/// `reconcile`: prints the report as JSON on standard output; differences make the exit code 1.
+async fn reconcile(
+    settings: &Settings,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    rebuild: bool,
+) -> anyhow::Result<()> {
+    let pool = state::db_pool(settings)?;
+    if rebuild {
+        let started = std::time::Instant::now();
+        let rows = tallies::reconcile::rebuild(&pool).await?;
+        eprintln!("rebuilt {rows} tally rows from the ledger in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let started = std::time::Instant::now();
+    let report = tallies::reconcile::run(&pool, from, to).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "reconciled in {:.1} s: {} tally, {} ledger, {} payment differences{}",
+        started.elapsed().as_secs_f64(),
+        report.tallies.len(),
+        report.ledger.len(),
+        report.payments.len(),
+        if report.truncated { " (lists cut short)" } else { "" },
+    );
+    if !report.ok {
+        anyhow::bail!("reconciliation found differences");
     }
     Ok(())
 }

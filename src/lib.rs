@@ -20,6 +20,7 @@ pub mod session;
 pub mod startup;
 pub mod state;
 pub mod stripe;
+pub mod tallies;
 pub mod telemetry;
 pub mod text;
 pub mod throttle;

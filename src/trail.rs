@@ -18,7 +18,7 @@ use crate::error::Result;
 use crate::identity::{AccountRole, CurrentUser};
 
 /// The advisory lock that orders appends (an arbitrary constant, "audit" in ASCII).
-const CHAIN_LOCK: i64 = 0x6175_6469_74;
+const CHAIN_LOCK: i64 = 0x0061_7564_6974;
 
 /// The prev_hash of the first entry.
 pub const GENESIS: [u8; 32] = [0; 32];
@@ -42,10 +42,9 @@ impl Actor {
     /// `admin`, `auditor`, `enterprise`, … for accounts; `system:<what>` otherwise.
     pub fn role(&self) -> String {
         match self {
-            Actor::Account { role, .. } => serde_json::to_value(role)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            Actor::Account { role, .. } => {
+                serde_json::to_value(role).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+            }
             Actor::System(what) => format!("system:{what}"),
         }
     }
@@ -71,8 +70,19 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub fn new(actor: impl Into<Actor>, action: &'static str, target_kind: &'static str, target_id: impl ToString) -> Self {
-        Entry { actor: actor.into(), action, target_kind, target_id: target_id.to_string(), detail: Value::Object(Default::default()) }
+    pub fn new(
+        actor: impl Into<Actor>,
+        action: &'static str,
+        target_kind: &'static str,
+        target_id: impl ToString,
+    ) -> Self {
+        Entry {
+            actor: actor.into(),
+            action,
+            target_kind,
+            target_id: target_id.to_string(),
+            detail: Value::Object(Default::default()),
+        }
     }
 
     pub fn detail(mut self, detail: Value) -> Self {

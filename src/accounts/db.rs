@@ -362,3 +362,14 @@ pub async fn insert_review(
     .await?;
     Ok(())
 }
+
+pub async fn display_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(r#"select id, display_name from accounts where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}
+
+pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows =
+        sqlx::query!(r#"select id, legal_name from organizations where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.legal_name)).collect())
+}

@@ -68,6 +68,16 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     db::find_organization(db, id).await
 }
 
+/// Accounts' display names by id, for reports that name buyers (unknown ids are left out).
+pub async fn display_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::display_names(db, ids).await
+}
+
+/// Organizations' legal names by id, for reports that name enterprises and producers.
+pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::legal_names(db, ids).await
+}
+
 /// Ends every session of these accounts (suspended members).
 pub async fn revoke_sessions(sessions: &SessionStore, account_ids: &[Uuid]) -> Result<()> {
     for account_id in account_ids {

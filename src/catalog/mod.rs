@@ -112,6 +112,11 @@ pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result
     db::ledger_facts(db, ids).await
 }
 
+/// Categories' names by id, for reports grouped by category.
+pub async fn category_names(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    db::category_names(db, ids).await
+}
+
 /// Takes refunded units out of the sales count.
 pub async fn remove_sales(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,

@@ -49,6 +49,11 @@ pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sql
     db::counties_in_province(db, province).await
 }
 
+/// Divisions' names by adcode, for reports grouped by county, prefecture or district.
+pub async fn names_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    db::names_of(db, adcodes).await
+}
+
 /// Each county's prefecture, as (county, prefecture) pairs; a prefecture-level city without
 /// counties (嘉峪关市) is its own. Codes that are not known are left out.
 pub async fn prefectures_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, i32)>> {

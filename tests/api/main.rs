@@ -26,3 +26,4 @@ mod regions;
 mod sessions;
 mod statements;
 mod stripe;
+mod tallies;

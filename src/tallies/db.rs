@@ -1,0 +1,217 @@
+//! The tallies' tables: `tally_facts` (folded from the ledger by the trigger in migration
+//! 20261127000006), targets and certificates.
+
+use chrono::NaiveDate;
+use sqlx::PgExecutor;
+
+use super::model::{Dimension, TallyDifference, TallyFilter};
+
+/// A group's totals before it is named.
+#[derive(Debug, Clone)]
+pub struct Group {
+    pub key: String,
+    pub amount_fen: i64,
+    pub qty: i64,
+    pub orders: i64,
+    pub buyers: i64,
+}
+
+/// Groups the facts matching `f` by `by`, largest amount first. Per group, each order's and then
+/// each buyer's net amount is summed first, so that `orders` and `buyers` count only those with
+/// a positive net amount in the group. Facts without a value for `by` (a consumer's enterprise)
+/// belong to no group; groups refunded to nothing (no amount, no units) are left out.
+#[tracing::instrument(skip(db))]
+pub async fn tally(db: impl PgExecutor<'_>, by: Dimension, f: &TallyFilter, limit: i64) -> sqlx::Result<Vec<Group>> {
+    sqlx::query_as!(
+        Group,
+        r#"
+        with grouped as (
+            select case $1::text
+                       when 'buyer' then buyer_id::text
+                       when 'enterprise' then enterprise_id::text
+                       when 'district' then district_adcode::text
+                       when 'buyer_kind' then buyer_kind
+                       when 'producer' then producer_id::text
+                       when 'county' then origin_adcode::text
+                       when 'prefecture' then prefecture_adcode::text
+                       when 'category' then category_id::text
+                       when 'day' then to_char(day, 'YYYY-MM-DD')
+                       when 'month' then to_char(day, 'YYYY-MM')
+                       when 'year' then to_char(day, 'YYYY')
+                   end as key,
+                   order_id, buyer_id, amount_fen, qty
+            from tally_facts
+            where ($2::date is null or day >= $2)
+              and ($3::date is null or day <= $3)
+              and ($4::uuid is null or buyer_id = $4)
+              and ($5::uuid is null or enterprise_id = $5)
+              and ($6::int is null or district_adcode = $6)
+              and ($7::text is null or buyer_kind = $7)
+              and ($8::uuid is null or producer_id = $8)
+              and ($9::uuid is null or product_id = $9)
+              and ($10::int is null or origin_adcode = $10)
+              and ($11::int is null or prefecture_adcode = $11)
+              and ($12::int is null or category_id = $12)
+        ),
+        per_order as (
+            select key, buyer_id, sum(amount_fen) as amount, sum(qty) as qty
+            from grouped where key is not null
+            group by key, order_id, buyer_id
+        ),
+        per_buyer as (
+            select key, sum(amount) as amount, sum(qty) as qty, count(*) filter (where amount > 0) as orders
+            from per_order
+            group by key, buyer_id
+        )
+        select key as "key!", sum(amount)::bigint as "amount_fen!", sum(qty)::bigint as "qty!",
+               sum(orders)::bigint as "orders!", count(*) filter (where amount > 0) as "buyers!"
+        from per_buyer
+        group by key
+        having sum(amount) <> 0 or sum(qty) <> 0
+        order by 2 desc, key
+        limit $13
+        "#,
+        by.as_str(),
+        f.from,
+        f.to,
+        f.buyer,
+        f.enterprise,
+        f.district,
+        f.buyer_kind.map(|k| k.as_str()),
+        f.producer,
+        f.product,
+        f.county,
+        f.prefecture,
+        f.category,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Amount, orders and buyers with a positive net amount between two days (inclusive).
+#[tracing::instrument(skip(db))]
+pub async fn period_totals(
+    db: impl PgExecutor<'_>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> sqlx::Result<(i64, i64, i64)> {
+    let row = sqlx::query!(
+        r#"
+        with per_order as (
+            select buyer_id, sum(amount_fen) as amount
+            from tally_facts
+            where ($1::date is null or day >= $1) and ($2::date is null or day <= $2)
+            group by order_id, buyer_id
+        ),
+        per_buyer as (
+            select sum(amount) as amount, count(*) filter (where amount > 0) as orders
+            from per_order group by buyer_id
+        )
+        select coalesce(sum(amount), 0)::bigint as "amount!", coalesce(sum(orders), 0)::bigint as "orders!",
+               count(*) filter (where amount > 0) as "buyers!"
+        from per_buyer
+        "#,
+        from,
+        to,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.amount, row.orders, row.buyers))
+}
+
+/// Enterprises, producers and origin counties with a positive net amount, all time.
+#[tracing::instrument(skip(db))]
+pub async fn reached(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64, i64)> {
+    let row = sqlx::query!(
+        r#"
+        select (select count(*) from (select enterprise_id from tally_facts where enterprise_id is not null
+                                      group by enterprise_id having sum(amount_fen) > 0) e) as "enterprises!",
+               (select count(*) from (select producer_id from tally_facts
+                                      group by producer_id having sum(amount_fen) > 0) p) as "producers!",
+               (select count(*) from (select origin_adcode from tally_facts
+                                      group by origin_adcode having sum(amount_fen) > 0) c) as "counties!"
+        "#,
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.enterprises, row.producers, row.counties))
+}
+
+/// Facts whose amount, quantity, day or any dimension differs from the fold of their ledger
+/// rows, or that exist on one side only, for orders paid between two days. One pass over each
+/// table (a full outer join of the grouped ledger with the facts).
+#[tracing::instrument(skip(db))]
+pub async fn fact_differences(
+    db: impl PgExecutor<'_>,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+    limit: i64,
+) -> sqlx::Result<Vec<TallyDifference>> {
+    sqlx::query_as!(
+        TallyDifference,
+        r#"
+        with folded as (
+            select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode,
+                   buyer_id, buyer_kind, enterprise_id, district_adcode,
+                   (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date as day,
+                   sum(amount_fen)::bigint as amount_fen, sum(qty)::bigint as qty
+            from assistance_ledger
+            group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode,
+                     buyer_id, buyer_kind, enterprise_id, district_adcode
+        ),
+        facts as (
+            select * from tally_facts
+        )
+        select coalesce(f.order_id, l.order_id) as "order_id!", coalesce(f.product_id, l.product_id) as "product_id!",
+               f.amount_fen as "tally_amount_fen?", l.amount_fen as "ledger_amount_fen?",
+               f.qty as "tally_qty?", l.qty as "ledger_qty?",
+               f.day as "tally_day?", l.day as "ledger_day?"
+        from facts f
+        full join folded l on l.order_id = f.order_id and l.product_id = f.product_id
+        where (f.order_id is null or l.order_id is null
+               or (f.amount_fen, f.qty, f.day, f.producer_id, f.origin_adcode, f.category_id, f.prefecture_adcode,
+                   f.buyer_id, f.buyer_kind)
+                  is distinct from
+                  (l.amount_fen, l.qty, l.day, l.producer_id, l.origin_adcode, l.category_id, l.prefecture_adcode,
+                   l.buyer_id, l.buyer_kind)
+               or f.enterprise_id is distinct from l.enterprise_id
+               or f.district_adcode is distinct from l.district_adcode)
+          and ($1::date is null or coalesce(f.day, l.day) >= $1)
+          and ($2::date is null or coalesce(f.day, l.day) <= $2)
+        order by 1, 2
+        limit $3
+        "#,
+        from,
+        to,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Empties the facts and folds the whole ledger again, in the caller's transaction (which
+/// locks the facts against writes: payments wait, readers see the old facts until it commits).
+#[tracing::instrument(skip(tx))]
+pub async fn rebuild_facts(tx: &mut sqlx::PgConnection) -> sqlx::Result<u64> {
+    sqlx::query!("lock table tally_facts in exclusive mode").execute(&mut *tx).await?;
+    sqlx::query!("delete from tally_facts").execute(&mut *tx).await?;
+    let done = sqlx::query!(
+        r#"
+        insert into tally_facts (
+            order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id,
+            buyer_kind, enterprise_id, district_adcode, day, amount_fen, qty
+        )
+        select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id,
+               buyer_kind, enterprise_id, district_adcode,
+               (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date,
+               sum(amount_fen), sum(qty)
+        from assistance_ledger
+        group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id,
+                 buyer_kind, enterprise_id, district_adcode
+        "#,
+    )
+    .execute(&mut *tx)
+    .await?;
+    Ok(done.rows_affected())
+}

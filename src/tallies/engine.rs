@@ -1,0 +1,90 @@
+//! Tallies: groups of the materialized facts, named for people to read, and the platform summary.
+
+use std::collections::HashMap;
+
+use chrono::{Datelike, NaiveDate, Utc};
+use uuid::Uuid;
+
+use super::db::{self, Group};
+use super::model::{Dimension, PeriodTotals, Summary, TallyFilter, TallyRow};
+use crate::error::Result;
+use crate::state::AppState;
+use crate::{accounts, catalog, regions};
+
+/// Asia/Shanghai is UTC+8 all year (no daylight saving), whatever the server's zone.
+const SHANGHAI_OFFSET_SECS: i32 = 8 * 3600;
+
+/// Today's date in Asia/Shanghai.
+pub fn shanghai_today() -> NaiveDate {
+    let offset = chrono::FixedOffset::east_opt(SHANGHAI_OFFSET_SECS).expect("UTC+8 is a valid offset");
+    Utc::now().with_timezone(&offset).date_naive()
+}
+
+/// Totals grouped by `by` over the facts `filter` selects, largest amount first, at most
+/// `limit` groups, each with its display name.
+#[tracing::instrument(skip(state))]
+pub async fn tally(state: &AppState, by: Dimension, filter: &TallyFilter, limit: i64) -> Result<Vec<TallyRow>> {
+    let groups = db::tally(&state.db, by, filter, limit).await?;
+    let names = names(state, by, &groups).await?;
+    Ok(groups
+        .into_iter()
+        .map(|g| TallyRow {
+            name: names.get(&g.key).cloned().unwrap_or_else(|| g.key.clone()),
+            key: g.key,
+            amount_fen: g.amount_fen,
+            qty: g.qty,
+            orders: g.orders,
+            buyers: g.buyers,
+        })
+        .collect())
+}
+
+/// Display names for the groups' keys: one query for the whole page, none for periods.
+async fn names(state: &AppState, by: Dimension, groups: &[Group]) -> Result<HashMap<String, String>> {
+    let uuids = || groups.iter().filter_map(|g| g.key.parse::<Uuid>().ok()).collect::<Vec<_>>();
+    let ints = || groups.iter().filter_map(|g| g.key.parse::<i32>().ok()).collect::<Vec<_>>();
+    let named: Vec<(String, String)> = match by {
+        Dimension::Buyer => stringify(accounts::display_names(&state.db, &uuids()).await?),
+        Dimension::Enterprise | Dimension::Producer => stringify(accounts::legal_names(&state.db, &uuids()).await?),
+        Dimension::District | Dimension::County | Dimension::Prefecture => {
+            stringify(regions::names_of(&state.db, &ints()).await?)
+        }
+        Dimension::Category => stringify(catalog::category_names(&state.db, &ints()).await?),
+        Dimension::BuyerKind => vec![
+            ("consumer".to_owned(), "消费者 (consumers)".to_owned()),
+            ("enterprise".to_owned(), "企业 (enterprises)".to_owned()),
+        ],
+        Dimension::Day | Dimension::Month | Dimension::Year => Vec::new(),
+    };
+    Ok(named.into_iter().collect())
+}
+
+fn stringify<K: ToString>(pairs: Vec<(K, String)>) -> Vec<(String, String)> {
+    pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+}
+
+/// All-time, this year's, this month's and today's totals, and how far purchasing reached.
+#[tracing::instrument(skip(state))]
+pub async fn summary(state: &AppState) -> Result<Summary> {
+    let today = shanghai_today();
+    let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("January 1st exists");
+    let month_start = today.with_day(1).expect("the 1st exists");
+    let totals = |(amount_fen, orders, buyers)| PeriodTotals { amount_fen, orders, buyers };
+    let (all_time, year, month, day, reached) = tokio::try_join!(
+        db::period_totals(&state.db, None, None),
+        db::period_totals(&state.db, Some(year_start), Some(today)),
+        db::period_totals(&state.db, Some(month_start), Some(today)),
+        db::period_totals(&state.db, Some(today), Some(today)),
+        db::reached(&state.db),
+    )?;
+    Ok(Summary {
+        all_time: totals(all_time),
+        year: totals(year),
+        month: totals(month),
+        today: totals(day),
+        enterprises_reached: reached.0,
+        producers_reached: reached.1,
+        counties_reached: reached.2,
+        as_of: today,
+    })
+}
