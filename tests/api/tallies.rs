@@ -46,7 +46,7 @@ struct LedgerRow {
 }
 
 /// Which ledger rows a filtered tally counts (the row, its payment's Shanghai day).
-type Keep = Box<dyn Fn(&LedgerRow, NaiveDate) -> bool>;
+type Keep<'a> = Box<dyn Fn(&LedgerRow, NaiveDate) -> bool + 'a>;
 
 /// (amount, qty, orders, buyers) by key.
 type Totals = BTreeMap<String, (i64, i64, i64, i64)>;
@@ -165,7 +165,7 @@ async fn assert_tallies_match_the_ledger(s: &Shop) {
     }
     let some = &rows[0];
     let today = shanghai_day(Utc::now());
-    let filtered: Vec<(String, Keep)> = vec![
+    let filtered: Vec<(String, Keep<'_>)> = vec![
         ("buyer_kind=enterprise".into(), Box::new(|r: &LedgerRow, _| r.buyer_kind == "enterprise")),
         (
             format!("county={}", some.origin_adcode),
