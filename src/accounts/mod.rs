@@ -25,7 +25,7 @@ use model::{Membership, OrgKind, OrgStatus, Organization};
 
 pub use db::{NewAccount, NewOrganization};
 pub use forms::ReasonRequest;
-pub use guards::ProducerMember;
+pub use guards::{EnterpriseMember, ProducerMember};
 pub use registration::create_staff;
 /// Applies an admin's decision on an organization inside the caller's transaction, which also
 /// carries what the decision means to higher areas (`workflows::organization_review`).

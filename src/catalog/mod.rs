@@ -117,6 +117,11 @@ pub async fn category_names(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Resul
     db::category_names(db, ids).await
 }
 
+/// Products' titles by id, for producers' sales reports.
+pub async fn product_titles(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::product_titles(db, ids).await
+}
+
 /// Takes refunded units out of the sales count.
 pub async fn remove_sales(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,

@@ -1,10 +1,12 @@
 //! The tallies' tables: `tally_facts` (folded from the ledger by the trigger in migration
 //! 20261127000006), targets and certificates.
 
-use chrono::NaiveDate;
-use sqlx::PgExecutor;
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::types::Json;
+use sqlx::{PgConnection, PgExecutor};
+use uuid::Uuid;
 
-use super::model::{Dimension, TallyDifference, TallyFilter};
+use super::model::{CountyAmount, Dimension, IssuedCertificate, TallyDifference, TallyFilter};
 
 /// A group's totals before it is named.
 #[derive(Debug, Clone)]
@@ -35,6 +37,7 @@ pub async fn tally(db: impl PgExecutor<'_>, by: Dimension, f: &TallyFilter, limi
                        when 'county' then origin_adcode::text
                        when 'prefecture' then prefecture_adcode::text
                        when 'category' then category_id::text
+                       when 'product' then product_id::text
                        when 'day' then to_char(day, 'YYYY-MM-DD')
                        when 'month' then to_char(day, 'YYYY-MM')
                        when 'year' then to_char(day, 'YYYY')
@@ -214,4 +217,137 @@ pub async fn rebuild_facts(tx: &mut sqlx::PgConnection) -> sqlx::Result<u64> {
     .execute(&mut *tx)
     .await?;
     Ok(done.rows_affected())
+}
+
+/// A target as stored.
+#[derive(Debug, Clone)]
+pub struct TargetRow {
+    pub enterprise_id: Uuid,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub percent_bp: Option<i32>,
+    pub budget_fen: Option<i64>,
+    pub set_at: DateTime<Utc>,
+}
+
+/// Sets (or replaces) an enterprise's target for a year.
+#[tracing::instrument(skip(tx))]
+pub async fn upsert_target(tx: &mut PgConnection, t: &TargetRow, set_by: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into assistance_targets (enterprise_id, year, amount_fen, percent_bp, budget_fen, set_by, set_at)
+        values ($1, $2, $3, $4, $5, $6, $7)
+        on conflict (enterprise_id, year) do update
+            set amount_fen = excluded.amount_fen, percent_bp = excluded.percent_bp, budget_fen = excluded.budget_fen,
+                set_by = excluded.set_by, set_at = excluded.set_at
+        "#,
+        t.enterprise_id,
+        t.year,
+        t.amount_fen,
+        t.percent_bp,
+        t.budget_fen,
+        set_by,
+        t.set_at,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip(db))]
+pub async fn find_target(db: impl PgExecutor<'_>, enterprise: Uuid, year: i32) -> sqlx::Result<Option<TargetRow>> {
+    sqlx::query_as!(
+        TargetRow,
+        r#"select enterprise_id, year, amount_fen, percent_bp, budget_fen, set_at
+           from assistance_targets where enterprise_id = $1 and year = $2"#,
+        enterprise,
+        year,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// Every enterprise's target for a year.
+#[tracing::instrument(skip(db))]
+pub async fn targets_of_year(db: impl PgExecutor<'_>, year: i32) -> sqlx::Result<Vec<TargetRow>> {
+    sqlx::query_as!(
+        TargetRow,
+        r#"select enterprise_id, year, amount_fen, percent_bp, budget_fen, set_at
+           from assistance_targets where year = $1"#,
+        year,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A certificate as stored (under the SHA-256 of its code).
+#[derive(Debug, Clone)]
+pub struct CertificateRow {
+    pub enterprise_id: Uuid,
+    pub year: i32,
+    pub legal_name: String,
+    pub uscc: String,
+    pub amount_fen: i64,
+    pub qty: i64,
+    pub by_county: Json<Vec<CountyAmount>>,
+    pub period_from: NaiveDate,
+    pub period_to: NaiveDate,
+    pub issued_at: DateTime<Utc>,
+}
+
+#[tracing::instrument(skip(tx, c))]
+pub async fn insert_certificate(
+    tx: &mut PgConnection,
+    code_sha256: &str,
+    c: &CertificateRow,
+    issued_by: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        insert into assistance_certificates (code_sha256, enterprise_id, year, legal_name, uscc, amount_fen, qty,
+                                             by_county, period_from, period_to, issued_at, issued_by)
+        values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        "#,
+        code_sha256,
+        c.enterprise_id,
+        c.year,
+        c.legal_name,
+        c.uscc,
+        c.amount_fen,
+        c.qty,
+        &c.by_county as _,
+        c.period_from,
+        c.period_to,
+        c.issued_at,
+        issued_by,
+    )
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn find_certificate(db: impl PgExecutor<'_>, code_sha256: &str) -> sqlx::Result<Option<CertificateRow>> {
+    sqlx::query_as!(
+        CertificateRow,
+        r#"select enterprise_id, year, legal_name, uscc, amount_fen, qty,
+                  by_county as "by_county: Json<Vec<CountyAmount>>", period_from, period_to, issued_at
+           from assistance_certificates where code_sha256 = $1"#,
+        code_sha256,
+    )
+    .fetch_optional(db)
+    .await
+}
+
+/// An enterprise's certificates, newest first.
+#[tracing::instrument(skip(db))]
+pub async fn certificates_of(db: impl PgExecutor<'_>, enterprise: Uuid) -> sqlx::Result<Vec<IssuedCertificate>> {
+    sqlx::query_as!(
+        IssuedCertificate,
+        r#"select year, amount_fen, issued_at from assistance_certificates
+           where enterprise_id = $1 order by issued_at desc limit 100"#,
+        enterprise,
+    )
+    .fetch_all(db)
+    .await
 }

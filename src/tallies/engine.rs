@@ -50,6 +50,7 @@ async fn names(state: &AppState, by: Dimension, groups: &[Group]) -> Result<Hash
             stringify(regions::names_of(&state.db, &ints()).await?)
         }
         Dimension::Category => stringify(catalog::category_names(&state.db, &ints()).await?),
+        Dimension::Product => stringify(catalog::product_titles(&state.db, &uuids()).await?),
         Dimension::BuyerKind => vec![
             ("consumer".to_owned(), "消费者 (consumers)".to_owned()),
             ("enterprise".to_owned(), "企业 (enterprises)".to_owned()),
@@ -87,4 +88,22 @@ pub async fn summary(state: &AppState) -> Result<Summary> {
         counties_reached: reached.2,
         as_of: today,
     })
+}
+
+/// A producer's own sales over a range: by month, by product and by buyer kind.
+#[tracing::instrument(skip(state))]
+pub async fn producer_sales(
+    state: &AppState,
+    producer: Uuid,
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Result<super::model::ProducerSales> {
+    let filter = TallyFilter { producer: Some(producer), from, to, ..Default::default() };
+    let (mut by_month, by_product, by_buyer_kind) = tokio::try_join!(
+        tally(state, Dimension::Month, &filter, 500),
+        tally(state, Dimension::Product, &filter, 500),
+        tally(state, Dimension::BuyerKind, &filter, 2),
+    )?;
+    by_month.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(super::model::ProducerSales { from, to, by_month, by_product, by_buyer_kind })
 }

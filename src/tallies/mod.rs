@@ -1,11 +1,14 @@
 //! Tallies: purchase-volume totals by buyer, enterprise, district, buyer kind, producer, origin
 //! county and prefecture, category and period, net of refunds; the platform summary; and
-//! reconciliation of tallies, ledger and money. Built on payments' assistance ledger, which a
+//! reconciliation of tallies, ledger and money; an enterprise's own figures, annual target and
+//! certificates; producers' own sales. Built on payments' assistance ledger, which a
 //! trigger of this area folds into `tally_facts` in the same statement that appends ledger
 //! rows. Design and rules: docs/tallies.md.
 
+mod certificates;
 mod db;
 mod engine;
+mod enterprise;
 pub mod model;
 pub mod reconcile;
 mod routes;
@@ -22,4 +25,11 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::tallies))
         .routes(routes!(routes::summary))
         .routes(routes!(routes::reconciliation))
+        .routes(routes!(routes::enterprise_assistance))
+        .routes(routes!(routes::set_target))
+        .routes(routes!(routes::issue_certificate))
+        .routes(routes!(routes::certificate))
+        .routes(routes!(routes::print_certificate))
+        .routes(routes!(routes::targets))
+        .routes(routes!(routes::producer_sales))
 }

@@ -28,6 +28,8 @@ pub enum Dimension {
     /// The origin county's prefecture (嘉峪关 620200, with no counties, is both).
     Prefecture,
     Category,
+    /// The product sold (beyond the issue's list: producers' sales group by it).
+    Product,
     Day,
     Month,
     Year,
@@ -44,6 +46,7 @@ impl Dimension {
             Dimension::County => "county",
             Dimension::Prefecture => "prefecture",
             Dimension::Category => "category",
+            Dimension::Product => "product",
             Dimension::Day => "day",
             Dimension::Month => "month",
             Dimension::Year => "year",
@@ -253,4 +256,166 @@ pub struct TallyReply {
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
     pub items: Vec<TallyRow>,
+}
+
+/// `PUT /enterprise/assistance/target`: an amount, or a percentage of a declared annual
+/// procurement budget. `year` defaults to the current Shanghai year.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TargetBody {
+    #[schema(minimum = 2000, maximum = 2200)]
+    pub year: Option<i32>,
+    /// The target in fen; or give `percent` and `budget_fen`.
+    #[schema(minimum = 1)]
+    pub amount_fen: Option<i64>,
+    /// Percent of the budget, up to two decimals, more than 0 and at most 100.
+    pub percent: Option<f64>,
+    #[schema(minimum = 1)]
+    pub budget_fen: Option<i64>,
+}
+
+/// An enterprise's annual target, as set.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Target {
+    pub year: i32,
+    pub amount_fen: i64,
+    /// The declared percentage and budget, when the target was set that way.
+    pub percent: Option<f64>,
+    pub budget_fen: Option<i64>,
+    pub set_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Progress against a target: what was bought, what pro-rata progress would be by now (the
+/// share of the year's days elapsed in Shanghai; the whole target for past years), and whether
+/// purchasing is behind it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    pub target_fen: i64,
+    pub amount_fen: i64,
+    pub expected_by_now_fen: i64,
+    /// amount / target, in basis points (10000 = the target met).
+    pub progress_bp: i64,
+    pub behind: bool,
+}
+
+/// An issued certificate as its enterprise lists it (the code is shown only at issue).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct IssuedCertificate {
+    pub year: i32,
+    pub amount_fen: i64,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// An enterprise's own assistance figures for a year.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct EnterpriseAssistance {
+    pub enterprise_id: Uuid,
+    pub legal_name: String,
+    pub year: i32,
+    /// Totals per year, all years.
+    pub by_year: Vec<TallyRow>,
+    /// Totals per month, per origin county and per category within `year`.
+    pub by_month: Vec<TallyRow>,
+    pub by_county: Vec<TallyRow>,
+    pub by_category: Vec<TallyRow>,
+    pub target: Option<Target>,
+    pub progress: Option<Progress>,
+    pub certificates: Vec<IssuedCertificate>,
+}
+
+/// `GET /enterprise/assistance?year=`: the year shown (default: the current Shanghai year).
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct YearQuery {
+    #[param(minimum = 2000, maximum = 2200)]
+    pub year: Option<i32>,
+}
+
+/// `POST /enterprise/assistance/certificates`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CertificateRequest {
+    #[schema(minimum = 2000, maximum = 2200)]
+    pub year: Option<i32>,
+}
+
+/// A certificate just issued: the verification code is shown this once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CertificateIssued {
+    /// 32 hex characters (128 random bits); only its SHA-256 is stored.
+    pub code: String,
+    pub year: i32,
+    pub amount_fen: i64,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A county's certified (or current) amount.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CountyAmount {
+    pub county: i32,
+    pub name: String,
+    pub amount_fen: i64,
+}
+
+/// What a certificate certifies, frozen at issue, and whether later refunds changed it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Certificate {
+    pub code: String,
+    pub legal_name: String,
+    pub uscc: String,
+    pub year: i32,
+    pub period_from: NaiveDate,
+    pub period_to: NaiveDate,
+    pub amount_fen: i64,
+    pub qty: i64,
+    pub by_county: Vec<CountyAmount>,
+    pub issued_at: chrono::DateTime<chrono::Utc>,
+    /// True when the enterprise's figures for the certified period no longer equal the
+    /// certified ones (a refund since issue).
+    pub changed_since_issue: bool,
+    /// The figures for the certified period as they stand now.
+    pub current_amount_fen: i64,
+}
+
+/// `GET /admin/targets?behind=&year=`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TargetsQuery {
+    /// Only enterprises behind the pro-rata progress of their target.
+    pub behind: Option<bool>,
+    #[param(minimum = 2000, maximum = 2200)]
+    pub year: Option<i32>,
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+/// An enterprise's target and its progress, for admins.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct TargetStatus {
+    pub enterprise_id: Uuid,
+    pub legal_name: String,
+    pub year: i32,
+    #[serde(flatten)]
+    pub progress: Progress,
+}
+
+/// `GET /producer/sales?from=&to=`.
+#[derive(Debug, Clone, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SalesQuery {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+}
+
+/// A producer's own sales, net of refunds: by month, by product and by buyer kind.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ProducerSales {
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub by_month: Vec<TallyRow>,
+    pub by_product: Vec<TallyRow>,
+    pub by_buyer_kind: Vec<TallyRow>,
 }

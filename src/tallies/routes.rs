@@ -1,12 +1,20 @@
-//! Handlers for tallies, the platform summary and reconciliation (admins and auditors).
+//! Handlers for tallies, the platform summary and reconciliation (admins and auditors), an
+//! enterprise's own figures, targets and certificates, and producers' sales.
 
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Html;
 
-use super::model::{Reconciliation, ReconciliationQuery, Summary, TallyQuery, TallyReply};
-use super::{engine, reconcile};
-use crate::error::{PROBLEM_JSON as PROBLEM, Problem, Result};
+use super::model::{
+    Certificate, CertificateIssued, CertificateRequest, EnterpriseAssistance, ProducerSales, Reconciliation,
+    ReconciliationQuery, SalesQuery, Summary, TallyQuery, TallyReply, Target, TargetBody, TargetStatus, TargetsQuery,
+    YearQuery, check_range,
+};
+use super::{certificates, engine, enterprise, reconcile};
+use crate::accounts::{EnterpriseMember, ProducerMember};
+use crate::error::{FieldErrors, PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::Staff;
-use crate::http::extract::Query;
+use crate::http::extract::{Json, Path, Query};
 use crate::state::AppState;
 
 /// Purchase totals grouped by one dimension, net of refunds, largest amount first.
@@ -61,4 +69,121 @@ pub async fn reconciliation(
 ) -> Result<axum::Json<Reconciliation>> {
     q.checked()?;
     Ok(axum::Json(reconcile::run(&state.db, q.from, q.to).await?))
+}
+
+/// The signed-in member's enterprise: totals by year, and by month, origin county and category
+/// within `year`; the year's target and progress; certificates issued.
+#[utoipa::path(
+    get, path = "/enterprise/assistance", tag = "tallies", params(YearQuery),
+    responses(
+        (status = 200, body = EnterpriseAssistance),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 422, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn enterprise_assistance(
+    State(state): State<AppState>,
+    member: EnterpriseMember,
+    Query(q): Query<YearQuery>,
+) -> Result<axum::Json<EnterpriseAssistance>> {
+    let year = enterprise::year_or_current(q.year)?;
+    Ok(axum::Json(enterprise::assistance(&state, &member, year).await?))
+}
+
+/// Sets the enterprise's annual assistance target (预留份额): `{"year", "amount_fen"}` or
+/// `{"year", "percent", "budget_fen"}`. The owner only; purchasers and approvers read it.
+#[utoipa::path(
+    put, path = "/enterprise/assistance/target", tag = "tallies", request_body = TargetBody,
+    responses(
+        (status = 200, body = Target),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 422, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn set_target(
+    State(state): State<AppState>,
+    member: EnterpriseMember,
+    Json(body): Json<TargetBody>,
+) -> Result<axum::Json<Target>> {
+    Ok(axum::Json(enterprise::set_target(&state, &member, &body).await?))
+}
+
+/// Issues an assistance-purchase certificate for a year (owner and approvers); the code is
+/// shown only in this reply.
+#[utoipa::path(
+    post, path = "/enterprise/assistance/certificates", tag = "tallies", request_body = CertificateRequest,
+    responses(
+        (status = 201, body = CertificateIssued),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 422, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn issue_certificate(
+    State(state): State<AppState>,
+    member: EnterpriseMember,
+    Json(body): Json<CertificateRequest>,
+) -> Result<(StatusCode, axum::Json<CertificateIssued>)> {
+    Ok((StatusCode::CREATED, axum::Json(certificates::issue(&state, &member, body.year).await?)))
+}
+
+/// Anyone checks a certificate code: the certified figures and whether a later refund has
+/// changed them.
+#[utoipa::path(
+    get, path = "/certificates/{code}", tag = "tallies", params(("code" = String, Path, description = "32 hex characters")),
+    responses((status = 200, body = Certificate), (status = 404, body = Problem, content_type = PROBLEM))
+)]
+pub async fn certificate(State(state): State<AppState>, Path(code): Path<String>) -> Result<axum::Json<Certificate>> {
+    Ok(axum::Json(certificates::verify(&state, &code).await?))
+}
+
+/// The certificate as a page that prints on one A4 sheet.
+#[utoipa::path(
+    get, path = "/certificates/{code}/print", tag = "tallies", params(("code" = String, Path, description = "32 hex characters")),
+    responses((status = 200, body = String, content_type = "text/html"), (status = 404, body = Problem, content_type = PROBLEM))
+)]
+pub async fn print_certificate(State(state): State<AppState>, Path(code): Path<String>) -> Result<Html<String>> {
+    Ok(Html(certificates::printable(&certificates::verify(&state, &code).await?)))
+}
+
+/// Enterprises with a target for the year and their pro-rata progress, furthest behind first;
+/// `behind=true` keeps only those behind it (admins and auditors).
+#[utoipa::path(
+    get, path = "/admin/targets", tag = "tallies", params(TargetsQuery),
+    responses(
+        (status = 200, body = Vec<TargetStatus>),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 422, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn targets(
+    State(state): State<AppState>,
+    _staff: Staff,
+    Query(q): Query<TargetsQuery>,
+) -> Result<axum::Json<Vec<TargetStatus>>> {
+    Ok(axum::Json(enterprise::targets(&state, &q).await?))
+}
+
+/// The signed-in producer's own sales, net of refunds, by month, product and buyer kind.
+#[utoipa::path(
+    get, path = "/producer/sales", tag = "producer", params(SalesQuery),
+    responses(
+        (status = 200, body = ProducerSales),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+        (status = 422, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn producer_sales(
+    State(state): State<AppState>,
+    producer: ProducerMember,
+    Query(q): Query<SalesQuery>,
+) -> Result<axum::Json<ProducerSales>> {
+    let mut errors = FieldErrors::new();
+    check_range(&mut errors, q.from, q.to);
+    errors.into_result()?;
+    Ok(axum::Json(engine::producer_sales(&state, producer.producer_id, q.from, q.to).await?))
 }

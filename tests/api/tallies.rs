@@ -507,3 +507,232 @@ async fn tally_rows_are_named_for_people() {
     let year: Value = parse(staff.get("/api/v1/admin/tallies?group_by=year").await).await;
     assert_eq!(name_of(&year), year["items"][0]["key"].as_str().unwrap());
 }
+
+// ---- an enterprise's own figures, targets and certificates ----------------------------------
+
+async fn audit_actions(app: &TestApp, action: &str) -> i64 {
+    sqlx::query_scalar("select count(*) from audit_log where action = $1")
+        .bind(action)
+        .fetch_one(&app.db)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn an_enterprise_sees_its_own_totals_by_year_month_county_and_category_only() {
+    let m = market().await;
+    let mine = m.buy(3, &[(m.products[0], 2), (m.products[4], 1)]).await;
+    m.buy(4, &[(m.products[2], 5)]).await;
+    m.buy(0, &[(m.products[3], 5)]).await;
+    let app = &m.s.app;
+    let purchaser = app.as_(&m.s.enterprise).add_member(m.s.enterprise.org, "purchaser").await;
+    let view: Value = parse(app.as_(&purchaser).get("/api/v1/enterprise/assistance").await).await;
+    let year = shanghai_day(Utc::now()).format("%Y").to_string();
+    assert_eq!(view["enterprise_id"], m.s.enterprise.org.to_string());
+    assert_eq!(
+        view["by_year"],
+        json!([{"key": year, "name": year, "amount_fen": mine.total_fen, "qty": 3, "orders": 1, "buyers": 1}])
+    );
+    assert_eq!(view["by_month"].as_array().unwrap().len(), 1);
+    let counties: Vec<&str> =
+        view["by_county"].as_array().unwrap().iter().map(|r| r["key"].as_str().unwrap()).collect();
+    assert_eq!(counties.len(), 2);
+    assert!(counties.contains(&"620200") && counties.contains(&"620826"));
+    assert_eq!(view["by_category"].as_array().unwrap().len(), 2);
+    assert_eq!(view["target"], Value::Null);
+    assert_eq!(view["progress"], Value::Null);
+
+    assert_problem(app.as_(&m.consumers[0]).get("/api/v1/enterprise/assistance").await, 403, "forbidden").await;
+    assert_problem(app.as_(&m.s.producer).get("/api/v1/enterprise/assistance").await, 403, "forbidden").await;
+    assert_problem(app.anonymous().get("/api/v1/enterprise/assistance").await, 401, "unauthenticated").await;
+    let problem = assert_problem(
+        app.as_(&purchaser).get("/api/v1/enterprise/assistance?year=1999").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem.errors.contains_key("year"));
+}
+
+#[tokio::test]
+async fn only_the_owner_sets_the_target_and_members_read_its_progress() {
+    let m = market().await;
+    let order = m.buy(3, &[(m.products[0], 2)]).await;
+    let app = &m.s.app;
+    let owner = app.as_(&m.s.enterprise);
+    let approver = owner.add_member(m.s.enterprise.org, "approver").await;
+    let purchaser = owner.add_member(m.s.enterprise.org, "purchaser").await;
+    let year: i32 = shanghai_day(Utc::now()).format("%Y").to_string().parse().unwrap();
+
+    for who in [&approver, &purchaser] {
+        let r = app.as_(who).put("/api/v1/enterprise/assistance/target", &json!({"amount_fen": 100})).await;
+        assert_problem(r, 403, "forbidden").await;
+    }
+    let auditor = app.staff(AccountRole::Auditor).await;
+    assert_problem(
+        app.as_(&auditor).put("/api/v1/enterprise/assistance/target", &json!({"amount_fen": 100})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let bad = [
+        (json!({"amount_fen": 0}), "amount_fen"),
+        (json!({"amount_fen": 100, "percent": 5, "budget_fen": 100}), "amount_fen"),
+        (json!({"percent": 5}), "budget_fen"),
+        (json!({"percent": 0, "budget_fen": 100}), "percent"),
+        (json!({"percent": 12.345, "budget_fen": 100}), "percent"),
+        (json!({"percent": 5, "budget_fen": -1}), "budget_fen"),
+        (json!({"year": 1999, "amount_fen": 100}), "year"),
+        (json!({"amount_fen": 100, "colour": "red"}), "colour"),
+    ];
+    for (body, field) in bad {
+        let problem =
+            assert_problem(owner.put("/api/v1/enterprise/assistance/target", &body).await, 422, "validation_failed")
+                .await;
+        assert!(problem.errors.contains_key(field), "{body}: {:?}", problem.errors);
+    }
+    assert_eq!(app.count("assistance_targets").await, 0);
+    assert_eq!(audit_actions(app, "target.set").await, 0);
+
+    let target: Value = parse(
+        owner.put("/api/v1/enterprise/assistance/target", &json!({"percent": 2.5, "budget_fen": 40_000_000})).await,
+    )
+    .await;
+    assert_eq!(target["year"], year);
+    assert_eq!(target["amount_fen"], 1_000_000);
+    assert_eq!(target["percent"], 2.5);
+    assert_eq!(audit_actions(app, "target.set").await, 1);
+    let target: Value = parse(
+        owner
+            .put("/api/v1/enterprise/assistance/target", &json!({"year": year, "amount_fen": order.total_fen * 4}))
+            .await,
+    )
+    .await;
+    assert_eq!(target["budget_fen"], Value::Null);
+    assert_eq!(app.count("assistance_targets").await, 1);
+
+    let view: Value = parse(app.as_(&purchaser).get("/api/v1/enterprise/assistance").await).await;
+    assert_eq!(view["target"]["amount_fen"], order.total_fen * 4);
+    assert_eq!(view["progress"]["amount_fen"], order.total_fen);
+    assert_eq!(view["progress"]["progress_bp"], 2500);
+
+    // Admins see it among the targets; behind=true keeps it only if pro-rata progress is ahead of 25%.
+    let staff = app.as_(app.admin().await);
+    let all: Vec<Value> = parse(staff.get("/api/v1/admin/targets").await).await;
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0]["enterprise_id"], m.s.enterprise.org.to_string());
+    let behind: Vec<Value> = parse(staff.get("/api/v1/admin/targets?behind=true").await).await;
+    assert_eq!(behind.len(), usize::from(all[0]["behind"] == true));
+    assert_problem(app.as_(&m.s.enterprise).get("/api/v1/admin/targets").await, 403, "forbidden").await;
+    let past: Vec<Value> =
+        parse(staff.get(&format!("/api/v1/admin/targets?behind=true&year={}", year - 1)).await).await;
+    assert!(past.is_empty());
+}
+
+#[tokio::test]
+async fn a_certificate_freezes_the_figures_and_says_when_a_later_refund_changed_them() {
+    let m = market().await;
+    let order = m.buy(3, &[(m.products[0], 2), (m.products[4], 1)]).await;
+    let app = &m.s.app;
+    let owner = app.as_(&m.s.enterprise);
+    let purchaser = owner.add_member(m.s.enterprise.org, "purchaser").await;
+    let approver = owner.add_member(m.s.enterprise.org, "approver").await;
+    assert_problem(
+        app.as_(&purchaser).post("/api/v1/enterprise/assistance/certificates", &json!({})).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let problem = assert_problem(
+        owner.post("/api/v1/enterprise/assistance/certificates", &json!({"year": 2101})).await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem.errors.contains_key("year"));
+    assert_problem(
+        owner.post("/api/v1/enterprise/assistance/certificates", &json!({"year": 2020})).await,
+        422,
+        "nothing_to_certify",
+    )
+    .await;
+    assert_eq!(app.count("assistance_certificates").await, 0);
+
+    let r = app.as_(&approver).post("/api/v1/enterprise/assistance/certificates", &json!({})).await;
+    assert_eq!(r.status(), 201);
+    let issued: Value = r.json().await.unwrap();
+    let code = issued["code"].as_str().unwrap().to_string();
+    assert_eq!(code.len(), 32);
+    assert_eq!(issued["amount_fen"], order.total_fen);
+    let again: Value = parse(owner.post("/api/v1/enterprise/assistance/certificates", &json!({})).await).await;
+    assert_ne!(again["code"], issued["code"]);
+    assert_eq!(audit_actions(app, "certificate.issue").await, 2);
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from assistance_certificates where code_sha256 = $1 or code_sha256 = $2")
+            .bind(&code)
+            .bind(again["code"].as_str().unwrap())
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(stored, 0, "codes are stored only as their SHA-256");
+
+    let public: Value = parse(app.anonymous().get(&format!("/api/v1/certificates/{code}")).await).await;
+    assert_eq!(public["amount_fen"], order.total_fen);
+    assert_eq!(public["changed_since_issue"], false);
+    assert_eq!(public["legal_name"], "天津市和平区食堂管理有限公司");
+    assert_eq!(public["by_county"].as_array().unwrap().len(), 2);
+    let page = app.anonymous().get(&format!("/api/v1/certificates/{code}/print")).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    let html = page.text().await.unwrap();
+    assert!(html.contains("size: A4") && html.contains(&code) && html.contains("消费帮扶采购证明"));
+
+    let beef = order.line(m.products[4]);
+    assert_eq!(refund(&m.s, order.id, json!({"lines": [{"line_id": beef.id, "qty": 1}], "reason": "退"})).await, 201);
+    let public: Value = parse(app.anonymous().get(&format!("/api/v1/certificates/{code}")).await).await;
+    assert_eq!(public["amount_fen"], order.total_fen, "the certified figures stay as issued");
+    assert_eq!(public["changed_since_issue"], true);
+    assert_eq!(public["current_amount_fen"], order.total_fen - beef.line_total_fen);
+    assert!(
+        app.anonymous().get(&format!("/api/v1/certificates/{code}/print")).await.text().await.unwrap().contains("注意")
+    );
+
+    for unknown in ["0123456789abcdef0123456789abcdef", "nope", &code[..31]] {
+        assert_problem(app.anonymous().get(&format!("/api/v1/certificates/{unknown}")).await, 404, "not_found").await;
+    }
+}
+
+#[tokio::test]
+async fn producers_see_their_own_sales_by_month_product_and_buyer_kind() {
+    let m = market().await;
+    let a = m.buy(0, &[(m.products[0], 2), (m.products[2], 1)]).await;
+    let b = m.buy(3, &[(m.products[1], 1)]).await;
+    let app = &m.s.app;
+    let sales: Value = parse(app.as_(&m.s.producer).get("/api/v1/producer/sales").await).await;
+    let apples = a.line(m.products[0]).line_total_fen;
+    let pears = b.line(m.products[1]).line_total_fen;
+    let products: BTreeMap<String, i64> = sales["by_product"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().to_string(), r["amount_fen"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(products, BTreeMap::from([(m.products[0].to_string(), apples), (m.products[1].to_string(), pears)]));
+    let kinds: BTreeMap<String, i64> = sales["by_buyer_kind"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["key"].as_str().unwrap().to_string(), r["amount_fen"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(kinds, BTreeMap::from([("consumer".to_string(), apples), ("enterprise".to_string(), pears)]));
+    assert_eq!(sales["by_month"][0]["amount_fen"], apples + pears);
+    assert_eq!(sales["by_product"][0]["name"], "静宁苹果");
+    assert_problem(app.as_(&m.consumers[0]).get("/api/v1/producer/sales").await, 403, "forbidden").await;
+    let problem = assert_problem(
+        app.as_(&m.s.producer).get("/api/v1/producer/sales?from=2026-02-01&to=2026-01-01").await,
+        422,
+        "validation_failed",
+    )
+    .await;
+    assert!(problem.errors.contains_key("to"));
+}
