@@ -213,8 +213,8 @@ mod tests {
         let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap();
         // 2026 has 365 days; on 1 January one day of 365 has passed.
         assert_eq!(progress(36_500, 0, 2026, day(1, 1)).expected_by_now_fen, 100);
-        assert_eq!(progress(36_500, 100, 2026, day(1, 1)).behind, false);
-        assert_eq!(progress(36_500, 99, 2026, day(1, 1)).behind, true);
+        assert!(!progress(36_500, 100, 2026, day(1, 1)).behind);
+        assert!(progress(36_500, 99, 2026, day(1, 1)).behind);
         assert_eq!(progress(36_500, 0, 2026, day(12, 31)).expected_by_now_fen, 36_500);
         assert_eq!(progress(36_500, 0, 2025, day(6, 1)).expected_by_now_fen, 36_500);
         assert_eq!(progress(36_500, 0, 2027, day(6, 1)).expected_by_now_fen, 0);
