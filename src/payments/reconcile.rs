@@ -1,6 +1,6 @@
 //! The payments side of reconciliation (`tonggan reconcile`, `GET /admin/reconciliation`):
 //! fen-exact identities between the ledger, the order lines it records, and the money that
-//! actually arrived and went back. These are the only queries of this area that read the
+//! actually arrived and went back; and producers' refund ratios for the anomaly report. These are the only queries of this area that read the
 //! orders area's tables directly: a reconciliation must compare whole tables in one pass, which
 //! no per-row public function could do at a million rows.
 
@@ -143,4 +143,31 @@ pub async fn money_differences(
     )
     .fetch_all(db)
     .await
+}
+
+/// Producers whose completed refunds reach `min_ratio_bp` of what they sold, once they sold at
+/// least `min_sold_fen`, highest ratio first: (producer, sold, refunded).
+#[tracing::instrument(skip(db))]
+pub async fn refund_ratios(
+    db: impl PgExecutor<'_>,
+    min_sold_fen: i64,
+    min_ratio_bp: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<(Uuid, i64, i64)>> {
+    let rows = sqlx::query!(
+        r#"
+        select producer_id, sum(amount_fen)::bigint as "sold!", sum(refunded_fen)::bigint as "refunded!"
+        from paid_lines
+        group by producer_id
+        having sum(amount_fen) >= $1::bigint and sum(refunded_fen) * 10000 >= sum(amount_fen) * $2::bigint
+        order by sum(refunded_fen)::numeric / sum(amount_fen) desc, producer_id
+        limit $3
+        "#,
+        min_sold_fen,
+        min_ratio_bp,
+        limit,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.producer_id, r.sold, r.refunded)).collect())
 }

@@ -6,7 +6,7 @@ use sqlx::types::Json;
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::model::{CountyAmount, Dimension, IssuedCertificate, TallyDifference, TallyFilter};
+use super::model::{CountyAmount, Dimension, IssuedCertificate, LargeOrder, TallyDifference, TallyFilter};
 
 /// A group's totals before it is named.
 #[derive(Debug, Clone)]
@@ -347,6 +347,111 @@ pub async fn certificates_of(db: impl PgExecutor<'_>, enterprise: Uuid) -> sqlx:
         r#"select year, amount_fen, issued_at from assistance_certificates
            where enterprise_id = $1 order by issued_at desc limit 100"#,
         enterprise,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A buyer–producer pair and what they share, before typing.
+#[derive(Debug, Clone)]
+pub struct SharedRow {
+    pub buyer_id: Uuid,
+    pub buyer_kind: String,
+    pub enterprise_id: Option<Uuid>,
+    pub buyer_name: String,
+    pub producer_id: Uuid,
+    pub producer_name: String,
+    pub phone: bool,
+    pub address: bool,
+    pub legal_name: bool,
+    pub amount_fen: i64,
+}
+
+/// Buyers and the producers they bought from (net positive) sharing a phone (digits only), an
+/// address (case and spaces ignored) or a legal name. Reads the accounts' and orders' contact
+/// columns directly: this report joins every pair that traded, which no per-row function could.
+#[tracing::instrument(skip(db))]
+pub async fn shared_contacts(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<SharedRow>> {
+    sqlx::query_as!(
+        SharedRow,
+        r#"
+        with pairs as (
+            select buyer_id, min(buyer_kind) as buyer_kind, enterprise_id, producer_id, sum(amount_fen)::bigint as amount
+            from tally_facts
+            group by buyer_id, enterprise_id, producer_id
+            having sum(amount_fen) > 0
+        ),
+        checked as (
+            select p.buyer_id, p.buyer_kind, p.enterprise_id, p.producer_id, p.amount,
+                   coalesce(e.legal_name, a.display_name) as buyer_name, pr.legal_name as producer_name,
+                   regexp_replace(pr.contact_phone, '\D', '', 'g') as producer_phone,
+                   regexp_replace(lower(pr.address), '\s', '', 'g') as producer_address,
+                   regexp_replace(lower(pr.legal_name), '\s', '', 'g') as producer_legal,
+                   array_remove(array[regexp_replace(a.phone, '\D', '', 'g'),
+                                      regexp_replace(e.contact_phone, '\D', '', 'g')], null) as phones,
+                   regexp_replace(lower(e.address), '\s', '', 'g') as org_address,
+                   regexp_replace(lower(coalesce(e.legal_name, a.display_name)), '\s', '', 'g') as buyer_legal
+            from pairs p
+            join accounts a on a.id = p.buyer_id
+            left join organizations e on e.id = p.enterprise_id
+            join organizations pr on pr.id = p.producer_id
+        ),
+        flagged as (
+            select c.*,
+                   (c.producer_phone = any(c.phones)
+                    or exists (select 1 from orders o where o.buyer_id = c.buyer_id and o.paid_at is not null
+                               and regexp_replace(o.shipping_address->>'phone', '\D', '', 'g') = c.producer_phone)) as phone,
+                   (c.org_address = c.producer_address
+                    or exists (select 1 from orders o where o.buyer_id = c.buyer_id and o.paid_at is not null
+                               and regexp_replace(lower(o.shipping_address->>'detail'), '\s', '', 'g') = c.producer_address)) as address,
+                   (c.buyer_legal = c.producer_legal) as legal_name
+            from checked c
+        )
+        select buyer_id as "buyer_id!", buyer_kind as "buyer_kind!", enterprise_id, buyer_name as "buyer_name!",
+               producer_id as "producer_id!", producer_name as "producer_name!", coalesce(phone, false) as "phone!",
+               coalesce(address, false) as "address!", coalesce(legal_name, false) as "legal_name!",
+               amount as "amount_fen!"
+        from flagged
+        where phone or address or legal_name
+        order by amount desc, buyer_id, producer_id
+        limit $1
+        "#,
+        limit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// Paid orders (net positive) at least `factor` times their buyer's median paid order, among
+/// buyers with at least `min_orders` of them; the largest multiples first.
+#[tracing::instrument(skip(db))]
+pub async fn large_orders(
+    db: impl PgExecutor<'_>,
+    factor: i64,
+    min_orders: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<LargeOrder>> {
+    sqlx::query_as!(
+        LargeOrder,
+        r#"
+        with per_order as (
+            select order_id, buyer_id, sum(amount_fen)::bigint as amount, min(day) as day
+            from tally_facts group by order_id, buyer_id having sum(amount_fen) > 0
+        ),
+        usual as (
+            select buyer_id, percentile_disc(0.5) within group (order by amount) as median, count(*) as n
+            from per_order group by buyer_id
+        )
+        select o.order_id as "order_id!", o.buyer_id as "buyer_id!", o.amount as "amount_fen!",
+               u.median as "median_fen!", o.day as "paid_on!"
+        from per_order o join usual u on u.buyer_id = o.buyer_id
+        where u.n >= $2 and o.amount >= u.median * $1
+        order by o.amount::numeric / u.median desc, o.order_id
+        limit $3
+        "#,
+        factor,
+        min_orders,
+        limit,
     )
     .fetch_all(db)
     .await

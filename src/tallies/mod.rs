@@ -5,6 +5,7 @@
 //! trigger of this area folds into `tally_facts` in the same statement that appends ledger
 //! rows. Design and rules: docs/tallies.md.
 
+mod anomalies;
 mod certificates;
 mod db;
 mod engine;
@@ -32,4 +33,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::print_certificate))
         .routes(routes!(routes::targets))
         .routes(routes!(routes::producer_sales))
+        .routes(routes!(routes::anomalies))
 }

@@ -419,3 +419,51 @@ pub struct ProducerSales {
     pub by_product: Vec<TallyRow>,
     pub by_buyer_kind: Vec<TallyRow>,
 }
+
+/// A buyer and a producer it bought from that share a contact phone, an address or a legal
+/// name: possibly the same people on both sides of a sale that counts as assistance.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SharedContact {
+    pub buyer_id: Uuid,
+    pub buyer_kind: BuyerKind,
+    /// The buying enterprise, for enterprise purchases.
+    pub enterprise_id: Option<Uuid>,
+    pub buyer_name: String,
+    pub producer_id: Uuid,
+    pub producer_name: String,
+    /// What they share: `phone`, `address`, `legal_name`.
+    pub shared: Vec<String>,
+    /// What the buyer bought from the producer, net of refunds.
+    pub amount_fen: i64,
+}
+
+/// A paid order far above its buyer's usual size.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LargeOrder {
+    pub order_id: Uuid,
+    pub buyer_id: Uuid,
+    pub amount_fen: i64,
+    /// The buyer's median paid order, net of refunds.
+    pub median_fen: i64,
+    pub paid_on: NaiveDate,
+}
+
+/// A producer whose refunds are a large share of its sales.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RefundRatio {
+    pub producer_id: Uuid,
+    pub producer_name: String,
+    pub sold_fen: i64,
+    pub refunded_fen: i64,
+    /// refunded / sold in basis points.
+    pub ratio_bp: i64,
+}
+
+/// What admins look into: each list at most 100 entries, the most suspicious first.
+/// Thresholds come from config (`[tallies]` in config/default.toml).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Anomalies {
+    pub shared_contacts: Vec<SharedContact>,
+    pub large_orders: Vec<LargeOrder>,
+    pub refund_ratios: Vec<RefundRatio>,
+}

@@ -6,11 +6,11 @@ use axum::http::StatusCode;
 use axum::response::Html;
 
 use super::model::{
-    Certificate, CertificateIssued, CertificateRequest, EnterpriseAssistance, ProducerSales, Reconciliation,
+    Anomalies, Certificate, CertificateIssued, CertificateRequest, EnterpriseAssistance, ProducerSales, Reconciliation,
     ReconciliationQuery, SalesQuery, Summary, TallyQuery, TallyReply, Target, TargetBody, TargetStatus, TargetsQuery,
     YearQuery, check_range,
 };
-use super::{certificates, engine, enterprise, reconcile};
+use super::{anomalies, certificates, engine, enterprise, reconcile};
 use crate::accounts::{EnterpriseMember, ProducerMember};
 use crate::error::{FieldErrors, PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::Staff;
@@ -186,4 +186,18 @@ pub async fn producer_sales(
     check_range(&mut errors, q.from, q.to);
     errors.into_result()?;
     Ok(axum::Json(engine::producer_sales(&state, producer.producer_id, q.from, q.to).await?))
+}
+
+/// Buyers sharing a phone, address or legal name with a producer they bought from; orders far
+/// above their buyer's usual size; producers with a high refund ratio (admins and auditors).
+#[utoipa::path(
+    get, path = "/admin/anomalies", tag = "tallies",
+    responses(
+        (status = 200, body = Anomalies),
+        (status = 401, body = Problem, content_type = PROBLEM),
+        (status = 403, body = Problem, content_type = PROBLEM),
+    )
+)]
+pub async fn anomalies(State(state): State<AppState>, _staff: Staff) -> Result<axum::Json<Anomalies>> {
+    Ok(axum::Json(anomalies::report(&state).await?))
 }

@@ -736,3 +736,69 @@ async fn producers_see_their_own_sales_by_month_product_and_buyer_kind() {
     .await;
     assert!(problem.errors.contains_key("to"));
 }
+
+// ---- anomalies ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn anomalies_name_shared_contacts_outsized_orders_and_high_refund_ratios() {
+    let m = market().await;
+    let db = &m.s.app.db;
+    // Consumer 0 has the first producer's phone (spelled differently); the second enterprise
+    // has its legal name.
+    let (phone, legal): (String, String) =
+        sqlx::query_as("select contact_phone, legal_name from organizations where id = $1")
+            .bind(m.s.producer.org)
+            .fetch_one(db)
+            .await
+            .unwrap();
+    let spaced = format!("{} {}", &phone[..3], &phone[3..]);
+    sqlx::query("update accounts set phone = $2 where id = $1")
+        .bind(m.consumers[0].id)
+        .bind(spaced)
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("update organizations set legal_name = $2 where id = $1")
+        .bind(m.second_enterprise.org)
+        .bind(&legal)
+        .execute(db)
+        .await
+        .unwrap();
+    m.buy(0, &[(m.products[0], 1)]).await;
+    m.buy(4, &[(m.products[1], 1)]).await;
+    m.buy(1, &[(m.products[0], 1)]).await;
+    // Consumer 2: five small orders and one twenty times their size.
+    for _ in 0..5 {
+        m.buy(2, &[(m.products[2], 1)]).await;
+    }
+    let big = m.buy(2, &[(m.products[2], 20)]).await;
+    // The third producer refunds 4 of the 15 units it sold (over the 1,000-yuan minimum).
+    let beef = m.buy(3, &[(m.products[4], 15)]).await;
+    let line = beef.line(m.products[4]);
+    assert_eq!(refund(&m.s, beef.id, json!({"lines": [{"line_id": line.id, "qty": 4}], "reason": "变质"})).await, 201);
+
+    let app = &m.s.app;
+    assert_problem(app.as_(&m.consumers[0]).get("/api/v1/admin/anomalies").await, 403, "forbidden").await;
+    let report: Value = parse(app.as_(app.admin().await).get("/api/v1/admin/anomalies").await).await;
+    let shared = report["shared_contacts"].as_array().unwrap();
+    assert_eq!(shared.len(), 2, "{report}");
+    let by_buyer: BTreeMap<String, &Value> =
+        shared.iter().map(|s| (s["buyer_id"].as_str().unwrap().to_string(), s)).collect();
+    let consumer = by_buyer[&m.consumers[0].id.to_string()];
+    assert_eq!(consumer["shared"], json!(["phone"]));
+    assert_eq!(consumer["producer_id"], m.s.producer.org.to_string());
+    let enterprise = shared.iter().find(|s| s["buyer_kind"] == "enterprise").unwrap();
+    assert_eq!(enterprise["enterprise_id"], m.second_enterprise.org.to_string());
+    assert_eq!(enterprise["shared"], json!(["legal_name"]));
+
+    let large = report["large_orders"].as_array().unwrap();
+    assert_eq!(large.len(), 1, "{report}");
+    assert_eq!(large[0]["order_id"], big.id.to_string());
+    assert_eq!(large[0]["median_fen"], 1200);
+
+    let ratios = report["refund_ratios"].as_array().unwrap();
+    assert_eq!(ratios.len(), 1, "{report}");
+    assert_eq!(ratios[0]["sold_fen"], line.line_total_fen);
+    assert_eq!(ratios[0]["refunded_fen"], line.unit_price_fen * 4);
+    assert_eq!(ratios[0]["ratio_bp"], 2666);
+}
