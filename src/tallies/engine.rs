@@ -107,3 +107,38 @@ pub async fn producer_sales(
     by_month.sort_by(|a, b| a.key.cmp(&b.key));
     Ok(super::model::ProducerSales { from, to, by_month, by_product, by_buyer_kind })
 }
+
+/// A tally rendered as JSON, through the read cache. Tallies change only when the ledger does,
+/// and every commit that appends ledger rows (a payment, a completed refund) changes products'
+/// sales counts and so bumps the catalog cache's generation after it commits: that generation
+/// is therefore a sound validity token for tallies too, with the same guarantees (no reader is
+/// served figures older than an acknowledged payment; entries die with their TTL if Redis
+/// missed a bump). A stampede on one key reaches Postgres once.
+#[tracing::instrument(skip(state))]
+pub async fn tally_cached(
+    state: &AppState,
+    by: Dimension,
+    filter: &TallyFilter,
+    limit: i64,
+) -> Result<crate::cache::Cached> {
+    let what = format!("tallies:v1:{by:?}:{filter:?}:{limit}");
+    state
+        .catalog_cache
+        .get_or_load(&what, || async {
+            let items = tally(state, by, filter, limit).await?;
+            let reply = super::model::TallyReply { group_by: by, from: filter.from, to: filter.to, items };
+            Ok(serde_json::to_vec(&reply).map_err(anyhow::Error::from)?)
+        })
+        .await
+}
+
+/// The summary rendered as JSON, through the read cache (see [`tally_cached`]); keyed by the
+/// Shanghai day, so "today" moves on at midnight without a payment.
+#[tracing::instrument(skip(state))]
+pub async fn summary_cached(state: &AppState) -> Result<crate::cache::Cached> {
+    let what = format!("tallies:v1:summary:{}", shanghai_today());
+    state
+        .catalog_cache
+        .get_or_load(&what, || async { Ok(serde_json::to_vec(&summary(state).await?).map_err(anyhow::Error::from)?) })
+        .await
+}

@@ -2,8 +2,8 @@
 //! enterprise's own figures, targets and certificates, and producers' sales.
 
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::Html;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 
 use super::model::{
     Anomalies, Certificate, CertificateIssued, CertificateRequest, EnterpriseAssistance, ProducerSales, Reconciliation,
@@ -12,6 +12,7 @@ use super::model::{
 };
 use super::{anomalies, certificates, engine, enterprise, reconcile};
 use crate::accounts::{EnterpriseMember, ProducerMember};
+use crate::cache::Cached;
 use crate::error::{FieldErrors, PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::Staff;
 use crate::http::extract::{Json, Path, Query};
@@ -27,14 +28,15 @@ use crate::state::AppState;
         (status = 422, body = Problem, content_type = PROBLEM),
     )
 )]
-pub async fn tallies(
-    State(state): State<AppState>,
-    _staff: Staff,
-    Query(q): Query<TallyQuery>,
-) -> Result<axum::Json<TallyReply>> {
+pub async fn tallies(State(state): State<AppState>, _staff: Staff, Query(q): Query<TallyQuery>) -> Result<Response> {
     let (filter, limit) = q.checked()?;
-    let items = engine::tally(&state, q.group_by, &filter, limit).await?;
-    Ok(axum::Json(TallyReply { group_by: q.group_by, from: filter.from, to: filter.to, items }))
+    Ok(json_reply(engine::tally_cached(&state, q.group_by, &filter, limit).await?))
+}
+
+/// A cached JSON body as the reply, with its entity tag.
+fn json_reply(cached: Cached) -> Response {
+    let headers = [(header::CONTENT_TYPE, "application/json".to_string()), (header::ETAG, cached.etag)];
+    (headers, cached.body).into_response()
 }
 
 /// All-time, this year's, this month's and today's totals (Asia/Shanghai), and the number of
@@ -47,8 +49,8 @@ pub async fn tallies(
         (status = 403, body = Problem, content_type = PROBLEM),
     )
 )]
-pub async fn summary(State(state): State<AppState>, _staff: Staff) -> Result<axum::Json<Summary>> {
-    Ok(axum::Json(engine::summary(&state).await?))
+pub async fn summary(State(state): State<AppState>, _staff: Staff) -> Result<Response> {
+    Ok(json_reply(engine::summary_cached(&state).await?))
 }
 
 /// Fen-exact reconciliation of tallies, ledger, order lines and money, for orders paid in a

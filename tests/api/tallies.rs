@@ -387,6 +387,16 @@ async fn the_summary_counts_all_time_this_year_this_month_and_today() {
     assert_eq!(summary["producers_reached"], 3);
     assert_eq!(summary["counties_reached"], 3);
     assert_eq!(summary["as_of"], shanghai_day(Utc::now()).to_string());
+
+    // Read again: served from the cache, not Postgres; a payment retires it.
+    let loads = m.s.app.catalog_loads();
+    let again: Value = parse(staff.get("/api/v1/admin/tallies/summary").await).await;
+    assert_eq!(again, summary);
+    assert_eq!(m.s.app.catalog_loads(), loads);
+    let c = m.buy(1, &[(m.products[3], 1)]).await;
+    let after: Value = parse(staff.get("/api/v1/admin/tallies/summary").await).await;
+    assert_eq!(after["today"]["amount_fen"], total + c.total_fen);
+    assert_eq!(after["today"]["buyers"], 3);
 }
 
 #[tokio::test]
