@@ -7,6 +7,11 @@ use uuid::Uuid;
 
 use crate::config::ReceivingAccount;
 use crate::orders::PaymentMethod;
+use crate::trail::Actor;
+
+/// Who moves money on Stripe's word (its webhook's events, its replies to our refunds), as the
+/// audit trail names it: `system:stripe`.
+pub const STRIPE: Actor = Actor::System("stripe");
 
 /// How a buyer pays: through Stripe (card, Alipay, WeChat Pay, as the Stripe account allows) or
 /// by bank transfer (对公转账, enterprises only).
