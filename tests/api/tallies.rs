@@ -494,8 +494,15 @@ async fn a_tally_row_changed_directly_is_named_and_rebuilding_from_the_ledger_re
     assert_eq!(report["tallies"][0]["tally_qty"], 15);
     assert_eq!(report["tallies"][0]["ledger_qty"], 5);
     assert!(report["ledger"].as_array().unwrap().is_empty());
-    let rebuilt = tonggan::tallies::reconcile::rebuild(db).await.unwrap();
-    assert_eq!(rebuilt, 1);
+
+    // The command line says the same and exits non-zero; --rebuild refolds and then passes.
+    let output = reconcile_command(&m.s.app).output().unwrap();
+    assert!(!output.status.success());
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["tallies"][0]["order_id"], order.id.to_string());
+    let output = reconcile_command(&m.s.app).arg("--rebuild").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("rebuilt 1 tally rows"));
     let report: Value = parse(staff.get("/api/v1/admin/reconciliation").await).await;
     assert_eq!(report["ok"], true, "{report}");
     assert_tallies_match_the_ledger(&m.s).await;
@@ -516,6 +523,20 @@ async fn tally_rows_are_named_for_people() {
     assert_eq!(name_of(&enterprise), "天津市和平区食堂管理有限公司");
     let year: Value = parse(staff.get("/api/v1/admin/tallies?group_by=year").await).await;
     assert_eq!(name_of(&year), year["items"][0]["key"].as_str().unwrap());
+}
+
+/// `tonggan reconcile` against the app's database.
+fn reconcile_command(app: &TestApp) -> std::process::Command {
+    use secrecy::ExposeSecret;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_tonggan"));
+    command
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("DATABASE_URL")
+        .env_remove("REDIS_URL")
+        .env("APP_ENVIRONMENT", "test")
+        .env("APP__DATABASE__URL", app.settings.database.url.expose_secret())
+        .arg("reconcile");
+    command
 }
 
 // ---- an enterprise's own figures, targets and certificates ----------------------------------
