@@ -22,6 +22,7 @@ use redis::AsyncCommands;
 use redis::aio::ConnectionManager;
 
 use crate::error::Result;
+use crate::trail;
 
 /// A rendered public reply and its entity tag.
 #[derive(Debug, Clone)]
@@ -107,7 +108,19 @@ impl CatalogCache {
     /// (so that a Redis failure aborts the change) and after it (retiring any entry filled
     /// from data read while the transaction was in flight).
     pub async fn commit(&self, tx: sqlx::Transaction<'_, sqlx::Postgres>) -> Result<()> {
+        self.commit_audited(tx, Vec::new()).await
+    }
+
+    /// `commit` for a write that is also audited: the entries are appended after the first
+    /// invalidation, so that the audit chain's lock (held until the commit, and awaited by every
+    /// audited writer, payments included) is never held across a Redis round trip.
+    pub async fn commit_audited(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Postgres>,
+        entries: Vec<trail::Entry>,
+    ) -> Result<()> {
         self.invalidate().await?;
+        trail::append_all(&mut tx, entries).await?;
         tx.commit().await?;
         if let Err(e) = self.invalidate().await {
             // Only an entry filled between the two bumps can survive this, until its TTL.

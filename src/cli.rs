@@ -1,17 +1,20 @@
-//! The command line: `serve`, `migrate`, `admin create`.
+//! The command line: `serve`, `migrate`, `seed`, `admin create`, `audit-verify`.
 
 use std::io::Read;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::accounts::{self, model::AccountRole, model::Email, model::Password};
+use crate::audit::{self, model::Verification};
 use crate::config::Settings;
 use crate::password::PasswordHasher;
 use crate::state::{self, AppState};
-use crate::{startup, telemetry};
+use crate::trail::{self, Actor, Entry};
+use crate::{startup, tallies, telemetry};
 
 /// The migrations, compiled in so the binary can migrate any database it is pointed at.
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -41,11 +44,27 @@ enum Command {
         #[arg(long, default_value_t = 2000)]
         products: usize,
     },
+    /// Check, fen-exactly, that tallies equal the ledger, the ledger equals paid order lines
+    /// minus refunds, and paid orders equal the money recorded; exits 1 when anything differs.
+    Reconcile {
+        /// First Shanghai day of payment checked (YYYY-MM-DD); all time when left out.
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Last Shanghai day of payment checked (YYYY-MM-DD, inclusive).
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// First rebuild the materialized tallies from the ledger.
+        #[arg(long)]
+        rebuild: bool,
+    },
     /// Platform staff accounts.
     Admin {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Walk the whole audit log, recomputing every hash; exits non-zero naming the first entry
+    /// that does not match.
+    AuditVerify,
 }
 
 #[derive(Debug, Subcommand)]
@@ -82,9 +101,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
             seed(&settings, products).await
         }
+        Command::Reconcile { from, to, rebuild } => reconcile(&settings, from, to, rebuild).await,
         Command::Admin { command: AdminCommand::Create { email, role, name } } => {
             create_staff(&settings, &email, role, name.as_deref()).await
         }
+        Command::AuditVerify => audit_verify(settings).await,
     }
 }
 
@@ -115,7 +136,38 @@ async fn seed(settings: &Settings, products: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `admin create`: the password comes from standard input, never from the command line.
+/// `reconcile`: prints the report as JSON on standard output; differences make the exit code 1.
+async fn reconcile(
+    settings: &Settings,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    rebuild: bool,
+) -> anyhow::Result<()> {
+    let pool = state::db_pool(settings)?;
+    if rebuild {
+        let started = std::time::Instant::now();
+        let rows = tallies::reconcile::rebuild(&pool).await?;
+        eprintln!("rebuilt {rows} tally rows from the ledger in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let started = std::time::Instant::now();
+    let report = tallies::reconcile::run(&pool, from, to).await?;
+    println!("{}", serde_json::to_string_pretty(&report)?);
+    eprintln!(
+        "reconciled in {:.1} s: {} tally, {} ledger, {} payment differences{}",
+        started.elapsed().as_secs_f64(),
+        report.tallies.len(),
+        report.ledger.len(),
+        report.payments.len(),
+        if report.truncated { " (lists cut short)" } else { "" },
+    );
+    if !report.ok {
+        anyhow::bail!("reconciliation found differences");
+    }
+    Ok(())
+}
+
+/// `admin create`: the password comes from standard input, never from the command line. The
+/// account and its `staff.create` audit entry (by `system:cli`) commit together.
 async fn create_staff(settings: &Settings, email: &str, role: StaffRole, name: Option<&str>) -> anyhow::Result<()> {
     let email = Email::parse(email).map_err(|m| anyhow::anyhow!("--email {m}"))?;
     let mut password = String::new();
@@ -129,13 +181,44 @@ async fn create_staff(settings: &Settings, email: &str, role: StaffRole, name: O
         StaffRole::Auditor => AccountRole::Auditor,
     };
     let display_name = name.unwrap_or(email.as_str());
-    let account =
-        accounts::create_staff(&pool, &hasher, &email, &password, display_name, role).await.map_err(|e| match e {
+    let mut tx = pool.begin().await.context("cannot reach the database")?;
+    let account = accounts::create_staff(&mut *tx, &hasher, &email, &password, display_name, role).await.map_err(
+        |e| match e {
             crate::error::AppError::Conflict { detail, .. } => anyhow::anyhow!(detail),
             other => anyhow::anyhow!("cannot create the account: {other:?}"),
-        })?;
+        },
+    )?;
+    let entry = Entry::new(Actor::System("cli"), "staff.create", "account", account.id).detail(json!({
+        "email": account.email,
+        "role": account.role,
+        "display_name": display_name,
+    }));
+    trail::append(&mut tx, entry).await.map_err(|e| anyhow::anyhow!("cannot audit-log the account: {e:?}"))?;
+    tx.commit().await.context("cannot commit the account")?;
     println!("created {:?} {} ({})", account.role, account.email, account.id);
     Ok(())
+}
+
+/// `audit-verify`: the same walk as `GET /api/v1/admin/audit-log/verify`; an error (and a
+/// non-zero exit) naming the first bad entry when the chain does not hold.
+async fn audit_verify(settings: Settings) -> anyhow::Result<()> {
+    let state = AppState::build(settings)?;
+    let verification = audit::verify(&state).await.map_err(|e| anyhow::anyhow!("cannot read the audit log: {e:?}"))?;
+    match verification {
+        Verification::Intact { entries, last_seq, last_hash, .. } => {
+            let last = match (last_seq, last_hash) {
+                (Some(seq), Some(hash)) => format!("; the last is {seq}, hash {hash}"),
+                _ => String::new(),
+            };
+            println!("the audit log is intact: {entries} entries{last}");
+            Ok(())
+        }
+        Verification::Broken { entries_checked, first_bad, .. } => anyhow::bail!(
+            "the audit log does not verify: entry {}: {} ({entries_checked} entries checked)",
+            first_bad.seq,
+            first_bad.problem.as_str()
+        ),
+    }
 }
 
 /// Applies every pending migration (safe to run from several instances: sqlx takes an

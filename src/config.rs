@@ -51,6 +51,7 @@ pub struct Settings {
     pub orders: OrdersSettings,
     pub stripe: StripeSettings,
     pub payments: PaymentsSettings,
+    pub tallies: TalliesSettings,
     pub telemetry: TelemetrySettings,
 }
 
@@ -76,6 +77,19 @@ pub struct PaymentsSettings {
     pub receiving_account: ReceivingAccount,
     /// Whether producers may refund lines of their own groups (admins always may).
     pub producer_refunds_enabled: bool,
+}
+
+/// Thresholds of the anomaly report (`GET /admin/anomalies`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct TalliesSettings {
+    /// An order at least this many times its buyer's median paid order is flagged...
+    pub anomaly_large_order_factor: i64,
+    /// ...among buyers with at least this many paid orders (a median of one or two says little).
+    pub anomaly_min_orders: i64,
+    /// Producers whose refunds reach this share of their sales, in basis points...
+    pub anomaly_refund_ratio_bp: i64,
+    /// ...once they have sold at least this much, in fen.
+    pub anomaly_min_sales_fen: i64,
 }
 
 /// Where enterprises send bank transfers.

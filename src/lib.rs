@@ -1,6 +1,7 @@
 //! tonggan (同甘): a consumption-assistance marketplace backend. See README.md and docs/.
 
 pub mod accounts;
+pub mod audit;
 pub mod cache;
 pub mod catalog;
 pub mod cli;

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::state::AppState;
-use crate::{accounts, catalog, jobs, orders, payments, regions, tallies, workflows};
+use crate::{accounts, audit, catalog, jobs, orders, payments, regions, tallies, workflows};
 
 /// The whole HTTP application. Tests call this with their own state.
 pub fn app(state: AppState) -> Router {
@@ -35,6 +35,7 @@ pub fn app(state: AppState) -> Router {
         .merge(orders::router())
         .merge(payments::router())
         .merge(tallies::router())
+        .merge(audit::router())
         .merge(workflows::router());
     let (router, api_doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(health::livez))

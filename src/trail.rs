@@ -6,7 +6,10 @@
 //! Chain: `content_sha256 = SHA-256(canonical content)`, `hash = SHA-256(prev_hash ||
 //! content_sha256)`, the first entry's `prev_hash` is 32 zero bytes. Appends take one
 //! transaction-scoped advisory lock, so entries are numbered and chained in commit order; callers
-//! append last, just before committing, to hold it as briefly as possible.
+//! append last, just before committing, to hold it as briefly as possible, and never wait for a
+//! row lock after it (another writer holding that row and waiting for the chain would deadlock).
+//! Work that produces several entries gathers them and appends them together (`append_all`).
+//! The format, for auditors who re-verify the chain themselves: docs/audit.md.
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::Value;
@@ -169,9 +172,16 @@ fn canonical(value: &Value, out: &mut String) {
 }
 
 /// Appends `entry` at the end of the chain, in the caller's transaction; returns its number.
+///
+/// The entry's time is the database's clock read after the chain's lock is taken, so entries
+/// in `seq` order are also in time order (whichever instance wrote them), and a time range is
+/// a range of the chain.
 #[tracing::instrument(skip_all, fields(action = entry.action, target = %entry.target_id))]
 pub async fn append(conn: &mut PgConnection, entry: Entry) -> Result<i64> {
-    let at = Utc::now().trunc_subsecs(6);
+    let at = sqlx::query_scalar!(r#"select clock_timestamp() as "at!" from pg_advisory_xact_lock($1)"#, CHAIN_LOCK)
+        .fetch_one(&mut *conn)
+        .await?
+        .trunc_subsecs(6);
     let role = entry.actor.role();
     let content = Content {
         at,
@@ -183,7 +193,6 @@ pub async fn append(conn: &mut PgConnection, entry: Entry) -> Result<i64> {
         detail: &entry.detail,
     }
     .sha256();
-    sqlx::query!("select pg_advisory_xact_lock($1)", CHAIN_LOCK).execute(&mut *conn).await?;
     let seq = sqlx::query_scalar!(
         r#"
         insert into audit_log (seq, at, actor_id, actor_role, action, target_kind, target_id, detail,
@@ -207,6 +216,15 @@ pub async fn append(conn: &mut PgConnection, entry: Entry) -> Result<i64> {
     .fetch_one(&mut *conn)
     .await?;
     Ok(seq)
+}
+
+/// Appends `entries` in order (nothing, and no lock, when there are none): the entries a piece
+/// of work gathered while it held its row locks, appended after them, just before the commit.
+pub async fn append_all(conn: &mut PgConnection, entries: impl IntoIterator<Item = Entry>) -> Result<()> {
+    for entry in entries {
+        append(conn, entry).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -182,14 +182,6 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     query_organization!("select ", " from organizations where id = $1", id).fetch_optional(db).await
 }
 
-/// Legal names of organizations, as (id, legal name) pairs; unknown ids are left out.
-#[tracing::instrument(skip_all, fields(n = ids.len()))]
-pub async fn organization_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
-    let rows =
-        sqlx::query!(r#"select id, legal_name from organizations where id = any($1)"#, ids).fetch_all(db).await?;
-    Ok(rows.into_iter().map(|r| (r.id, r.legal_name)).collect())
-}
-
 /// The organization, locked until the transaction ends, so that status changes serialize.
 #[tracing::instrument(skip(tx))]
 pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<Organization>> {
@@ -369,4 +361,15 @@ pub async fn insert_review(
     .execute(&mut **tx)
     .await?;
     Ok(())
+}
+
+pub async fn display_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(r#"select id, display_name from accounts where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.display_name)).collect())
+}
+
+pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows =
+        sqlx::query!(r#"select id, legal_name from organizations where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.legal_name)).collect())
 }

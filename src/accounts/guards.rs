@@ -40,3 +40,33 @@ where
         }
     }
 }
+
+/// A member of an enterprise (any role), with the role, for the enterprise's own pages. The
+/// enterprise's status does not matter: a suspended enterprise still reads its history.
+#[derive(Debug, Clone)]
+pub struct EnterpriseMember {
+    pub account_id: Uuid,
+    pub enterprise_id: Uuid,
+    pub role: MemberRole,
+}
+
+impl<S> FromRequestParts<S> for EnterpriseMember
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        let app = AppState::from_ref(state);
+        let membership = super::enterprise_membership(&app.db, user.account_id).await?.ok_or_else(|| {
+            AppError::forbidden("forbidden", "only members of an enterprise see its assistance figures")
+        })?;
+        Ok(EnterpriseMember {
+            account_id: user.account_id,
+            enterprise_id: membership.organization_id,
+            role: membership.role,
+        })
+    }
+}

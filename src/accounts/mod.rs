@@ -25,7 +25,7 @@ use model::{Membership, OrgKind, OrgStatus, Organization};
 
 pub use db::{NewAccount, NewOrganization};
 pub use forms::ReasonRequest;
-pub use guards::ProducerMember;
+pub use guards::{EnterpriseMember, ProducerMember};
 pub use registration::create_staff;
 /// Applies an admin's decision on an organization inside the caller's transaction, which also
 /// carries what the decision means to higher areas (`workflows::organization_review`).
@@ -68,10 +68,14 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     db::find_organization(db, id).await
 }
 
-/// Organizations' legal names, as (id, legal name) pairs, whatever their status (exports name
-/// the producers and enterprises of ledger rows); unknown ids are left out.
-pub async fn organization_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
-    db::organization_names(db, ids).await
+/// Accounts' display names by id, for reports that name buyers (unknown ids are left out).
+pub async fn display_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::display_names(db, ids).await
+}
+
+/// Organizations' legal names by id, for reports that name enterprises and producers.
+pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::legal_names(db, ids).await
 }
 
 /// Ends every session of these accounts (suspended members).

@@ -1,7 +1,7 @@
 //! Sign-up of consumers and of organizations with their owner, each in one transaction so
 //! that a failure halfway leaves no organization without an owner and no orphan account.
 
-use sqlx::PgPool;
+use sqlx::PgExecutor;
 
 use super::db::{self, NewAccount, NewOrganization};
 use super::forms::{AccountForm, OrganizationForm};
@@ -65,10 +65,12 @@ pub async fn register_organization(
     Ok((account, organization))
 }
 
-/// A platform admin or auditor, created from the command line (never through the API).
+/// A platform admin or auditor, created from the command line (never through the API). Takes
+/// any executor so that the command can create the account and its audit entry in one
+/// transaction.
 #[tracing::instrument(skip(db, hasher, password))]
 pub async fn create_staff(
-    db: &PgPool,
+    db: impl PgExecutor<'_>,
     hasher: &PasswordHasher,
     email: &Email,
     password: &Password,

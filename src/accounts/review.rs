@@ -57,6 +57,8 @@ pub async fn list(
 #[derive(Debug)]
 pub struct Decided {
     pub organization: Organization,
+    /// The status it had before (for the audit trail).
+    pub previous: OrgStatus,
     pub members_to_sign_out: Vec<Uuid>,
 }
 
@@ -84,5 +86,5 @@ pub async fn apply(
     } else {
         Vec::new()
     };
-    Ok(Decided { organization, members_to_sign_out })
+    Ok(Decided { organization, previous: current.status, members_to_sign_out })
 }

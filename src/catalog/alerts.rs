@@ -1,6 +1,7 @@
 //! Price alerts: a retail price far above what the same goods sell for, or raised far above
 //! its own recent low, is flagged for admins. The change itself is never blocked.
 
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
@@ -10,7 +11,9 @@ use super::model::{AlertKind, ProductRow};
 use crate::config::CatalogSettings;
 use crate::error::{AppError, Result};
 use crate::http::pagination::{ListParams, Page};
+use crate::identity::CurrentUser;
 use crate::state::AppState;
+use crate::trail::{self, Entry};
 
 /// The retail price before a change, and the lowest it was in the 30 days before the change.
 #[derive(Debug, Clone, Copy)]
@@ -56,16 +59,27 @@ pub async fn list(state: &AppState, resolved: bool, page: &ListParams) -> Result
     Ok(page.by_id(rows, |a| a.id))
 }
 
-/// Resolves an open alert; 409 when it is already resolved.
-#[tracing::instrument(skip(state))]
-pub async fn resolve(state: &AppState, id: Uuid, admin_id: Uuid, note: Option<&str>) -> Result<PriceAlert> {
-    match db::resolve_alert(&state.db, id, admin_id, note).await? {
-        Some(alert) => Ok(alert),
-        None if db::alert_exists(&state.db, id).await? => {
-            Err(AppError::conflict("invalid_transition", "the alert is already resolved"))
+/// Resolves an open alert; 409 when it is already resolved. Audit-logged as
+/// `price_alert.resolve` in the same transaction.
+#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+pub async fn resolve(state: &AppState, admin: &CurrentUser, id: Uuid, note: Option<&str>) -> Result<PriceAlert> {
+    let mut tx = state.db.begin().await?;
+    let Some(alert) = db::resolve_alert(&mut *tx, id, admin.account_id, note).await? else {
+        if db::alert_exists(&mut *tx, id).await? {
+            return Err(AppError::conflict("invalid_transition", "the alert is already resolved"));
         }
-        None => Err(AppError::NotFound),
-    }
+        return Err(AppError::NotFound);
+    };
+    let entry = Entry::new(admin, "price_alert.resolve", "price_alert", id).detail(json!({
+        "product_id": alert.product_id,
+        "kind": alert.kind.as_str(),
+        "retail_price_fen": alert.retail_price_fen,
+        "reference_fen": alert.reference_fen,
+        "note": note,
+    }));
+    trail::append(&mut tx, entry).await?;
+    tx.commit().await?;
+    Ok(alert)
 }
 
 #[cfg(test)]

@@ -855,3 +855,13 @@ pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result
         .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.origin_adcode, r.category_id)).collect())
 }
+
+pub async fn category_names(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    let rows = sqlx::query!(r#"select id, name from categories where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.name)).collect())
+}
+
+pub async fn product_titles(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(r#"select id, title from products where id = any($1)"#, ids).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.title)).collect())
+}

@@ -3,6 +3,7 @@
 //! before the commit (a Redis failure aborts the change) and again after it.
 
 use serde::Deserialize;
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -16,9 +17,11 @@ use super::model::{
 use super::search;
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
+use crate::identity::CurrentUser;
 use crate::regions::{self, model::Adcode};
 use crate::state::AppState;
 use crate::text;
+use crate::trail::Entry;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -303,19 +306,26 @@ pub async fn set_stock(state: &AppState, producer_id: Uuid, id: Uuid, stock: i32
     Ok(updated)
 }
 
+/// Who moves a product between statuses: its producer (its own products only), or an admin
+/// reviewing the listing, whose decision is audit-logged as `action`.
+enum By<'a> {
+    Producer(Uuid),
+    Reviewer { admin: &'a CurrentUser, action: &'static str },
+}
+
 /// Moves a product between statuses when `allowed` says the move is legal from where it is.
 async fn transition(
     state: &AppState,
-    producer_id: Option<Uuid>,
+    by: By<'_>,
     id: Uuid,
     allowed: &[ProductStatus],
     to: ProductStatus,
     reason: Option<&str>,
 ) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
-    let current = match producer_id {
-        Some(p) => own(&mut tx, p, id).await?,
-        None => db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?,
+    let current = match by {
+        By::Producer(p) => own(&mut tx, p, id).await?,
+        By::Reviewer { .. } => db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?,
     };
     if !allowed.contains(&current.status) {
         return Err(AppError::conflict(
@@ -324,31 +334,46 @@ async fn transition(
         ));
     }
     let updated = db::set_status(&mut tx, id, to, reason).await?;
-    commit(state, tx).await?;
+    let entries = match by {
+        By::Producer(_) => Vec::new(),
+        By::Reviewer { admin, action } => vec![Entry::new(admin, action, "product", id).detail(json!({
+            "producer_id": current.producer_id,
+            "title": current.title,
+            "from": current.status,
+            "to": to,
+            "reason": reason,
+        }))],
+    };
+    state.catalog_cache.commit_audited(tx, entries).await?;
     Ok(updated)
 }
 
 pub async fn submit(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
     use ProductStatus::*;
-    transition(state, Some(producer_id), id, &[Draft, Rejected, Delisted], PendingReview, None).await
+    transition(state, By::Producer(producer_id), id, &[Draft, Rejected, Delisted], PendingReview, None).await
 }
 
 pub async fn delist(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
     use ProductStatus::*;
-    transition(state, Some(producer_id), id, &[Listed, PendingReview], Delisted, None).await
+    transition(state, By::Producer(producer_id), id, &[Listed, PendingReview], Delisted, None).await
 }
 
-pub async fn approve(state: &AppState, id: Uuid) -> Result<ProductRow> {
-    transition(state, None, id, &[ProductStatus::PendingReview], ProductStatus::Listed, None).await
+/// An admin approves a listing under review (audit-logged as `listing.approve`).
+pub async fn approve(state: &AppState, admin: &CurrentUser, id: Uuid) -> Result<ProductRow> {
+    let by = By::Reviewer { admin, action: "listing.approve" };
+    transition(state, by, id, &[ProductStatus::PendingReview], ProductStatus::Listed, None).await
 }
 
-pub async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<ProductRow> {
-    transition(state, None, id, &[ProductStatus::PendingReview], ProductStatus::Rejected, Some(reason)).await
+/// An admin rejects a listing under review, with a reason (audit-logged as `listing.reject`).
+pub async fn reject(state: &AppState, admin: &CurrentUser, id: Uuid, reason: &str) -> Result<ProductRow> {
+    let by = By::Reviewer { admin, action: "listing.reject" };
+    transition(state, by, id, &[ProductStatus::PendingReview], ProductStatus::Rejected, Some(reason)).await
 }
 
-/// Marks the product's certification verified or revoked.
-#[tracing::instrument(skip(state))]
-pub async fn decide_certification(state: &AppState, id: Uuid, verify: bool) -> Result<ProductRow> {
+/// Marks the product's certification verified or revoked; audit-logged as
+/// `certification.verify` / `certification.revoke` with the certificate's number and issuer.
+#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+pub async fn decide_certification(state: &AppState, admin: &CurrentUser, id: Uuid, verify: bool) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let Some(status) = current.cert_status else {
@@ -362,7 +387,15 @@ pub async fn decide_certification(state: &AppState, id: Uuid, verify: bool) -> R
         ));
     }
     let updated = db::set_cert_status(&mut tx, id, to).await?;
-    commit(state, tx).await?;
+    let action = if verify { "certification.verify" } else { "certification.revoke" };
+    let entry = Entry::new(admin, action, "product", id).detail(json!({
+        "producer_id": current.producer_id,
+        "number": current.cert_number,
+        "issuer": current.cert_issuer,
+        "from": status.as_str(),
+        "to": to.as_str(),
+    }));
+    state.catalog_cache.commit_audited(tx, vec![entry]).await?;
     Ok(updated)
 }
 

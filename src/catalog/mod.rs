@@ -112,9 +112,14 @@ pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result
     db::ledger_facts(db, ids).await
 }
 
-/// Every category's name, as (id, name) pairs (a handful of rows).
-pub async fn category_names(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i32, String)>> {
-    Ok(db::list_categories(db).await?.into_iter().map(|c| (c.id, c.name)).collect())
+/// Categories' names by id, for reports grouped by category.
+pub async fn category_names(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    db::category_names(db, ids).await
+}
+
+/// Products' titles by id, for producers' sales reports.
+pub async fn product_titles(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
+    db::product_titles(db, ids).await
 }
 
 /// Takes refunded units out of the sales count.

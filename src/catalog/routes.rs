@@ -264,12 +264,8 @@ pub async fn listings(
     post, path = "/admin/products/{id}/approve", tag = "admin", params(("id" = Uuid, Path)),
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = PROBLEM), (status = 409, body = Problem, content_type = PROBLEM))
 )]
-pub async fn approve(
-    State(state): State<AppState>,
-    _admin: Admin,
-    Path(id): Path<Uuid>,
-) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(listing::approve(&state, id).await?.into()))
+pub async fn approve(State(state): State<AppState>, admin: Admin, Path(id): Path<Uuid>) -> Result<axum::Json<Product>> {
+    Ok(axum::Json(listing::approve(&state, &admin.0, id).await?.into()))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -285,12 +281,12 @@ pub struct RejectInput {
 )]
 pub async fn reject(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<Uuid>,
     Json(input): Json<RejectInput>,
 ) -> Result<axum::Json<Product>> {
     let reason = Text::parse(&input.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
-    Ok(axum::Json(listing::reject(&state, id, reason.as_str()).await?.into()))
+    Ok(axum::Json(listing::reject(&state, &admin.0, id, reason.as_str()).await?.into()))
 }
 
 /// Marks a product's certification verified.
@@ -300,10 +296,10 @@ pub async fn reject(
 )]
 pub async fn verify_certification(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(listing::decide_certification(&state, id, true).await?.into()))
+    Ok(axum::Json(listing::decide_certification(&state, &admin.0, id, true).await?.into()))
 }
 
 /// Marks a product's certification revoked.
@@ -313,10 +309,10 @@ pub async fn verify_certification(
 )]
 pub async fn revoke_certification(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Product>> {
-    Ok(axum::Json(listing::decide_certification(&state, id, false).await?.into()))
+    Ok(axum::Json(listing::decide_certification(&state, &admin.0, id, false).await?.into()))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -360,5 +356,5 @@ pub async fn resolve_alert(
     Json(input): Json<ResolveInput>,
 ) -> Result<axum::Json<PriceAlert>> {
     let note = text::optional(input.note.as_deref(), limits::NOTE).map_err(|m| FieldErrors::single("note", m))?;
-    Ok(axum::Json(alerts::resolve(&state, id, admin.0.account_id, note.as_deref()).await?))
+    Ok(axum::Json(alerts::resolve(&state, &admin.0, id, note.as_deref()).await?))
 }

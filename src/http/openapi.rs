@@ -21,6 +21,7 @@ use utoipa::OpenApi;
         (name = "producer", description = "A producer's own products and order groups"),
         (name = "orders", description = "Cart, orders, approvals, receipt"),
         (name = "payments", description = "Paying orders, Stripe webhooks, refunds"),
+        (name = "tallies", description = "Assistance-purchase tallies, summary, reconciliation, exports"),
         (name = "admin", description = "Platform administration"),
     ),
     components(schemas(crate::error::Problem))

@@ -751,7 +751,8 @@ pub fn stream_ledger<'e>(
         r#" from assistance_ledger
             where paid_at >= $1 and paid_at < $2
             order by case $3::text when 'buyer' then buyer_id::text when 'enterprise' then enterprise_id::text
-                                   when 'producer' then producer_id::text when 'buyer_kind' then buyer_kind end,
+                                   when 'producer' then producer_id::text when 'product' then product_id::text
+                                   when 'buyer_kind' then buyer_kind end,
                      case $3::text when 'district' then district_adcode when 'county' then origin_adcode
                                    when 'prefecture' then prefecture_adcode when 'category' then category_id end,
                      paid_at, id"#,

@@ -3,6 +3,7 @@
 //! row per refunded line with the payment row's snapshot.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::Hash;
 
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt, TryStreamExt};
@@ -131,7 +132,7 @@ async fn feed(
     sort: LedgerSort,
     tx: &mpsc::Sender<Result<Vec<NamedLedgerRow>>>,
 ) -> Result<()> {
-    let mut names = Names::load(db).await?;
+    let mut names = Names::default();
     let mut batches = db::stream_ledger(db, from, to, sort).try_chunks(BATCH);
     while let Some(batch) = batches.next().await {
         let batch = batch.map_err(|e| e.1)?;
@@ -144,51 +145,77 @@ async fn feed(
     Ok(())
 }
 
-/// What the ids and codes of ledger rows are called. Regions and categories are a few hundred
-/// rows of reference data, read once; organizations are read the first time a row names them
-/// (there are thousands, not millions); line titles are read per batch.
+/// What the ids and codes of ledger rows are called. Each id or code is looked up the first
+/// time a batch has it, with one query per kind for the batch, and kept: there are thousands of
+/// organizations and a few hundred regions and categories, not millions. Line titles are read
+/// per batch.
+#[derive(Default)]
 struct Names {
-    regions: HashMap<i32, String>,
-    categories: HashMap<i32, String>,
-    organizations: HashMap<Uuid, String>,
+    regions: Known<i32>,
+    categories: Known<i32>,
+    organizations: Known<Uuid>,
 }
 
 impl Names {
-    async fn load(db: &PgPool) -> sqlx::Result<Self> {
-        Ok(Names {
-            regions: regions::names(db).await?.into_iter().collect(),
-            categories: catalog::category_names(db).await?.into_iter().collect(),
-            organizations: HashMap::new(),
-        })
-    }
-
     async fn name(&mut self, db: &PgPool, rows: Vec<LedgerRow>) -> sqlx::Result<Vec<NamedLedgerRow>> {
-        let unseen: HashSet<Uuid> = rows
-            .iter()
-            .flat_map(|r| [Some(r.producer_id), r.enterprise_id])
-            .flatten()
-            .filter(|id| !self.organizations.contains_key(id))
-            .collect();
+        let codes = rows.iter().flat_map(|r| [Some(r.origin_adcode), Some(r.prefecture_adcode), r.district_adcode]);
+        let unseen = self.regions.unseen(codes.flatten());
         if !unseen.is_empty() {
-            let unseen: Vec<Uuid> = unseen.into_iter().collect();
-            self.organizations.extend(accounts::organization_names(db, &unseen).await?);
+            self.regions.learn(regions::names_of(db, &unseen).await?, &unseen);
+        }
+        let unseen = self.categories.unseen(rows.iter().map(|r| r.category_id));
+        if !unseen.is_empty() {
+            self.categories.learn(catalog::category_names(db, &unseen).await?, &unseen);
+        }
+        let unseen =
+            self.organizations.unseen(rows.iter().flat_map(|r| [Some(r.producer_id), r.enterprise_id]).flatten());
+        if !unseen.is_empty() {
+            self.organizations.learn(accounts::legal_names(db, &unseen).await?, &unseen);
         }
         let line_ids: Vec<Uuid> = rows.iter().map(|r| r.order_line_id).collect();
         let titles: HashMap<Uuid, String> = orders::line_titles(db, &line_ids).await?.into_iter().collect();
-        let region = |code: i32| self.regions.get(&code).cloned().unwrap_or_default();
-        let organization = |id: Uuid| self.organizations.get(&id).cloned().unwrap_or_default();
         Ok(rows
             .into_iter()
             .map(|row| NamedLedgerRow {
                 product_title: titles.get(&row.order_line_id).cloned().unwrap_or_default(),
-                producer_name: organization(row.producer_id),
-                enterprise_name: row.enterprise_id.map(organization),
-                district_name: row.district_adcode.map(region),
-                county_name: region(row.origin_adcode),
-                prefecture_name: region(row.prefecture_adcode),
-                category_name: self.categories.get(&row.category_id).cloned().unwrap_or_default(),
+                producer_name: self.organizations.name(row.producer_id),
+                enterprise_name: row.enterprise_id.map(|id| self.organizations.name(id)),
+                district_name: row.district_adcode.map(|code| self.regions.name(code)),
+                county_name: self.regions.name(row.origin_adcode),
+                prefecture_name: self.regions.name(row.prefecture_adcode),
+                category_name: self.categories.name(row.category_id),
                 row,
             })
             .collect())
+    }
+}
+
+/// Names by id, for ids looked up once.
+struct Known<K>(HashMap<K, String>);
+
+impl<K> Default for Known<K> {
+    fn default() -> Self {
+        Known(HashMap::new())
+    }
+}
+
+impl<K: Copy + Eq + Hash> Known<K> {
+    /// The ids not looked up yet, each once.
+    fn unseen(&self, ids: impl Iterator<Item = K>) -> Vec<K> {
+        let unseen: HashSet<K> = ids.filter(|id| !self.0.contains_key(id)).collect();
+        unseen.into_iter().collect()
+    }
+
+    /// Keeps what a lookup of `asked` found; an id it did not find is named "" (and not asked
+    /// again).
+    fn learn(&mut self, found: Vec<(K, String)>, asked: &[K]) {
+        for id in asked {
+            self.0.insert(*id, String::new());
+        }
+        self.0.extend(found);
+    }
+
+    fn name(&self, id: K) -> String {
+        self.0.get(&id).cloned().unwrap_or_default()
     }
 }

@@ -6,6 +6,7 @@
 mod db;
 mod ledger;
 pub mod model;
+pub mod reconcile;
 mod refunds;
 mod routes;
 mod settle;

@@ -7,6 +7,11 @@ use uuid::Uuid;
 
 use crate::config::ReceivingAccount;
 use crate::orders::PaymentMethod;
+use crate::trail::Actor;
+
+/// Who moves money on Stripe's word (its webhook's events, its replies to our refunds), as the
+/// audit trail names it: `system:stripe`.
+pub const STRIPE: Actor = Actor::System("stripe");
 
 /// How a buyer pays: through Stripe (card, Alipay, WeChat Pay, as the Stripe account allows) or
 /// by bank transfer (对公转账, enterprises only).
@@ -302,7 +307,7 @@ pub struct LedgerRow {
 }
 
 /// The order in which a reader of the whole ledger gets its rows: by when the money moved, or
-/// with the rows of one buyer (enterprise, district, kind of buyer, producer, county,
+/// with the rows of one buyer (enterprise, district, kind of buyer, producer, product, county,
 /// prefecture, category) together, groups in the order of their ids or codes and rows by time
 /// within each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -313,6 +318,7 @@ pub enum LedgerSort {
     District,
     BuyerKind,
     Producer,
+    Product,
     County,
     Prefecture,
     Category,
@@ -327,6 +333,7 @@ impl LedgerSort {
             LedgerSort::District => "district",
             LedgerSort::BuyerKind => "buyer_kind",
             LedgerSort::Producer => "producer",
+            LedgerSort::Product => "product",
             LedgerSort::County => "county",
             LedgerSort::Prefecture => "prefecture",
             LedgerSort::Category => "category",

@@ -7,7 +7,9 @@
 //! idempotency key, and complete from Stripe's reply or its events; bank-transfer refunds
 //! complete when an admin records the outgoing transfer. Completing appends the ledger's
 //! negative rows and tells the order (stock of unshipped units back, sales down, groups
-//! `refunded`) in one transaction; failing gives the units back to refund again.
+//! `refunded`) in one transaction; failing gives the units back to refund again. Requesting,
+//! completing and failing are audit-logged (`refund.request`, `refund.complete`, `refund.fail`)
+//! in the transaction that does them.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -18,13 +20,16 @@ use uuid::Uuid;
 
 use super::db::{self, NewRefund, PaidLineRow};
 use super::ledger;
-use super::model::{Method, PaymentRow, Refund, RefundLine, RefundLineInput, RefundQuery, RefundRequest, RefundStatus};
+use super::model::{
+    Method, PaymentRow, Refund, RefundLine, RefundLineInput, RefundQuery, RefundRequest, RefundStatus, STRIPE,
+};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
-use crate::identity::CurrentUser;
+use crate::identity::{AccountRole, CurrentUser};
 use crate::orders::{self, PaidLine, model::OrderStatus};
 use crate::state::AppState;
 use crate::text::{Text, limits};
+use crate::trail::{self, Actor, Entry};
 
 /// Who asks for a refund, and of what.
 #[derive(Debug, Clone, Copy)]
@@ -41,6 +46,14 @@ impl Requester {
             Requester::Admin { account_id } | Requester::Producer { account_id, .. } => account_id,
         }
     }
+
+    /// Who the audit trail says asked.
+    fn actor(self) -> Actor {
+        match self {
+            Requester::Admin { account_id } => Actor::Account { id: account_id, role: AccountRole::Admin },
+            Requester::Producer { account_id, .. } => Actor::Account { id: account_id, role: AccountRole::Producer },
+        }
+    }
 }
 
 /// The units a refund takes back from each line.
@@ -54,6 +67,16 @@ impl Units {
         self.lines.values().map(|(_, amount)| amount).sum()
     }
 
+    /// The units as the audit trail records them.
+    fn detail(&self) -> serde_json::Value {
+        let lines: Vec<serde_json::Value> = self
+            .lines
+            .iter()
+            .map(|(line_id, (qty, amount))| json!({"line_id": line_id, "qty": qty, "amount_fen": amount}))
+            .collect();
+        lines.into()
+    }
+
     fn columns(&self) -> (Vec<Uuid>, Vec<i32>, Vec<i64>) {
         let ids = self.lines.keys().copied().collect();
         let qtys = self.lines.values().map(|(q, _)| *q).collect();
@@ -64,6 +87,8 @@ impl Units {
 
 /// Opens a refund (and, for a bank-transfer order whose admin gives the outgoing reference,
 /// completes it); Stripe refunds are sent after the commit. Returns the refund as it stands.
+/// A refused request appends nothing to the audit trail; a replayed `Idempotency-Key` never
+/// gets here.
 #[tracing::instrument(skip(state, body))]
 pub async fn request(state: &AppState, who: Requester, order_id: Uuid, body: RefundRequest) -> Result<Refund> {
     let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
@@ -103,10 +128,23 @@ pub async fn request(state: &AppState, who: Requester, order_id: Uuid, body: Ref
     let (ids, qtys, amounts) = units.columns();
     db::insert_refund_lines(&mut tx, refund_id, &ids, &qtys, &amounts).await?;
     db::add_refunded(&mut tx, &ids, &qtys, &amounts).await.map_err(over_refund)?;
+    let mut audit = vec![Entry::new(who.actor(), "refund.request", "order", order_id).detail(json!({
+        "refund_id": refund_id,
+        "payment_id": payment.id,
+        "amount_fen": units.total(),
+        "reason": reason.as_str(),
+        "automatic": false,
+        "group_id": body.group_id.or(match who {
+            Requester::Producer { group_id, .. } => Some(group_id),
+            Requester::Admin { .. } => None,
+        }),
+        "lines": units.detail(),
+    }))];
     let completes_now = payment.method == Method::BankTransfer && bank_reference.is_some();
     if completes_now {
-        complete_in(&mut tx, refund_id, bank_reference.as_ref().map(Text::as_str)).await?;
+        audit.extend(complete_in(&mut tx, refund_id, bank_reference.as_ref().map(Text::as_str), who.actor()).await?);
     }
+    trail::append_all(&mut tx, audit).await?;
     tx.commit().await?;
     if completes_now {
         state.catalog_cache.bump_after_commit().await;
@@ -243,18 +281,29 @@ pub async fn open_automatic(
 
 /// Completes a pending refund inside `tx`: the ledger's negative rows, and the order's side
 /// (refunded amount, stock of unshipped units, sales, refunded groups). Does nothing when the
-/// refund is no longer pending, so repeated events and replies complete it once.
+/// refund is no longer pending, so repeated events and replies complete it once. Returns the
+/// completion's audit entry (done by `actor`), for the caller to append before it commits;
+/// None when nothing changed.
 #[tracing::instrument(skip(tx))]
 pub async fn complete_in(
     tx: &mut Transaction<'_, Postgres>,
     refund_id: Uuid,
     bank_reference: Option<&str>,
-) -> Result<bool> {
+    actor: Actor,
+) -> Result<Option<Entry>> {
     let Some(refund) = db::complete_refund(tx, refund_id, bank_reference).await? else {
-        return Ok(false);
+        return Ok(None);
     };
+    let entry = Entry::new(actor, "refund.complete", "order", refund.order_id).detail(json!({
+        "refund_id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount_fen": refund.amount_fen,
+        "automatic": refund.automatic,
+        "stripe_refund_id": refund.stripe_refund_id,
+        "bank_reference": refund.bank_reference,
+    }));
     if refund.automatic {
-        return Ok(true);
+        return Ok(Some(entry));
     }
     let lines = db::refund_lines(&mut **tx, refund_id).await?;
     ledger::record_refund(tx, refund_id, &lines).await?;
@@ -265,15 +314,23 @@ pub async fn complete_in(
     let refunded_groups = db::fully_refunded_groups(tx, refund.order_id).await?;
     let note = format!("refund {}: {}", refund.id, refund.reason);
     orders::record_refund(tx, refund.order_id, refund.amount_fen, &units, &refunded_groups, &note).await?;
-    Ok(true)
+    Ok(Some(entry))
 }
 
-/// Fails a pending refund inside `tx`: its units can be refunded again.
+/// Fails a pending refund inside `tx`: its units can be refunded again. Only Stripe fails
+/// refunds; returns the `refund.fail` audit entry, None when the refund was not pending.
 #[tracing::instrument(skip(tx))]
-pub async fn fail_in(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, why: &str) -> Result<bool> {
+pub async fn fail_in(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, why: &str) -> Result<Option<Entry>> {
     let Some(refund) = db::fail_refund(tx, refund_id, why).await? else {
-        return Ok(false);
+        return Ok(None);
     };
+    let entry = Entry::new(STRIPE, "refund.fail", "order", refund.order_id).detail(json!({
+        "refund_id": refund.id,
+        "payment_id": refund.payment_id,
+        "amount_fen": refund.amount_fen,
+        "automatic": refund.automatic,
+        "why": why,
+    }));
     tracing::warn!(refund = %refund.id, why, "refund failed");
     if !refund.automatic {
         let lines = db::refund_lines(&mut **tx, refund_id).await?;
@@ -282,7 +339,7 @@ pub async fn fail_in(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, why: &
         let amounts: Vec<i64> = lines.iter().map(|l| -l.amount_fen).collect();
         db::add_refunded(tx, &ids, &qtys, &amounts).await?;
     }
-    Ok(true)
+    Ok(Some(entry))
 }
 
 /// Asks Stripe for a pending refund (the refund's id is the idempotency key, so a repeat is
@@ -312,11 +369,13 @@ pub async fn send_to_stripe(state: &AppState, refund_id: Uuid) -> Result<()> {
 /// Applies a refund status Stripe reported for one of our refunds.
 async fn apply_stripe_status(state: &AppState, refund_id: Uuid, status: &str) -> Result<()> {
     let mut tx = state.db.begin().await?;
-    let changed = match status {
-        "succeeded" => complete_in(&mut tx, refund_id, None).await?,
+    let entry = match status {
+        "succeeded" => complete_in(&mut tx, refund_id, None, STRIPE).await?,
         "failed" | "canceled" => fail_in(&mut tx, refund_id, &format!("Stripe: {status}")).await?,
-        _ => false,
+        _ => None,
     };
+    let changed = entry.is_some();
+    trail::append_all(&mut tx, entry).await?;
     tx.commit().await?;
     if changed && status == "succeeded" {
         state.catalog_cache.bump_after_commit().await;
@@ -339,9 +398,15 @@ pub async fn retry_unsent(state: &AppState) -> Result<usize> {
     Ok(sent)
 }
 
-/// An admin records the outgoing transfer of a pending bank-transfer refund.
-#[tracing::instrument(skip(state))]
-pub async fn complete_bank_refund(state: &AppState, refund_id: Uuid, bank_reference: &str) -> Result<Refund> {
+/// An admin records the outgoing transfer of a pending bank-transfer refund (audit-logged as
+/// the admin's `refund.complete`).
+#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+pub async fn complete_bank_refund(
+    state: &AppState,
+    admin: &CurrentUser,
+    refund_id: Uuid,
+    bank_reference: &str,
+) -> Result<Refund> {
     let reference =
         Text::parse(bank_reference, limits::PO_NUMBER).map_err(|m| FieldErrors::single("bank_reference", m))?;
     let mut tx = state.db.begin().await?;
@@ -353,12 +418,13 @@ pub async fn complete_bank_refund(state: &AppState, refund_id: Uuid, bank_refere
     if refund.status != RefundStatus::Pending {
         return Err(AppError::conflict("invalid_transition", format!("the refund is {}", refund.status.as_str())));
     }
-    complete_in(&mut tx, refund_id, Some(reference.as_str())).await.map_err(|e| match e {
+    let entry = complete_in(&mut tx, refund_id, Some(reference.as_str()), admin.into()).await.map_err(|e| match e {
         AppError::Database(sqlx::Error::Database(d)) if d.constraint() == Some("refunds_bank_reference_key") => {
             AppError::conflict("bank_reference_used", "this bank reference already recorded another refund")
         }
         other => other,
     })?;
+    trail::append_all(&mut tx, entry).await?;
     tx.commit().await?;
     state.catalog_cache.bump_after_commit().await;
     view(state, refund_id).await

@@ -95,7 +95,7 @@ pub async fn confirm_bank_transfer(
     Path(order_id): Path<Uuid>,
     Json(body): Json<BankConfirmation>,
 ) -> Result<axum::Json<Payment>> {
-    Ok(axum::Json(settle::confirm_bank_transfer(&state, admin.0.account_id, order_id, body).await?))
+    Ok(axum::Json(settle::confirm_bank_transfer(&state, &admin.0, order_id, body).await?))
 }
 
 /// Runs a refund request under its idempotency key.
@@ -200,11 +200,11 @@ pub async fn order_refunds(
 )]
 pub async fn complete_bank_refund(
     State(state): State<AppState>,
-    _admin: Admin,
+    admin: Admin,
     Path(id): Path<Uuid>,
     Json(body): Json<BankRefundCompletion>,
 ) -> Result<axum::Json<Refund>> {
-    Ok(axum::Json(refunds::complete_bank_refund(&state, id, &body.bank_reference).await?))
+    Ok(axum::Json(refunds::complete_bank_refund(&state, &admin.0, id, &body.bank_reference).await?))
 }
 
 /// Payments by order, method, status and time, oldest first (admins and auditors).

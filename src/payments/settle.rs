@@ -2,25 +2,32 @@
 //! Money that can pay its order pays it, in one transaction with the payment's record, the
 //! ledger rows and the paid lines. Money that cannot (the order expired, was cancelled, awaits
 //! approval, is already paid, or the amount or currency is wrong) is recorded and refunded in
-//! full automatically; the order is never revived.
+//! full automatically; the order is never revived. Either way the audit trail records what
+//! became of the money, in the same transaction.
 
 use chrono::NaiveDate;
+use serde_json::json;
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
 use super::db;
 use super::ledger;
-use super::model::{BankConfirmation, Method, Payment, PaymentRow, PaymentStatus};
+use super::model::{BankConfirmation, Method, Payment, PaymentRow, PaymentStatus, STRIPE};
 use super::refunds;
 use crate::error::{AppError, FieldErrors, Result};
+use crate::identity::CurrentUser;
 use crate::orders::{self, PayOutcome, model::OrderStatus};
 use crate::state::AppState;
 use crate::stripe::PaymentIntent;
 use crate::text::{Text, limits};
+use crate::trail::{self, Actor, Entry};
 
-/// What must happen once the transaction has committed.
+/// What a transaction's work leaves to do around its commit: the audit entries of what it did,
+/// appended just before the commit (after every row lock it took), and the follow-ups after it.
 #[derive(Debug, Default)]
 pub struct AfterCommit {
+    /// Audit entries to append, in order, just before the commit.
+    pub audit: Vec<Entry>,
     /// An order was paid or refunded: public sales counts (and maybe stock) changed.
     pub public_changed: bool,
     /// An automatic refund to send to Stripe.
@@ -28,9 +35,17 @@ pub struct AfterCommit {
 }
 
 impl AfterCommit {
+    /// Appends the audit entries in `tx` and commits it, then runs the follow-ups.
+    pub async fn commit(mut self, state: &AppState, mut tx: Transaction<'_, Postgres>) -> Result<()> {
+        trail::append_all(&mut tx, self.audit.drain(..)).await?;
+        tx.commit().await?;
+        self.run(state).await;
+        Ok(())
+    }
+
     /// Runs the follow-ups; Redis and Stripe failures here never undo the committed money
     /// (the cache entries expire; the refund job sends the refund again).
-    pub async fn run(self, state: &AppState) {
+    async fn run(self, state: &AppState) {
         if self.public_changed {
             state.catalog_cache.bump_after_commit().await;
         }
@@ -62,7 +77,8 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
             db::supersede_others(tx, order.id, payment.id).await?;
             db::settle_payment(tx, payment.id, PaymentStatus::Succeeded, amount, &pi.currency).await?;
             ledger::record_payment(tx, &payment, &order, &lines).await?;
-            Ok(AfterCommit { public_changed: true, refund: None })
+            let paid = succeeded(STRIPE, &payment, amount, &pi.currency, &pi.id);
+            Ok(AfterCommit { audit: vec![paid], public_changed: true, refund: None })
         }
         PayOutcome::AlreadyPaid { payment_ref } => {
             let reason = format!("the order was already paid ({})", payment_ref.unwrap_or_default());
@@ -72,7 +88,19 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
     }
 }
 
-/// Records money that cannot pay its order and opens its full automatic refund.
+/// The audit entry of money that paid its order.
+fn succeeded(actor: Actor, payment: &PaymentRow, amount_fen: i64, currency: &str, reference: &str) -> Entry {
+    Entry::new(actor, "payment.succeeded", "order", payment.order_id).detail(json!({
+        "payment_id": payment.id,
+        "method": payment.method.as_str(),
+        "amount_fen": amount_fen,
+        "currency": currency,
+        "reference": reference,
+    }))
+}
+
+/// Records money that cannot pay its order and opens its full automatic refund (audit-logged
+/// as `payment.unapplied` and the refund's `refund.request`).
 async fn unapplied(
     tx: &mut Transaction<'_, Postgres>,
     payment: &PaymentRow,
@@ -84,17 +112,35 @@ async fn unapplied(
     db::settle_payment(tx, payment.id, PaymentStatus::Unapplied, amount_fen, currency).await?;
     let reason = format!("automatic: {why}");
     let refund_id = refunds::open_automatic(tx, payment, amount_fen, &reason).await?;
-    Ok(AfterCommit { public_changed: false, refund: Some(refund_id) })
+    let audit = vec![
+        Entry::new(STRIPE, "payment.unapplied", "order", payment.order_id).detail(json!({
+            "payment_id": payment.id,
+            "method": payment.method.as_str(),
+            "amount_fen": amount_fen,
+            "currency": currency,
+            "why": why,
+            "refund_id": refund_id,
+        })),
+        Entry::new(STRIPE, "refund.request", "order", payment.order_id).detail(json!({
+            "refund_id": refund_id,
+            "payment_id": payment.id,
+            "amount_fen": amount_fen,
+            "reason": reason,
+            "automatic": true,
+        })),
+    ];
+    Ok(AfterCommit { audit, public_changed: false, refund: Some(refund_id) })
 }
 
 /// An admin confirms that an enterprise's bank transfer arrived: the amount must be the order's
 /// total (422 `amount_mismatch`), the bank reference must not have confirmed another payment
 /// (409 `bank_reference_used`), and the order must still await this transfer (409
-/// `order_already_paid`, `order_not_payable`, `bank_transfer_not_started`).
-#[tracing::instrument(skip(state, body))]
+/// `order_already_paid`, `order_not_payable`, `bank_transfer_not_started`). Audit-logged as the
+/// admin's `bank_transfer.confirm` and the money's `payment.succeeded`.
+#[tracing::instrument(skip(state, admin, body), fields(admin = %admin.account_id))]
 pub async fn confirm_bank_transfer(
     state: &AppState,
-    admin_id: Uuid,
+    admin: &CurrentUser,
     order_id: Uuid,
     body: BankConfirmation,
 ) -> Result<Payment> {
@@ -126,7 +172,7 @@ pub async fn confirm_bank_transfer(
             detail: format!("{amount} fen received for an order of {} fen", order.total_fen),
         });
     }
-    db::confirm_transfer(&mut tx, payment.id, reference.as_str(), received_on, admin_id).await?;
+    db::confirm_transfer(&mut tx, payment.id, reference.as_str(), received_on, admin.account_id).await?;
     let PayOutcome::NewlyPaid(order, lines) =
         orders::pay_in(&mut tx, order_id, Method::BankTransfer.for_orders(), reference.as_str(), amount).await?
     else {
@@ -134,8 +180,14 @@ pub async fn confirm_bank_transfer(
     };
     db::settle_payment(&mut tx, payment.id, PaymentStatus::Succeeded, amount, "cny").await?;
     ledger::record_payment(&mut tx, &payment, &order, &lines).await?;
-    tx.commit().await?;
-    AfterCommit { public_changed: true, refund: None }.run(state).await;
+    let confirmed = Entry::new(admin, "bank_transfer.confirm", "order", order_id).detail(json!({
+        "payment_id": payment.id,
+        "amount_fen": amount,
+        "bank_reference": reference.as_str(),
+        "received_on": received_on.to_string(),
+    }));
+    let paid = succeeded(admin.into(), &payment, amount, "cny", reference.as_str());
+    AfterCommit { audit: vec![confirmed, paid], public_changed: true, refund: None }.commit(state, tx).await?;
     Ok(db::find_payment(&state.db, payment.id).await?.ok_or(AppError::NotFound)?.into())
 }
 

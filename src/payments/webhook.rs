@@ -1,10 +1,13 @@
 //! Stripe's webhook: a verified event is processed at most once, in the same transaction as
 //! its effect, so repeated, concurrent and out-of-order deliveries change nothing twice. Event
 //! types the service does not use are acknowledged; an error answers 5xx and Stripe retries.
+//! What an event did is audit-logged in its transaction, as done by `system:stripe`; an event
+//! processed before appends nothing.
 
 use sqlx::{Postgres, Transaction};
 
 use super::db;
+use super::model::STRIPE;
 use super::refunds;
 use super::settle::{self, AfterCommit};
 use crate::error::{AppError, Result};
@@ -43,9 +46,7 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
         }
         _ => AfterCommit::default(),
     };
-    tx.commit().await?;
-    after.run(state).await;
-    Ok(())
+    after.commit(state, tx).await
 }
 
 /// A refund object Stripe reports on: completes or fails our refund of that id.
@@ -54,15 +55,16 @@ async fn refund_changed(tx: &mut Transaction<'_, Postgres>, refund: &Refund) -> 
         tracing::warn!(refund = %refund.id, "Stripe refund of no refund of ours; acknowledged");
         return Ok(AfterCommit::default());
     };
-    let completed = match refund.status.as_str() {
-        "succeeded" => refunds::complete_in(tx, ours.id, None).await?,
-        "failed" | "canceled" => {
-            refunds::fail_in(tx, ours.id, &format!("Stripe: {}", refund.status)).await?;
-            false
+    let (entry, completed) = match refund.status.as_str() {
+        "succeeded" => {
+            let entry = refunds::complete_in(tx, ours.id, None, STRIPE).await?;
+            let completed = entry.is_some();
+            (entry, completed)
         }
-        _ => false,
+        "failed" | "canceled" => (refunds::fail_in(tx, ours.id, &format!("Stripe: {}", refund.status)).await?, false),
+        _ => (None, false),
     };
-    Ok(AfterCommit { public_changed: completed, refund: None })
+    Ok(AfterCommit { audit: entry.into_iter().collect(), public_changed: completed, refund: None })
 }
 
 /// A charge's refunded total grew: completes our pending refunds of that payment, oldest first,
@@ -74,13 +76,13 @@ async fn charge_refunded(tx: &mut Transaction<'_, Postgres>, charge: &Charge) ->
         return Ok(AfterCommit::default());
     };
     let mut covered = db::refunded_through_stripe(tx, payment.id).await?;
-    let mut completed = false;
+    let mut audit = Vec::new();
     for refund in db::lock_pending_stripe_refunds(tx, payment.id).await? {
         if covered + refund.amount_fen > charge.amount_refunded {
             break;
         }
         covered += refund.amount_fen;
-        completed |= refunds::complete_in(tx, refund.id, None).await?;
+        audit.extend(refunds::complete_in(tx, refund.id, None, STRIPE).await?);
     }
-    Ok(AfterCommit { public_changed: completed, refund: None })
+    Ok(AfterCommit { public_changed: !audit.is_empty(), audit, refund: None })
 }

@@ -94,3 +94,9 @@ pub async fn prefectures_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::R
     .await?;
     Ok(rows.into_iter().map(|r| (r.adcode, r.prefecture)).collect())
 }
+
+pub async fn names_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    let rows =
+        sqlx::query!(r#"select adcode, name from regions where adcode = any($1)"#, adcodes).fetch_all(db).await?;
+    Ok(rows.into_iter().map(|r| (r.adcode, r.name)).collect())
+}

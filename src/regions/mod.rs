@@ -44,15 +44,14 @@ pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Opti
     db::describe(db, adcode).await
 }
 
-/// Every division's name, as (adcode, name) pairs: about 120 rows of reference data, small
-/// enough for a reader of many ledger rows to hold.
-pub async fn names(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(i32, String)>> {
-    Ok(db::list(db, None, None).await?.into_iter().map(|r| (r.adcode, r.name)).collect())
-}
-
 /// Every county of a province, with its name (demo data spreads producers over them).
 pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
     db::counties_in_province(db, province).await
+}
+
+/// Divisions' names by adcode, for reports grouped by county, prefecture or district.
+pub async fn names_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, String)>> {
+    db::names_of(db, adcodes).await
 }
 
 /// Each county's prefecture, as (county, prefecture) pairs; a prefecture-level city without

@@ -2,7 +2,8 @@
 //! Asia/Shanghai calendar days of at most a year.
 //!
 //! - **CSV** streams from the database into the response: rows come in batches from
-//!   `payments::ledger_rows`, and each batch is written into a buffer and sent as one chunk, so
+//!   `payments::ledger_rows` (ledger rows) or `engine::rows` (every group of a tally, largest
+//!   amount first: an export has no top-N), and each batch is written into a buffer and sent as one chunk, so
 //!   memory does not grow with the number of rows. The file starts with a UTF-8 byte order
 //!   mark: Excel opens a CSV without one in the system's legacy code page (GBK on Chinese
 //!   Windows) and garbles every name, while Excel, WPS, LibreOffice, Python's `utf-8-sig` and
@@ -41,7 +42,8 @@ use tokio::sync::mpsc;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::Dimension;
+use super::engine;
+use super::model::{BuyerKind, Dimension, TallyFilter, TallyRow};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::identity::CurrentUser;
 use crate::payments::{
@@ -64,9 +66,39 @@ const SHEET_ROWS: u32 = 1_048_575;
 /// What the XLSX side reads from the temporary file per chunk of the reply.
 const FILE_CHUNK: usize = 64 * 1024;
 
+/// `?group_by=&from=&to=&<dimension>=` of a tallies export: the filters of `GET /admin/tallies`,
+/// and no `limit` (an export has every group).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TalliesExportQuery {
+    /// What to group by. Required.
+    #[param(inline)]
+    pub group_by: Option<Dimension>,
+    /// The first day, `YYYY-MM-DD` (Asia/Shanghai). Required.
+    pub from: Option<String>,
+    /// The last day, included, `YYYY-MM-DD` (Asia/Shanghai). Required; at most 366 days from
+    /// `from`, counting both.
+    pub to: Option<String>,
+    pub buyer: Option<Uuid>,
+    pub enterprise: Option<Uuid>,
+    /// A Tianjin district's adcode.
+    pub district: Option<i32>,
+    #[param(inline)]
+    pub buyer_kind: Option<BuyerKind>,
+    pub producer: Option<Uuid>,
+    pub product: Option<Uuid>,
+    /// An origin county's adcode.
+    pub county: Option<i32>,
+    /// An origin prefecture's adcode.
+    pub prefecture: Option<i32>,
+    pub category: Option<i32>,
+}
+
 /// `?from=&to=&group_by=` of a ledger export.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct LedgerExportQuery {
     /// The first day, `YYYY-MM-DD` (Asia/Shanghai). Required.
     pub from: Option<String>,
@@ -131,6 +163,62 @@ fn shanghai_day(at: DateTime<Utc>) -> NaiveDate {
     (at + TimeDelta::hours(8)).date_naive()
 }
 
+/// A tallies export, checked.
+#[derive(Debug, Clone)]
+pub struct TalliesExport {
+    pub range: DayRange,
+    pub group_by: Dimension,
+    /// The range and the dimension filters.
+    pub filter: TallyFilter,
+}
+
+impl TalliesExport {
+    pub fn parse(q: &TalliesExportQuery) -> Result<Self> {
+        let mut errors = FieldErrors::new();
+        let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), &mut errors);
+        if q.group_by.is_none() {
+            errors.add("group_by", "is required: the dimension to group by");
+        }
+        match (range, q.group_by) {
+            (Some(range), Some(group_by)) if errors.is_empty() => Ok(TalliesExport {
+                range,
+                group_by,
+                filter: TallyFilter {
+                    from: Some(range.from),
+                    to: Some(range.to),
+                    buyer: q.buyer,
+                    enterprise: q.enterprise,
+                    district: q.district,
+                    buyer_kind: q.buyer_kind,
+                    producer: q.producer,
+                    product: q.product,
+                    county: q.county,
+                    prefecture: q.prefecture,
+                    category: q.category,
+                },
+            }),
+            _ => Err(errors.into_error()),
+        }
+    }
+
+    /// The dimension filters that were given, for the audit entry.
+    fn filters(&self) -> Value {
+        let f = &self.filter;
+        let given = [
+            ("buyer", f.buyer.map(|v| json!(v))),
+            ("enterprise", f.enterprise.map(|v| json!(v))),
+            ("district", f.district.map(|v| json!(v))),
+            ("buyer_kind", f.buyer_kind.map(|v| json!(v.as_str()))),
+            ("producer", f.producer.map(|v| json!(v))),
+            ("product", f.product.map(|v| json!(v))),
+            ("county", f.county.map(|v| json!(v))),
+            ("prefecture", f.prefecture.map(|v| json!(v))),
+            ("category", f.category.map(|v| json!(v))),
+        ];
+        Value::Object(given.into_iter().filter_map(|(k, v)| Some((k.to_string(), v?))).collect())
+    }
+}
+
 /// A ledger export, checked.
 #[derive(Debug, Clone, Copy)]
 pub struct LedgerExport {
@@ -189,6 +277,24 @@ impl IntoResponse for Download {
     }
 }
 
+/// Every group of a tally over the range and filters, largest amount first, as a CSV or XLSX
+/// download; the export is audit-logged before anything is sent.
+#[tracing::instrument(skip(state, user), fields(user = %user.account_id))]
+pub async fn tallies(state: &AppState, user: &CurrentUser, export: &TalliesExport, format: Format) -> Result<Download> {
+    let filename = export.range.filename(&format!("tallies_{}", export.group_by.as_str()), format);
+    let action = match format {
+        Format::Csv => "export.tallies_csv",
+        Format::Xlsx => "export.tallies_xlsx",
+    };
+    audit(state, user, action, &filename, detail(export.range, Some(export.group_by), export.filters())).await?;
+    let rows = engine::rows(state, export.group_by, export.filter.clone());
+    let body = match format {
+        Format::Csv => csv_body(rows),
+        Format::Xlsx => xlsx_body("tallies", rows),
+    };
+    Ok(Download { filename, format, body })
+}
+
 /// The ledger rows whose money moved in the range, as a CSV or XLSX download, in time order or
 /// grouped; the export is audit-logged before anything is sent.
 #[tracing::instrument(skip(state, user), fields(user = %user.account_id))]
@@ -236,6 +342,7 @@ fn ledger_sort(group_by: Option<Dimension>) -> LedgerSort {
         Some(Dimension::District) => LedgerSort::District,
         Some(Dimension::BuyerKind) => LedgerSort::BuyerKind,
         Some(Dimension::Producer) => LedgerSort::Producer,
+        Some(Dimension::Product) => LedgerSort::Product,
         Some(Dimension::County) => LedgerSort::County,
         Some(Dimension::Prefecture) => LedgerSort::Prefecture,
         Some(Dimension::Category) => LedgerSort::Category,
@@ -289,6 +396,23 @@ trait Record: Send + 'static {
 /// RFC 3339 in UTC with microseconds as stored, as the JSON API writes times.
 fn instant(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// The fields of `GET /admin/tallies` items. The key is text whatever the dimension (ids,
+/// adcodes, `consumer`, periods): it names a group, it is not an amount.
+impl Record for TallyRow {
+    const HEADER: &'static [&'static str] = &["key", "name", "amount_fen", "qty", "orders", "buyers"];
+
+    fn cells(&self) -> Vec<Cell<'_>> {
+        vec![
+            Cell::text(self.key.as_str()),
+            Cell::text(self.name.as_str()),
+            Cell::Number(self.amount_fen),
+            Cell::Number(self.qty),
+            Cell::Number(self.orders),
+            Cell::Number(self.buyers),
+        ]
+    }
 }
 
 /// Readable columns first (the day, the money, what was bought from whom, where it comes from,

@@ -1,35 +1,43 @@
-//! Tallies: purchase-volume totals of the assistance ledger, and exports of tallies and ledger
-//! rows (CSV, XLSX) for admins and auditors. Design and rules: docs/tallies.md.
-//!
-//! The tally engine is being written on main; until it lands, this file holds only what the
-//! ledger exports need (the dimensions a `group_by` may name).
+//! Tallies: purchase-volume totals by buyer, enterprise, district, buyer kind, producer, origin
+//! county and prefecture, category and period, net of refunds; the platform summary; and
+//! reconciliation of tallies, ledger and money; an enterprise's own figures, annual target and
+//! certificates; producers' own sales; exports of tallies and ledger rows as CSV and XLSX.
+//! Built on payments' assistance ledger, which a
+//! trigger of this area folds into `tally_facts` in the same statement that appends ledger
+//! rows. Design and rules: docs/tallies.md.
 
+mod anomalies;
+mod certificates;
+mod db;
+mod engine;
+mod enterprise;
 mod exports;
+pub mod model;
+pub mod reconcile;
 mod routes;
 
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
 
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(routes::export_ledger_csv)).routes(routes!(routes::export_ledger_xlsx))
-}
+pub use engine::{shanghai_today, summary, tally};
+pub use model::{Dimension, TallyFilter, TallyRow};
 
-/// What a tally groups by. Days, months and years are calendar periods in Asia/Shanghai.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Dimension {
-    Buyer,
-    Enterprise,
-    District,
-    BuyerKind,
-    Producer,
-    County,
-    Prefecture,
-    Category,
-    Day,
-    Month,
-    Year,
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::tallies))
+        .routes(routes!(routes::summary))
+        .routes(routes!(routes::reconciliation))
+        .routes(routes!(routes::enterprise_assistance))
+        .routes(routes!(routes::set_target))
+        .routes(routes!(routes::issue_certificate))
+        .routes(routes!(routes::certificate))
+        .routes(routes!(routes::print_certificate))
+        .routes(routes!(routes::targets))
+        .routes(routes!(routes::producer_sales))
+        .routes(routes!(routes::anomalies))
+        .routes(routes!(routes::export_tallies_csv))
+        .routes(routes!(routes::export_tallies_xlsx))
+        .routes(routes!(routes::export_ledger_csv))
+        .routes(routes!(routes::export_ledger_xlsx))
 }

@@ -20,8 +20,7 @@ async fn decide_with_reason(
     body: &ReasonRequest,
 ) -> Result<axum::Json<Organization>> {
     let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
-    let organization =
-        organization_review::decide(state, admin.0.account_id, id, decision, Some(reason.as_str())).await?;
+    let organization = organization_review::decide(state, &admin.0, id, decision, Some(reason.as_str())).await?;
     Ok(axum::Json(organization))
 }
 
@@ -35,7 +34,7 @@ pub async fn verify_organization(
     admin: Admin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<Organization>> {
-    let organization = organization_review::decide(&state, admin.0.account_id, id, Decision::Verify, None).await?;
+    let organization = organization_review::decide(&state, &admin.0, id, Decision::Verify, None).await?;
     Ok(axum::Json(organization))
 }
 

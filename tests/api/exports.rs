@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::helpers::*;
 
 const LEDGER_PATHS: [&str; 2] = ["/api/v1/admin/exports/ledger.csv", "/api/v1/admin/exports/ledger.xlsx"];
+const TALLY_PATHS: [&str; 2] = ["/api/v1/admin/exports/tallies.csv", "/api/v1/admin/exports/tallies.xlsx"];
 
 /// The producer legal name a spreadsheet would turn into a link.
 const FORMULA_PRODUCER: &str = "=HYPERLINK(\"http://x\")";
@@ -138,8 +139,11 @@ async fn xlsx_rows(response: reqwest::Response) -> (String, Vec<Vec<Data>>) {
     (name, range.rows().map(<[Data]>::to_vec).collect())
 }
 
+/// The audit log's export entries, oldest first (setup appends others: verifications, payments).
 async fn audit_entries(app: &TestApp) -> Vec<(String, String, String, Option<Uuid>, Value)> {
-    sqlx::query_as("select action, target_kind, target_id, actor_id, detail from audit_log order by seq")
+    sqlx::query_as(
+        "select action, target_kind, target_id, actor_id, detail from audit_log where action like 'export.%' order by seq",
+    )
         .fetch_all(&app.db)
         .await
         .unwrap()
@@ -148,14 +152,14 @@ async fn audit_entries(app: &TestApp) -> Vec<(String, String, String, Option<Uui
 // ---- who may export ---------------------------------------------------------------------------
 
 #[tokio::test]
-async fn admins_and_auditors_export_the_ledger_and_everyone_else_is_refused() {
+async fn admins_and_auditors_export_tallies_and_the_ledger_and_everyone_else_is_refused() {
     let app = TestApp::spawn().await;
     let auditor = app.staff(AccountRole::Auditor).await;
     let consumer = app.consumer().await;
     let producer = app.verified_producer().await;
     let enterprise = app.verified_enterprise().await;
-    for path in LEDGER_PATHS {
-        let path = format!("{path}?{}", around_today());
+    for path in TALLY_PATHS.iter().chain(&LEDGER_PATHS) {
+        let path = format!("{path}?group_by=county&{}", around_today());
         assert_eq!(app.as_(app.admin().await).get(&path).await.status(), 200, "{path}");
         assert_eq!(app.as_(&auditor).get(&path).await.status(), 200, "{path}");
         assert_problem(app.as_(&consumer).get(&path).await, 403, "forbidden").await;
@@ -164,34 +168,67 @@ async fn admins_and_auditors_export_the_ledger_and_everyone_else_is_refused() {
         assert_problem(app.anonymous().get(&path).await, 401, "unauthenticated").await;
     }
     let actions: Vec<String> = audit_entries(&app).await.into_iter().map(|e| e.0).collect();
-    assert_eq!(actions, ["export.ledger_csv", "export.ledger_csv", "export.ledger_xlsx", "export.ledger_xlsx"]);
+    assert_eq!(
+        actions,
+        [
+            "export.tallies_csv",
+            "export.tallies_csv",
+            "export.tallies_xlsx",
+            "export.tallies_xlsx",
+            "export.ledger_csv",
+            "export.ledger_csv",
+            "export.ledger_xlsx",
+            "export.ledger_xlsx"
+        ]
+    );
 }
 
 #[tokio::test]
-async fn a_missing_reversed_or_longer_than_a_year_range_or_an_unknown_group_by_exports_and_logs_nothing() {
+async fn a_missing_reversed_or_longer_than_a_year_range_or_a_bad_group_by_exports_and_logs_nothing() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
+    // Tallies need a group_by: the range cases give them one.
+    let range = [
+        ("to=2026-01-31", "from", "is required"),
+        ("from=2026-01-01", "to", "is required"),
+        ("from=2026-1-1x&to=2026-01-31", "from", "must be a date"),
+        ("from=2026-02-01&to=2026-01-31", "to", "must not be before from"),
+        ("from=2025-01-01&to=2026-01-02", "to", "at most 366 days"),
+    ];
+    let bad_group_by = [("from=2026-01-01&to=2026-01-31&group_by=weekday", "group_by", "unknown variant")];
+    let tallies_only = [
+        ("from=2026-01-01&to=2026-01-31", "group_by", "is required"),
+        ("from=2026-01-01&to=2026-01-31&group_by=county&county=abc", "county", "invalid digit"),
+        ("from=2026-01-01&to=2026-01-31&group_by=county&limit=10", "limit", "not a known field"),
+    ];
+    let ledger_only = [("from=2026-01-01&to=2026-01-31&county=620826", "county", "not a known field")];
+    let mut cases = Vec::new();
+    for path in TALLY_PATHS {
+        cases.extend(range.iter().map(|(q, f, m)| (path, format!("group_by=county&{q}"), *f, *m)));
+        cases.extend(bad_group_by.iter().chain(&tallies_only).map(|(q, f, m)| (path, q.to_string(), *f, *m)));
+    }
     for path in LEDGER_PATHS {
-        for (query, field, message) in [
-            ("to=2026-01-31", "from", "is required"),
-            ("from=2026-01-01", "to", "is required"),
-            ("from=2026-1-1x&to=2026-01-31", "from", "must be a date"),
-            ("from=2026-02-01&to=2026-01-31", "to", "must not be before from"),
-            ("from=2025-01-01&to=2026-01-02", "to", "at most 366 days"),
-            ("from=2026-01-01&to=2026-01-31&group_by=weekday", "group_by", "unknown variant"),
-            ("from=2026-01-01&to=2026-01-31&county=620826", "county", "not a known field"),
-        ] {
-            let r = app.as_(admin).get(&format!("{path}?{query}")).await;
-            assert_eq!(r.status(), 422, "{path}?{query}");
-            let problem = assert_problem(r, 422, "validation_failed").await;
-            let messages = field_errors(&problem, field);
-            assert!(messages.iter().any(|m| m.contains(message)), "{path}?{query}: {messages:?}");
-        }
-        let leap_year = app.as_(admin).get(&format!("{path}?from=2024-01-01&to=2024-12-31")).await;
+        cases.extend(
+            range.iter().chain(&bad_group_by).chain(&ledger_only).map(|(q, f, m)| (path, q.to_string(), *f, *m)),
+        );
+    }
+    for (path, query, field, message) in cases {
+        let r = app.as_(admin).get(&format!("{path}?{query}")).await;
+        assert_eq!(r.status(), 422, "{path}?{query}");
+        let problem = assert_problem(r, 422, "validation_failed").await;
+        let messages = field_errors(&problem, field);
+        assert!(messages.iter().any(|m| m.contains(message)), "{path}?{query}: {messages:?}");
+    }
+    for path in TALLY_PATHS.iter().chain(&LEDGER_PATHS) {
+        let leap_year = app.as_(admin).get(&format!("{path}?group_by=day&from=2024-01-01&to=2024-12-31")).await;
         assert_eq!(leap_year.status(), 200, "366 days of a leap year are one export");
     }
     let actions: Vec<String> = audit_entries(&app).await.into_iter().map(|e| e.0).collect();
-    assert_eq!(actions, ["export.ledger_csv", "export.ledger_xlsx"], "only the exports that ran are logged");
+    assert_eq!(
+        actions,
+        ["export.tallies_csv", "export.tallies_xlsx", "export.ledger_csv", "export.ledger_xlsx"],
+        "only the exports that ran are logged"
+    );
 }
 
 // ---- what the files hold ----------------------------------------------------------------------
@@ -256,6 +293,50 @@ async fn the_ledger_csv_holds_every_ledger_row_of_the_range_with_refunds_negativ
 
     let elsewhere = csv_records(m.export(admin, LEDGER_PATHS[0], "from=2020-01-01&to=2020-12-31").await).await;
     assert!(elsewhere.is_empty(), "a range without money gives the header alone");
+}
+
+/// Text as the exports write it: with a `'` in front when a spreadsheet would evaluate it.
+fn escaped(text: &str) -> String {
+    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{text}") } else { text.to_string() }
+}
+
+#[tokio::test]
+async fn the_tallies_csv_has_every_group_of_the_tally_with_the_same_figures() {
+    let m = Market::new().await;
+    let admin = m.app.admin().await;
+    for group_by in ["producer", "product", "county", "enterprise", "buyer_kind", "day"] {
+        let query = format!("group_by={group_by}&{}", around_today());
+        let api: Value = m.app.as_(admin).get_json(&format!("/api/v1/admin/tallies?{query}&limit=500")).await;
+        let r = m.export(admin, TALLY_PATHS[0], &query).await;
+        let disposition = r.headers()["content-disposition"].to_str().unwrap().to_string();
+        assert!(disposition.contains(&format!("tallies_{group_by}_")), "{disposition}");
+        let rows = csv_records(r).await;
+        let items = api["items"].as_array().unwrap();
+        assert_eq!(rows.len(), items.len(), "{group_by}");
+        assert!(!rows.is_empty());
+        for (row, item) in rows.iter().zip(items) {
+            assert_eq!(row["key"], item["key"].as_str().unwrap(), "{group_by}: the same groups in the same order");
+            assert_eq!(row["name"], escaped(item["name"].as_str().unwrap()));
+            for field in ["amount_fen", "qty", "orders", "buyers"] {
+                assert_eq!(row[field], item[field].to_string(), "{group_by}: {field}");
+            }
+        }
+    }
+    let by_product = csv_records(
+        m.export(admin, TALLY_PATHS[0], &format!("group_by=product&producer={}&{}", m.formula.org, around_today()))
+            .await,
+    )
+    .await;
+    let figures: Vec<(&str, &str, &str)> =
+        by_product.iter().map(|r| (r["name"].as_str(), r["amount_fen"].as_str(), r["qty"].as_str())).collect();
+    assert_eq!(figures, [("'+1", "2500", "1"), ("'@SUM(1)", "700", "1")], "filtered, net of the refund");
+
+    let (sheet, rows) =
+        xlsx_rows(m.export(admin, TALLY_PATHS[1], &format!("group_by=producer&{}", around_today())).await).await;
+    assert_eq!(sheet, "tallies");
+    assert_eq!(rows[0], ["key", "name", "amount_fen", "qty", "orders", "buyers"].map(|h| Data::String(h.into())));
+    assert_eq!(rows[1][0], Data::String(m.plain.org.to_string()), "the larger amount first");
+    assert_eq!(rows[1][2..], [4000.0, 4.0, 2.0, 1.0].map(Data::Float), "numbers as numbers");
 }
 
 #[tokio::test]
@@ -326,6 +407,52 @@ async fn formula_looking_names_come_out_escaped_in_csv_and_xlsx() {
     .unwrap();
     let formulas = workbook.worksheet_formula("ledger").unwrap();
     assert!(formulas.used_cells().next().is_none(), "no cell holds a formula");
+
+    for (group_by, names) in [
+        ("producer", vec![format!("'{FORMULA_PRODUCER}"), "静宁县苹果专业合作社".to_string()]),
+        ("product", vec!["'+1".to_string(), "'@SUM(1)".to_string(), "静宁苹果".to_string()]),
+    ] {
+        let query = format!("group_by={group_by}&{}", around_today());
+        let csv = csv_records(m.export(admin, TALLY_PATHS[0], &query).await).await;
+        let mut shown: Vec<String> = csv.iter().map(|r| r["name"].clone()).collect();
+        shown.sort();
+        let mut expected = names.clone();
+        expected.sort();
+        assert_eq!(shown, expected, "{group_by} in CSV");
+        let (_, rows) = xlsx_rows(m.export(admin, TALLY_PATHS[1], &query).await).await;
+        let mut shown: Vec<String> = rows[1..].iter().map(|r| r[1].to_string()).collect();
+        shown.sort();
+        assert_eq!(shown, expected, "{group_by} in XLSX");
+    }
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_four_exports() {
+    let app = TestApp::spawn().await;
+    let doc: Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    for path in TALLY_PATHS.iter().chain(&LEDGER_PATHS) {
+        let get = &doc["paths"][*path]["get"];
+        assert!(get.is_object(), "{path} is not documented");
+        let params: Vec<(&str, &str)> = get["parameters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["name"].as_str().unwrap(), p["in"].as_str().unwrap()))
+            .collect();
+        for name in ["from", "to", "group_by"] {
+            assert!(params.contains(&(name, "query")), "{path}: {params:?}");
+        }
+        assert_eq!(params.contains(&("county", "query")), path.contains("tallies"), "{path}: {params:?}");
+        let media = if path.ends_with(".csv") {
+            "text/csv; charset=utf-8"
+        } else {
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+        };
+        assert!(get["responses"]["200"]["content"][media].is_object(), "{path}: {}", get["responses"]["200"]);
+        for status in ["401", "403", "422"] {
+            assert!(get["responses"][status].is_object(), "{path} {status}");
+        }
+    }
 }
 
 // ---- the audit log ----------------------------------------------------------------------------
@@ -335,24 +462,48 @@ async fn every_export_appends_an_audit_entry_naming_who_exported_what() {
     let app = TestApp::spawn().await;
     let auditor = app.staff(AccountRole::Auditor).await;
     let query = "from=2026-01-01&to=2026-03-31&group_by=county";
+    let filters = "&county=620826&buyer_kind=enterprise";
     for path in LEDGER_PATHS {
         let r = app.as_(&auditor).get(&format!("{path}?{query}")).await;
         assert_eq!(r.status(), 200);
     }
+    for path in TALLY_PATHS {
+        let r = app.as_(&auditor).get(&format!("{path}?{query}{filters}")).await;
+        assert_eq!(r.status(), 200);
+    }
     let entries = audit_entries(&app).await;
-    assert_eq!(entries.len(), 2);
-    for ((action, kind, target, actor, detail), (expected, file)) in entries.iter().zip([
-        ("export.ledger_csv", "ledger_2026-01-01_2026-03-31.csv"),
-        ("export.ledger_xlsx", "ledger_2026-01-01_2026-03-31.xlsx"),
+    assert_eq!(entries.len(), 4);
+    let range = json!({"from": "2026-01-01", "to": "2026-03-31", "group_by": "county"});
+    let with = |filters: Value| {
+        let mut detail = range.clone();
+        detail["filters"] = filters;
+        detail
+    };
+    for ((action, kind, target, actor, detail), (expected, file, expected_detail)) in entries.iter().zip([
+        ("export.ledger_csv", "ledger_2026-01-01_2026-03-31.csv", with(json!({}))),
+        ("export.ledger_xlsx", "ledger_2026-01-01_2026-03-31.xlsx", with(json!({}))),
+        (
+            "export.tallies_csv",
+            "tallies_county_2026-01-01_2026-03-31.csv",
+            with(json!({"county": 620826, "buyer_kind": "enterprise"})),
+        ),
+        (
+            "export.tallies_xlsx",
+            "tallies_county_2026-01-01_2026-03-31.xlsx",
+            with(json!({"county": 620826, "buyer_kind": "enterprise"})),
+        ),
     ]) {
         assert_eq!(action, expected);
         assert_eq!(kind, "export");
         assert_eq!(target, file);
         assert_eq!(*actor, Some(auditor.id));
-        assert_eq!(detail, &json!({"from": "2026-01-01", "to": "2026-03-31", "group_by": "county", "filters": {}}));
+        assert_eq!(detail, &expected_detail, "{action}");
     }
-    let role: String = sqlx::query_scalar("select actor_role from audit_log limit 1").fetch_one(&app.db).await.unwrap();
-    assert_eq!(role, "auditor");
+    let roles: Vec<String> = sqlx::query_scalar("select actor_role from audit_log where action like 'export.%'")
+        .fetch_all(&app.db)
+        .await
+        .unwrap();
+    assert!(roles.iter().all(|r| r == "auditor"), "{roles:?}");
 }
 
 // ---- memory -----------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 
 mod accounts;
 mod admin;
+mod audit;
 mod catalog;
 mod cli;
 mod exports;
@@ -27,3 +28,4 @@ mod regions;
 mod sessions;
 mod statements;
 mod stripe;
+mod tallies;

@@ -60,17 +60,17 @@ impl Respond for FakeStripe {
 
 /// A market with a fake Stripe: an admin, a producer with two products, a consumer and an
 /// enterprise buyer.
-struct Shop {
-    app: TestApp,
+pub(crate) struct Shop {
+    pub(crate) app: TestApp,
     stripe: MockServer,
-    producer: Owner,
-    apples: Uuid,
-    pears: Uuid,
-    consumer: User,
-    enterprise: Owner,
+    pub(crate) producer: Owner,
+    pub(crate) apples: Uuid,
+    pub(crate) pears: Uuid,
+    pub(crate) consumer: User,
+    pub(crate) enterprise: Owner,
 }
 
-async fn shop() -> Shop {
+pub(crate) async fn shop() -> Shop {
     shop_with(FakeStripe { refund_status: "succeeded" }).await
 }
 
@@ -98,7 +98,7 @@ async fn shop_on(stripe: MockServer) -> Shop {
 
 impl Shop {
     /// Starts a payment with a fresh idempotency key.
-    async fn start(&self, who: &impl Actor, order: Uuid, method: &str) -> reqwest::Response {
+    pub(crate) async fn start(&self, who: &impl Actor, order: Uuid, method: &str) -> reqwest::Response {
         who.client()
             .post(self.app.url(&format!("/api/v1/orders/{order}/payments")))
             .header("idempotency-key", Uuid::now_v7().to_string())
@@ -109,7 +109,7 @@ impl Shop {
     }
 
     /// Starts a card payment and returns the PaymentIntent id.
-    async fn card_intent(&self, who: &impl Actor, order: Uuid) -> String {
+    pub(crate) async fn card_intent(&self, who: &impl Actor, order: Uuid) -> String {
         let r = self.start(who, order, "stripe").await;
         assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
         let reply: Value = r.json().await.unwrap();
@@ -117,7 +117,7 @@ impl Shop {
     }
 
     /// Sends a signed event to the webhook.
-    async fn deliver(&self, body: &str) -> reqwest::Response {
+    pub(crate) async fn deliver(&self, body: &str) -> reqwest::Response {
         let header = Webhook::generate_test_header(body, WEBHOOK_SECRET, None);
         self.deliver_signed(body, &header).await
     }
@@ -134,14 +134,14 @@ impl Shop {
     }
 
     /// A card payment of `order` that succeeds: the PaymentIntent, then its signed event.
-    async fn pay_by_card(&self, who: &impl Actor, order: Uuid, amount: i64) -> String {
+    pub(crate) async fn pay_by_card(&self, who: &impl Actor, order: Uuid, amount: i64) -> String {
         let intent = self.card_intent(who, order).await;
         let r = self.deliver(&succeeded(&intent, amount, "cny")).await;
         assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
         intent
     }
 
-    async fn order(&self, who: &impl Actor, lines: &[(Uuid, i64)]) -> Order {
+    pub(crate) async fn order(&self, who: &impl Actor, lines: &[(Uuid, i64)]) -> Order {
         self.app.as_(who).place_order(lines).await
     }
 
@@ -149,7 +149,7 @@ impl Shop {
         parse(self.app.as_(who).get_order(id).await).await
     }
 
-    async fn refund(&self, who: &impl Actor, path: &str, body: &Value) -> reqwest::Response {
+    pub(crate) async fn refund(&self, who: &impl Actor, path: &str, body: &Value) -> reqwest::Response {
         who.client()
             .post(self.app.url(path))
             .header("idempotency-key", Uuid::now_v7().to_string())
