@@ -542,30 +542,37 @@ fn xlsx_body<R: Record>(sheet: &'static str, batches: impl Stream<Item = Result<
     body_of(futures_util::stream::once(file).try_flatten())
 }
 
-/// Hands the batches to the workbook's thread; stops early when that thread has stopped (its
-/// result says why). Dropping `tx` at the end tells it that the rows are done.
-async fn feed<R>(batches: impl Stream<Item = Result<Vec<R>>>, tx: mpsc::Sender<Vec<R>>) -> Result<()> {
+/// Hands the batches to the workbook's thread, then `None`: the rows are done. Stops early when
+/// that thread has stopped (its result says why). Without the `None` (an error here, or the
+/// client gone and this future dropped) the thread gives up instead of zipping a partial file.
+async fn feed<R>(batches: impl Stream<Item = Result<Vec<R>>>, tx: mpsc::Sender<Option<Vec<R>>>) -> Result<()> {
     let mut batches = std::pin::pin!(batches);
     while let Some(batch) = batches.next().await {
-        if tx.send(batch?).await.is_err() {
-            break;
+        if tx.send(Some(batch?)).await.is_err() {
+            return Ok(());
         }
     }
+    let _ = tx.send(None).await;
     Ok(())
 }
 
 /// Writes the rows it receives into a constant-memory workbook, `rows_per_sheet` rows to a
-/// worksheet, and zips it into an anonymous temporary file, rewound for reading.
+/// worksheet, and, once told the rows are done (`None`), zips it into an anonymous temporary
+/// file, rewound for reading.
 fn write_workbook<R: Record>(
     sheet: &str,
-    mut batches: mpsc::Receiver<Vec<R>>,
+    mut batches: mpsc::Receiver<Option<Vec<R>>>,
     rows_per_sheet: u32,
 ) -> anyhow::Result<std::fs::File> {
     let mut workbook = Workbook::new();
     let mut sheets = 1;
     add_sheet::<R>(&mut workbook, sheet.to_string())?;
     let mut written = 0;
-    while let Some(batch) = batches.blocking_recv() {
+    loop {
+        let Some(message) = batches.blocking_recv() else {
+            anyhow::bail!("the rows stopped before their end: the export was abandoned");
+        };
+        let Some(batch) = message else { break };
         for record in &batch {
             if written == rows_per_sheet {
                 sheets += 1;
@@ -696,7 +703,8 @@ mod tests {
     #[test]
     fn a_workbook_goes_on_in_a_new_worksheet_with_its_header_when_one_is_full() {
         let (tx, rx) = mpsc::channel(4);
-        tx.try_send((0..5).map(|i| Pair(i, "x")).collect()).unwrap();
+        tx.try_send(Some((0..5).map(|i| Pair(i, "x")).collect())).unwrap();
+        tx.try_send(None).unwrap();
         drop(tx);
         let file = write_workbook::<Pair>("rows", rx, 2).unwrap();
         let mut workbook: calamine::Xlsx<_> = calamine::open_workbook_from_rs(std::io::BufReader::new(file)).unwrap();
@@ -705,5 +713,14 @@ mod tests {
         let last = workbook.worksheet_range("rows 3").unwrap();
         assert_eq!(last.get_value((0, 0)), Some(&calamine::Data::String("n".into())));
         assert_eq!(last.get_value((1, 0)), Some(&calamine::Data::Float(4.0)));
+    }
+
+    #[test]
+    fn rows_that_stop_before_their_end_make_no_workbook() {
+        let (tx, rx) = mpsc::channel(4);
+        tx.try_send(Some(vec![Pair(1, "x")])).unwrap();
+        drop(tx);
+        let error = write_workbook::<Pair>("rows", rx, 10).unwrap_err();
+        assert!(error.to_string().contains("abandoned"), "{error}");
     }
 }
