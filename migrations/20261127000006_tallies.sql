@@ -88,15 +88,22 @@ create table assistance_certificates (
 
 create index assistance_certificates_enterprise_idx on assistance_certificates (enterprise_id, year, issued_at);
 
--- Ledger rows appended before this migration, folded the same way (refunds on their payment's day).
+-- What the facts must equal: the ledger folded by order line, refunds on their payment's day.
+-- Reconciliation compares the facts with it, and a rebuild (and this migration) fills them from it.
+create view ledger_folded as
+select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+       enterprise_id, district_adcode,
+       (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date as day,
+       sum(amount_fen)::bigint as amount_fen, sum(qty)::bigint as qty
+from assistance_ledger
+group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
+         enterprise_id, district_adcode;
+
+-- Ledger rows appended before this migration.
 insert into tally_facts (
     order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
     enterprise_id, district_adcode, day, amount_fen, qty
 )
 select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
-       enterprise_id, district_adcode,
-       (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date,
-       sum(amount_fen), sum(qty)
-from assistance_ledger
-group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id, buyer_kind,
-         enterprise_id, district_adcode;
+       enterprise_id, district_adcode, day, amount_fen, qty
+from ledger_folded;

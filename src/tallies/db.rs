@@ -171,24 +171,12 @@ pub async fn fact_differences(
     sqlx::query_as!(
         TallyDifference,
         r#"
-        with folded as (
-            select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode,
-                   buyer_id, buyer_kind, enterprise_id, district_adcode,
-                   (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date as day,
-                   sum(amount_fen)::bigint as amount_fen, sum(qty)::bigint as qty
-            from assistance_ledger
-            group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode,
-                     buyer_id, buyer_kind, enterprise_id, district_adcode
-        ),
-        facts as (
-            select * from tally_facts
-        )
         select coalesce(f.order_id, l.order_id) as "order_id!", coalesce(f.product_id, l.product_id) as "product_id!",
                f.amount_fen as "tally_amount_fen?", l.amount_fen as "ledger_amount_fen?",
                f.qty as "tally_qty?", l.qty as "ledger_qty?",
                f.day as "tally_day?", l.day as "ledger_day?"
-        from facts f
-        full join folded l on l.order_id = f.order_id and l.product_id = f.product_id
+        from tally_facts f
+        full join ledger_folded l on l.order_id = f.order_id and l.product_id = f.product_id
         where (f.order_id is null or l.order_id is null
                or (f.amount_fen, f.qty, f.day, f.producer_id, f.origin_adcode, f.category_id, f.prefecture_adcode,
                    f.buyer_id, f.buyer_kind)
@@ -223,12 +211,8 @@ pub async fn rebuild_facts(tx: &mut sqlx::PgConnection) -> sqlx::Result<u64> {
             buyer_kind, enterprise_id, district_adcode, day, amount_fen, qty
         )
         select order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id,
-               buyer_kind, enterprise_id, district_adcode,
-               (coalesce(min(paid_at) filter (where refund_id is null), min(paid_at)) at time zone 'Asia/Shanghai')::date,
-               sum(amount_fen), sum(qty)
-        from assistance_ledger
-        group by order_id, product_id, producer_id, origin_adcode, category_id, prefecture_adcode, buyer_id,
-                 buyer_kind, enterprise_id, district_adcode
+               buyer_kind, enterprise_id, district_adcode, day, amount_fen, qty
+        from ledger_folded
         "#,
     )
     .execute(&mut *tx)
