@@ -16,7 +16,7 @@ cargo clippy --all-targets --locked -- -D warnings
 # carry a UUIDv7, so only those older than an hour, never a concurrent run's).
 if command -v psql >/dev/null 2>&1; then
   psql "$DATABASE_URL" -qAt -c "
-    select format('drop database if exists %I', datname) from pg_database
+    select format('drop database if exists %I;', datname) from pg_database
     where datname like 'tonggan\_test\_%'
       and ('x' || substr(datname, 14, 12))::bit(48)::bigint < (extract(epoch from now()) * 1000 - 3600000)" \
     | psql "$DATABASE_URL" -q >/dev/null || true
