@@ -4,10 +4,15 @@
 # measured in the same run (GET /livez on the same server), so figures from different machines
 # and days compare. Prints a table and writes it as JSON under bench/results/.
 #
-#   BENCH_PRODUCTS (100000)  BENCH_SECONDS (15)  BENCH_WARMUP (3)  BENCH_CONNECTIONS (64)
+# The tally scenarios run on BENCH_LEDGER paid order lines of seeded history (`tonggan seed
+# --ledger`); seeding them and a full `tonggan reconcile` are timed too.
+#
+#   BENCH_PRODUCTS (100000)  BENCH_LEDGER (1000000)  BENCH_SECONDS (15)  BENCH_WARMUP (3)
+#   BENCH_CONNECTIONS (64)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 products=${BENCH_PRODUCTS:-100000}
+ledger=${BENCH_LEDGER:-1000000}
 seconds=${BENCH_SECONDS:-15}
 warmup=${BENCH_WARMUP:-3}
 connections=${BENCH_CONNECTIONS:-64}
@@ -34,6 +39,13 @@ $bin migrate >/dev/null
 seed_started=$(date +%s%N)
 $bin seed --demo --products "$products" >/dev/null
 seed_secs=$(( ($(date +%s%N) - seed_started) / 1000000 ))e-3
+ledger_started=$(date +%s%N)
+$bin seed --ledger "$ledger" >&2
+ledger_secs=$(( ($(date +%s%N) - ledger_started) / 1000000 ))e-3
+reconcile_started=$(date +%s%N)
+$bin reconcile >/dev/null
+reconcile_secs=$(( ($(date +%s%N) - reconcile_started) / 1000000 ))e-3
+echo "bench: $ledger ledger lines seeded in $ledger_secs s, reconciled in $reconcile_secs s" >&2
 
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -63,11 +75,12 @@ measure() { # name url wrk-args...: warm up, measure, append a row to $results
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$p50" "$p99" "$errors" >> "$results"
   echo "bench: $name $rps req/s" >&2
 }
-run() { # name url [paths-file]
-  local name=$1 url=$2 paths=${3:-}
+run() { # name url [paths-file | wrk-args...]
+  local name=$1 url=$2
+  shift 2
   local args=(-t2 -c"$connections" --latency)
-  if [ -n "$paths" ]; then args+=(-s bench/random_path.lua); export WRK_PATHS=$paths; fi
-  measure "$name" "$url" "${args[@]}"
+  if [ $# -eq 1 ]; then args+=(-s bench/random_path.lua); export WRK_PATHS=$1; shift; fi
+  measure "$name" "$url" "${args[@]}" "$@"
 }
 
 base=http://127.0.0.1:$port
@@ -78,6 +91,18 @@ run keyword_search "$base/api/v1/products?q=$q"
 run product_detail "$base" "$work/products.txt"
 run price_board "$base/api/v1/price-board?category=5"
 run product_detail_uncached "http://127.0.0.1:$nocache_port" "$work/products.txt"
+
+# ---- tallies over the seeded ledger, read as an admin ----------------------------------------
+admin_cookie=$(curl -fsS -c - -o /dev/null -H 'content-type: application/json' \
+  -d '{"email":"admin@demo.tonggan.cn","password":"tonggan-demo-2026"}' "$base/api/v1/auth/login" \
+  | awk '$6 == "tonggan_session" {print "tonggan_session=" $7}')
+year=$(TZ=Asia/Shanghai date +%Y)
+county_year="/api/v1/admin/tallies?group_by=county&from=$year-01-01&to=$year-12-31&limit=500"
+run tallies_summary "$base/api/v1/admin/tallies/summary" -H "Cookie: $admin_cookie"
+run tallies_county_year "$base$county_year" -H "Cookie: $admin_cookie"
+# The same tally computed afresh on every request (the server without the read cache): what a
+# reader pays right after a payment retired the cached figures.
+run tallies_county_year_uncached "http://127.0.0.1:$nocache_port$county_year" -H "Cookie: $admin_cookie"
 
 # ---- order placement vs pgbench, both at 16 concurrent clients ------------------------------
 order_clients=${BENCH_ORDER_CLIENTS:-16}
@@ -167,9 +192,9 @@ echo "bench: pgbench tpcb-like $pg_tps tps" >&2
 psql "$admin_url" -qc "drop database if exists tonggan_pgbench"
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-python3 - "$results" "$stamp" "$products" "$seed_secs" "$connections" "$seconds" <<'PY'
+python3 - "$results" "$stamp" "$products" "$seed_secs" "$connections" "$seconds" "$ledger" "$ledger_secs" "$reconcile_secs" <<'PY'
 import json, sys
-rows_path, stamp, products, seed_secs, connections, seconds = sys.argv[1:]
+rows_path, stamp, products, seed_secs, connections, seconds, ledger, ledger_secs, reconcile_secs = sys.argv[1:]
 def ms(v):
     v = v.strip()
     for unit, f in (("us", 0.001), ("ms", 1.0), ("s", 1000.0)):
@@ -197,12 +222,14 @@ if "stripe_webhook_paid" in by_name and "place_order_3_lines" in by_name:
     hook = by_name["stripe_webhook_paid"]
     hook["baseline"] = "place_order_3_lines"
     hook["ratio"] = round(hook["rps"] / by_name["place_order_3_lines"]["rps"], 3)
-print(f"\nproducts={products} seeded in {float(seed_secs):.1f} s; {connections} connections, {seconds} s per scenario; baseline: livez\n")
+print(f"\nproducts={products} seeded in {float(seed_secs):.1f} s; ledger={ledger} lines seeded in {float(ledger_secs):.1f} s, "
+      f"reconciled in {float(reconcile_secs):.1f} s; {connections} connections, {seconds} s per scenario; baseline: livez\n")
 print(f"{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>8}  baseline")
 for r in rows:
     p99 = "-" if r["p99_ms"] is None else f"{r['p99_ms']:.2f}"
     print(f"{r['scenario']:<28}{r['rps']:>10.0f}{r['p50_ms']:>9.2f}{p99:>9}{r['errors']:>8}{r['ratio']:>8.3f}  {r['baseline']}")
-out = {"when": stamp, "products": int(products), "seed_seconds": float(seed_secs), "connections": int(connections),
+out = {"when": stamp, "products": int(products), "seed_seconds": float(seed_secs), "ledger_lines": int(ledger),
+       "ledger_seed_seconds": float(ledger_secs), "reconcile_seconds": float(reconcile_secs), "connections": int(connections),
        "seconds": int(seconds), "scenarios": rows}
 with open(f"bench/results/{stamp}.json", "w", encoding="utf-8") as f:
     json.dump(out, f, ensure_ascii=False, indent=2)

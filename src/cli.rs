@@ -35,14 +35,20 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
-    /// Fill the database with demo data (real Gansu counties and Tianjin districts).
+    /// Fill the database with demo data (real Gansu counties and Tianjin districts), and/or add
+    /// paid order history to it for benchmarks. Refused in production.
+    #[command(group(clap::ArgGroup::new("what").required(true).multiple(true).args(["demo", "ledger"])))]
     Seed {
-        /// Required: the demo data set (the only kind there is).
+        /// The demo data set: staff, consumers, enterprises, producers and products.
         #[arg(long)]
         demo: bool,
-        /// How many products to create.
-        #[arg(long, default_value_t = 2000)]
+        /// How many products the demo creates.
+        #[arg(long, default_value_t = 2000, requires = "demo")]
         products: usize,
+        /// Add this many paid order lines (ledger rows), with the orders, payments, refunds and
+        /// new buyers they imply, to a database holding the demo data.
+        #[arg(long)]
+        ledger: Option<usize>,
     },
     /// Check, fen-exactly, that tallies equal the ledger, the ledger equals paid order lines
     /// minus refunds, and paid orders equal the money recorded; exits 1 when anything differs.
@@ -88,7 +94,13 @@ enum StaffRole {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let (environment, settings) = Settings::load(&cli.config_dir)?;
+    let environment = crate::config::Environment::from_env()?;
+    // Before the settings, so that nothing about them can let a demo seed through.
+    anyhow::ensure!(
+        !(environment == crate::config::Environment::Production && matches!(cli.command, Command::Seed { .. })),
+        "seeding is refused in production: it writes accounts with a published password"
+    );
+    let settings = Settings::load_for(&cli.config_dir, environment)?;
     telemetry::init_tracing(&settings.telemetry);
     match cli.command {
         Command::Serve => serve(environment, settings).await,
@@ -97,10 +109,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Seed { demo, products } => {
-            anyhow::ensure!(demo, "say --demo: seeding writes demo accounts and products");
-            seed(&settings, products).await
-        }
+        Command::Seed { demo, products, ledger } => seed(&settings, demo.then_some(products), ledger).await,
         Command::Reconcile { from, to, rebuild } => reconcile(&settings, from, to, rebuild).await,
         Command::Admin { command: AdminCommand::Create { email, role, name } } => {
             create_staff(&settings, &email, role, name.as_deref()).await
@@ -118,20 +127,38 @@ async fn serve(environment: crate::config::Environment, settings: Settings) -> a
     startup::serve(listener, state).await
 }
 
-async fn seed(settings: &Settings, products: usize) -> anyhow::Result<()> {
+/// `seed`: the demo (when `products` is given) and then, when asked, `ledger` rows on top.
+async fn seed(settings: &Settings, products: Option<usize>, ledger: Option<usize>) -> anyhow::Result<()> {
     let pool = state::db_pool(settings)?;
     let hasher = PasswordHasher::new(&settings.password)?;
-    let started = std::time::Instant::now();
-    if crate::seed::demo(&pool, &hasher, products).await? {
+    if let Some(products) = products {
+        let started = std::time::Instant::now();
+        if crate::seed::demo(&pool, &hasher, products).await? {
+            println!(
+                "seeded {products} products in {:.1} s; sign in as {} / {} (admin), {} (auditor), producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn",
+                started.elapsed().as_secs_f64(),
+                crate::seed::DEMO_ADMIN,
+                crate::seed::DEMO_PASSWORD,
+                crate::seed::DEMO_AUDITOR,
+            );
+        } else if ledger.is_none() {
+            println!("the database already holds the demo data; nothing changed");
+        }
+    }
+    if let Some(lines) = ledger {
+        let started = std::time::Instant::now();
+        let seeded = crate::seed::ledger(&pool, &hasher, lines).await?;
+        // Servers already running must not go on serving tallies cached before the new history.
+        AppState::build(settings.clone())?.catalog_cache.bump_after_commit().await;
         println!(
-            "seeded {products} products in {:.1} s; sign in as {} / {} (admin), {} (auditor), producer0@demo.tonggan.cn, enterprise0@demo.tonggan.cn, consumer0@demo.tonggan.cn",
+            "seeded {} ledger lines ({} orders, {} refunds; {} consumers and {} enterprises added) in {:.1} s",
+            seeded.lines,
+            seeded.orders,
+            seeded.refunds,
+            seeded.consumers_added,
+            seeded.enterprises_added,
             started.elapsed().as_secs_f64(),
-            crate::seed::DEMO_ADMIN,
-            crate::seed::DEMO_PASSWORD,
-            crate::seed::DEMO_AUDITOR,
         );
-    } else {
-        println!("the database already holds the demo data; nothing changed");
     }
     Ok(())
 }

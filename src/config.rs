@@ -193,12 +193,18 @@ pub enum LogFormat {
     Json,
 }
 
+impl Environment {
+    /// The environment `APP_ENVIRONMENT` names (default `local`).
+    pub fn from_env() -> anyhow::Result<Environment> {
+        std::env::var("APP_ENVIRONMENT").unwrap_or_else(|_| "local".into()).try_into()
+    }
+}
+
 impl Settings {
     /// Reads the layered configuration from `config_dir` for the environment named by
     /// `APP_ENVIRONMENT` (default `local`), then checks it.
     pub fn load(config_dir: &Path) -> anyhow::Result<(Environment, Settings)> {
-        let environment: Environment =
-            std::env::var("APP_ENVIRONMENT").unwrap_or_else(|_| "local".into()).try_into()?;
+        let environment = Environment::from_env()?;
         Ok((environment, Self::load_for(config_dir, environment)?))
     }
 

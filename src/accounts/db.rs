@@ -373,3 +373,68 @@ pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<
         sqlx::query!(r#"select id, legal_name from organizations where id = any($1)"#, ids).fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.legal_name)).collect())
 }
+
+/// Consumer accounts in one statement (the ledger seed's shoppers), all with one password hash.
+#[tracing::instrument(skip_all, fields(rows = emails.len()))]
+pub async fn bulk_insert_consumers(
+    db: impl PgExecutor<'_>,
+    emails: &[String],
+    names: &[String],
+    password_hash: &str,
+) -> sqlx::Result<u64> {
+    let ids: Vec<Uuid> = emails.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query!(
+        r#"
+        insert into accounts (id, email, password_hash, display_name, role)
+        select id, email, $4, name, 'consumer' from unnest($1::uuid[], $2::text[], $3::text[]) as t(id, email, name)
+        "#,
+        &ids,
+        emails,
+        names,
+        password_hash,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}
+
+/// Active consumer accounts, oldest first: who the ledger seed's consumer orders are from.
+#[tracing::instrument(skip_all)]
+pub async fn consumer_ids(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(r#"select id from accounts where role = 'consumer' and status = 'active' order by id"#)
+        .fetch_all(db)
+        .await
+}
+
+/// A verified enterprise that can buy: its owner places the seeded orders, and its district is
+/// what the ledger snapshots.
+#[derive(Debug, Clone)]
+pub struct EnterpriseBuyer {
+    pub organization_id: Uuid,
+    pub owner_id: Uuid,
+    pub district_adcode: i32,
+}
+
+/// Verified enterprises with their owners, oldest first.
+#[tracing::instrument(skip_all)]
+pub async fn enterprise_buyers(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<EnterpriseBuyer>> {
+    sqlx::query_as!(
+        EnterpriseBuyer,
+        r#"
+        select o.id as organization_id, m.account_id as owner_id, o.region_adcode as district_adcode
+        from organizations o join memberships m on m.organization_id = o.id and m.role = 'owner'
+        where o.kind = 'enterprise' and o.status = 'verified'
+        order by o.id
+        "#
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// The first admin account, who the seeded bank transfers and refunds are attributed to.
+#[tracing::instrument(skip_all)]
+pub async fn first_admin(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar!(r#"select id from accounts where role = 'admin' and status = 'active' order by id limit 1"#)
+        .fetch_optional(db)
+        .await
+}

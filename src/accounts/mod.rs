@@ -91,7 +91,11 @@ pub async fn email_registered(db: impl PgExecutor<'_>, email: &str) -> sqlx::Res
     Ok(db::find_credentials_by_email(db, email).await?.is_some())
 }
 
-/// Direct writes for the demo seed, which builds verified organizations without the forms.
+/// Direct writes (and the buyers they make) for the demo and ledger seeds, which build verified
+/// organizations without the forms.
 pub mod seeding {
-    pub use super::db::{insert_account, insert_membership, insert_organization, set_organization_status};
+    pub use super::db::{
+        EnterpriseBuyer, bulk_insert_consumers, consumer_ids, enterprise_buyers, first_admin, insert_account,
+        insert_membership, insert_organization, set_organization_status,
+    };
 }

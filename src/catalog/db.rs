@@ -865,3 +865,28 @@ pub async fn product_titles(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Resu
     let rows = sqlx::query!(r#"select id, title from products where id = any($1)"#, ids).fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.title)).collect())
 }
+
+/// A listed product as the ledger seed sells it: at its retail price, from its producer.
+#[derive(Debug, Clone)]
+pub struct SeedProduct {
+    pub id: Uuid,
+    pub producer_id: Uuid,
+    pub title: String,
+    pub retail_price_fen: i64,
+    pub origin_adcode: i32,
+    pub category_id: i32,
+}
+
+/// Every listed product of an active producer, in id order.
+#[tracing::instrument(skip_all)]
+pub async fn seed_products(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SeedProduct>> {
+    sqlx::query_as!(
+        SeedProduct,
+        r#"
+        select id, producer_id, title, retail_price_fen, origin_adcode, category_id
+        from products where status = 'listed' and producer_active order by id
+        "#
+    )
+    .fetch_all(db)
+    .await
+}

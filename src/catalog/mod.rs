@@ -50,9 +50,12 @@ pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, act
 
 pub use db::Orderable;
 
-/// Bulk loaders for the demo seed: thousands of products and their price history per statement.
+/// Bulk loaders for the demo seed: thousands of products and their price history per statement;
+/// and what the ledger seed sells.
 pub mod seeding {
-    pub use super::db::{PriceChangeBatch, ProductBatch, bulk_insert_price_changes, bulk_insert_products};
+    pub use super::db::{
+        PriceChangeBatch, ProductBatch, SeedProduct, bulk_insert_price_changes, bulk_insert_products, seed_products,
+    };
 }
 
 /// Products for a basket, locked in id order until the transaction ends.

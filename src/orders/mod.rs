@@ -12,6 +12,7 @@ pub mod model;
 mod payment;
 mod read;
 mod routes;
+pub mod seeding;
 
 use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};

@@ -9,6 +9,7 @@ pub mod model;
 pub mod reconcile;
 mod refunds;
 mod routes;
+pub mod seeding;
 mod settle;
 mod start;
 mod webhook;

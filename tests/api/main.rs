@@ -25,6 +25,7 @@ mod orders;
 mod organizations;
 mod payments;
 mod regions;
+mod seed;
 mod sessions;
 mod statements;
 mod stripe;

@@ -339,7 +339,7 @@ pub async fn demo(pool: &PgPool, hasher: &PasswordHasher, products: usize) -> an
     Ok(true)
 }
 
-type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
+pub(super) type Tx<'a> = sqlx::Transaction<'a, sqlx::Postgres>;
 
 /// The demo admin and auditor, and 50 consumers.
 async fn people(tx: &mut Tx<'_>, hash: &str) -> anyhow::Result<()> {
@@ -359,15 +359,30 @@ async fn people(tx: &mut Tx<'_>, hash: &str) -> anyhow::Result<()> {
 
 /// Enterprises: canteens, hospitals, companies of Tianjin buying assistance products.
 async fn enterprises(tx: &mut Tx<'_>, rng: &mut StdRng, hash: &str, districts: &[(i32, String)]) -> anyhow::Result<()> {
-    let kinds = ["食堂管理有限公司", "人民医院", "机关事务服务中心", "电力有限公司", "商贸集团", "中学"];
     for i in 0..30 {
-        let (adcode, district) = &districts[i % districts.len()];
-        let name = format!("天津市{district}{}{}", kinds[i % kinds.len()], i + 1);
-        let org = organization(rng, OrgKind::Enterprise, &name, *adcode, None);
-        let org = accounts_db::insert_organization(&mut **tx, &org.as_new()).await?;
-        owner(tx, hash, org.id, &format!("enterprise{i}@demo.tonggan.cn"), OrgKind::Enterprise).await?;
-        accounts_db::set_organization_status(tx, org.id, OrgStatus::Verified, None).await?;
+        enterprise(tx, rng, hash, districts, i, "", &format!("enterprise{i}@demo.tonggan.cn")).await?;
     }
+    Ok(())
+}
+
+/// The `i`th verified enterprise (its name carries `tag`, so that later seeds do not repeat
+/// names), owned by `email`.
+pub(super) async fn enterprise(
+    tx: &mut Tx<'_>,
+    rng: &mut StdRng,
+    hash: &str,
+    districts: &[(i32, String)],
+    i: usize,
+    tag: &str,
+    email: &str,
+) -> anyhow::Result<()> {
+    let kinds = ["食堂管理有限公司", "人民医院", "机关事务服务中心", "电力有限公司", "商贸集团", "中学"];
+    let (adcode, district) = &districts[i % districts.len()];
+    let name = format!("天津市{district}{}{tag}{}", kinds[i % kinds.len()], i + 1);
+    let org = organization(rng, OrgKind::Enterprise, &name, *adcode, None);
+    let org = accounts_db::insert_organization(&mut **tx, &org.as_new()).await?;
+    owner(tx, hash, org.id, email, OrgKind::Enterprise).await?;
+    accounts_db::set_organization_status(tx, org.id, OrgStatus::Verified, None).await?;
     Ok(())
 }
 

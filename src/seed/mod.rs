@@ -1,0 +1,8 @@
+//! Seeding: the demo (`tonggan seed --demo`) and paid order history on top of it for
+//! benchmarks (`tonggan seed --ledger M`).
+
+mod demo;
+mod ledger;
+
+pub use demo::{DEMO_ADMIN, DEMO_AUDITOR, DEMO_PASSWORD, demo};
+pub use ledger::{LedgerSeeded, ledger};
