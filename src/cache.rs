@@ -1,8 +1,11 @@
-//! The public catalog cache in Redis.
+//! Read caches in Redis, each with its own generation: the public catalog's (`catalog`, retired by
+//! every catalog write, an order taking stock included) and the tallies' (`ledger`, retired only
+//! when money moves: a payment or a completed refund, which retire both). A separate generation
+//! keeps the tallies cached through the many catalog writes between two payments.
 //!
-//! Each public read is kept under `{prefix}catalog:entry:{what}` as `generation`, `etag` and the
-//! rendered body. Every write that changes what a public read returns bumps the generation
-//! (`INCR {prefix}catalog:gen`) before and after its transaction commits; an entry filed under
+//! Each read is kept under `{prefix}{name}:entry:{what}` as `generation`, `etag` and the
+//! rendered body. Every write that changes what a read returns bumps the generation
+//! (`INCR {prefix}{name}:gen`) before and after its transaction commits; an entry filed under
 //! any other generation than the current one is a miss. A reader fetches the generation and
 //! the entry in one `MGET` (one round trip, no script), and on a miss reads the generation
 //! *before* it reads Postgres and files its entry under it. So an entry filled from data older
@@ -38,9 +41,11 @@ impl Cached {
     }
 }
 
+/// One cache: its entries, and the generation that retires them all at once.
 #[derive(Clone)]
-pub struct CatalogCache {
+pub struct ReadCache {
     redis: ConnectionManager,
+    /// The Redis key prefix and the cache's name, e.g. `tonggan:catalog:`.
     prefix: String,
     ttl_secs: u64,
     enabled: bool,
@@ -74,9 +79,9 @@ fn decode(raw: &[u8], generation: u64) -> Option<Cached> {
 const WAIT_STEP: Duration = Duration::from_millis(5);
 const WAIT_STEPS: usize = 400;
 
-impl CatalogCache {
-    pub fn new(redis: ConnectionManager, prefix: &str, ttl_secs: u64, enabled: bool) -> Self {
-        Self { redis, prefix: prefix.to_string(), ttl_secs, enabled, loads: Arc::default() }
+impl ReadCache {
+    pub fn new(redis: ConnectionManager, prefix: &str, name: &str, ttl_secs: u64, enabled: bool) -> Self {
+        Self { redis, prefix: format!("{prefix}{name}:"), ttl_secs, enabled, loads: Arc::default() }
     }
 
     pub fn loads(&self) -> u64 {
@@ -84,7 +89,7 @@ impl CatalogCache {
     }
 
     fn generation_key(&self) -> String {
-        format!("{}catalog:gen", self.prefix)
+        format!("{}gen", self.prefix)
     }
 
     /// Retires every cached public read. Called by every catalog write after its commit (and
@@ -138,7 +143,7 @@ impl CatalogCache {
         if !self.enabled {
             return Ok(Cached::new(load().await?));
         }
-        let key = format!("{}catalog:entry:{what}", self.prefix);
+        let key = format!("{}entry:{what}", self.prefix);
         let (generation, hit) = match self.read(&key).await {
             Ok(read) => read,
             Err(e) => {

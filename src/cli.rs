@@ -149,7 +149,7 @@ async fn seed(settings: &Settings, products: Option<usize>, ledger: Option<usize
         let started = std::time::Instant::now();
         let seeded = crate::seed::ledger(&pool, &hasher, lines).await?;
         // Servers already running must not go on serving tallies cached before the new history.
-        AppState::build(settings.clone())?.catalog_cache.bump_after_commit().await;
+        AppState::build(settings.clone())?.ledger_cache.bump_after_commit().await;
         println!(
             "seeded {} ledger lines ({} orders, {} refunds; {} consumers and {} enterprises added) in {:.1} s",
             seeded.lines,

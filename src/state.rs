@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
 
-use crate::cache::CatalogCache;
+use crate::cache::ReadCache;
 use crate::config::Settings;
 use crate::password::PasswordHasher;
 use crate::session::SessionStore;
@@ -27,7 +27,11 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub sessions: SessionStore,
     pub login_throttle: LoginThrottle,
-    pub catalog_cache: CatalogCache,
+    /// Public catalog reads.
+    pub catalog_cache: ReadCache,
+    /// Reads derived from the assistance ledger (tallies, the summary), retired by whoever
+    /// appends to the ledger, after the commit.
+    pub ledger_cache: ReadCache,
     pub hasher: PasswordHasher,
     pub stripe: StripeClient,
     pub settings: Arc<Settings>,
@@ -68,9 +72,17 @@ impl AppState {
         Ok(Self {
             sessions: SessionStore::new(redis.clone(), &prefix, &settings.session),
             login_throttle: LoginThrottle::new(redis.clone(), &prefix, &settings.login_throttle),
-            catalog_cache: CatalogCache::new(
+            catalog_cache: ReadCache::new(
                 redis.clone(),
                 &prefix,
+                "catalog",
+                settings.catalog.cache_ttl_secs,
+                settings.catalog.cache_enabled,
+            ),
+            ledger_cache: ReadCache::new(
+                redis.clone(),
+                &prefix,
+                "ledger",
                 settings.catalog.cache_ttl_secs,
                 settings.catalog.cache_enabled,
             ),

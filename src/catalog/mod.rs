@@ -43,7 +43,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Shows or hides every product of a producer, as its organization is verified or suspended.
 /// Called by the accounts area inside its status-change transaction; the caller commits
-/// through `CatalogCache::commit` so that public reads see the change at once.
+/// through `ReadCache::commit` so that public reads see the change at once.
 pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, active: bool) -> sqlx::Result<u64> {
     db::set_producer_active(db, producer_id, active).await
 }

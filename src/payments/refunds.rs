@@ -148,6 +148,7 @@ pub async fn request(state: &AppState, who: Requester, order_id: Uuid, body: Ref
     tx.commit().await?;
     if completes_now {
         state.catalog_cache.bump_after_commit().await;
+        state.ledger_cache.bump_after_commit().await;
     }
     if payment.method == Method::Stripe
         && let Err(e) = send_to_stripe(state, refund_id).await
@@ -379,6 +380,7 @@ async fn apply_stripe_status(state: &AppState, refund_id: Uuid, status: &str) ->
     tx.commit().await?;
     if changed && status == "succeeded" {
         state.catalog_cache.bump_after_commit().await;
+        state.ledger_cache.bump_after_commit().await;
     }
     Ok(())
 }
@@ -427,6 +429,7 @@ pub async fn complete_bank_refund(
     trail::append_all(&mut tx, entry).await?;
     tx.commit().await?;
     state.catalog_cache.bump_after_commit().await;
+    state.ledger_cache.bump_after_commit().await;
     view(state, refund_id).await
 }
 

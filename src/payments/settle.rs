@@ -48,6 +48,7 @@ impl AfterCommit {
     async fn run(self, state: &AppState) {
         if self.public_changed {
             state.catalog_cache.bump_after_commit().await;
+            state.ledger_cache.bump_after_commit().await;
         }
         if let Some(refund_id) = self.refund
             && let Err(e) = refunds::send_to_stripe(state, refund_id).await

@@ -176,7 +176,7 @@ pub async fn tally_cached(
 ) -> Result<crate::cache::Cached> {
     let what = format!("tallies:v1:{by:?}:{filter:?}:{limit}");
     state
-        .catalog_cache
+        .ledger_cache
         .get_or_load(&what, || async {
             let items = tally(state, by, filter, limit).await?;
             let reply = super::model::TallyReply { group_by: by, from: filter.from, to: filter.to, items };
@@ -191,7 +191,7 @@ pub async fn tally_cached(
 pub async fn summary_cached(state: &AppState) -> Result<crate::cache::Cached> {
     let what = format!("tallies:v1:summary:{}", shanghai_today());
     state
-        .catalog_cache
+        .ledger_cache
         .get_or_load(&what, || async { Ok(serde_json::to_vec(&summary(state).await?).map_err(anyhow::Error::from)?) })
         .await
 }

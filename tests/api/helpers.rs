@@ -367,6 +367,11 @@ impl TestApp {
         self.state.catalog_cache.loads()
     }
 
+    /// Loads through the ledger's read cache (tallies and the summary).
+    pub fn ledger_loads(&self) -> u64 {
+        self.state.ledger_cache.loads()
+    }
+
     /// The value of the session cookie this app's client holds, read from a response.
     pub fn session_cookie(&self, response: &Response) -> Option<String> {
         session_cookie(&self.settings.session.cookie_name, response)

@@ -388,11 +388,20 @@ async fn the_summary_counts_all_time_this_year_this_month_and_today() {
     assert_eq!(summary["counties_reached"], 3);
     assert_eq!(summary["as_of"], shanghai_day(Utc::now()).to_string());
 
-    // Read again: served from the cache, not Postgres; a payment retires it.
-    let loads = m.s.app.catalog_loads();
+    // Read again: served from the cache, not Postgres, also after a catalog write (a producer's
+    // stock change retires catalog reads, not the tallies); a payment retires it.
+    let loads = m.s.app.ledger_loads();
+    assert!(loads > 0, "the summary is read through the ledger's cache");
     let again: Value = parse(staff.get("/api/v1/admin/tallies/summary").await).await;
     assert_eq!(again, summary);
-    assert_eq!(m.s.app.catalog_loads(), loads);
+    assert_eq!(m.s.app.ledger_loads(), loads);
+    let catalog_loads = m.s.app.catalog_loads();
+    m.s.app.as_(&m.s.producer).set_stock(m.s.apples, 777).await.error_for_status().unwrap();
+    let again: Value = parse(staff.get("/api/v1/admin/tallies/summary").await).await;
+    assert_eq!(again, summary);
+    assert_eq!(m.s.app.ledger_loads(), loads);
+    parse::<Value>(m.s.app.anonymous().get(&format!("/api/v1/products/{}", m.products[0])).await).await;
+    assert_eq!(m.s.app.catalog_loads(), catalog_loads + 1, "the stock change retired the catalog's reads");
     let c = m.buy(1, &[(m.products[3], 1)]).await;
     let after: Value = parse(staff.get("/api/v1/admin/tallies/summary").await).await;
     assert_eq!(after["today"]["amount_fen"], total + c.total_fen);
