@@ -106,10 +106,12 @@ pub async fn ledger(pool: &PgPool, hasher: &PasswordHasher, lines: usize) -> any
         refunds += r;
     }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ledger seed: rows written");
-    // Statistics for the planner, and the visibility map that lets the tallies' scans skip the heap.
-    // Runtime query on purpose: maintenance with no parameters or result for the macros to check.
+    // Statistics for the planner (sampled, so quick at any size), and for the tallies the
+    // visibility map that lets their scans skip the heap. Runtime queries on purpose: maintenance
+    // with no parameters or result for the macros to check.
+    sqlx::query("vacuum analyze tally_facts").execute(pool).await?;
     sqlx::query(
-        "vacuum analyze tally_facts, assistance_ledger, orders, order_groups, order_lines, payments, paid_lines",
+        "analyze assistance_ledger, orders, order_groups, order_lines, payments, paid_lines, refunds, accounts",
     )
     .execute(pool)
     .await?;
