@@ -37,10 +37,10 @@ export APP__REDIS__KEY_PREFIX="tonggan-bench:$$:" APP_ENVIRONMENT=local RUST_LOG
 export APP__DATABASE__MAX_CONNECTIONS=32
 $bin migrate >/dev/null
 seed_started=$(date +%s%N)
-$bin seed --demo --products "$products" >/dev/null
+RUST_LOG=error $bin seed --demo --products "$products" >/dev/null
 seed_secs=$(( ($(date +%s%N) - seed_started) / 1000000 ))e-3
 ledger_started=$(date +%s%N)
-$bin seed --ledger "$ledger" >&2
+RUST_LOG=error $bin seed --ledger "$ledger" >&2
 ledger_secs=$(( ($(date +%s%N) - ledger_started) / 1000000 ))e-3
 reconcile_started=$(date +%s%N)
 $bin reconcile >/dev/null

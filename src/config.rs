@@ -164,6 +164,8 @@ pub struct SessionSettings {
     pub cookie_same_site: SameSite,
     pub idle_timeout_secs: u64,
     pub absolute_timeout_secs: u64,
+    /// Live sessions an account may hold; a login beyond it ends the oldest.
+    pub max_per_account: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +186,10 @@ pub struct PasswordSettings {
 pub struct TelemetrySettings {
     pub format: LogFormat,
     pub filter: String,
+    /// When set, `GET /metrics` answers only requests with `Authorization: Bearer <token>`.
+    /// Required in production.
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
@@ -245,6 +251,7 @@ impl Settings {
     pub fn check(&self, environment: Environment) -> anyhow::Result<()> {
         let s = &self.session;
         anyhow::ensure!(s.idle_timeout_secs > 0, "session.idle_timeout_secs must be positive");
+        anyhow::ensure!(s.max_per_account > 0, "session.max_per_account must be positive");
         anyhow::ensure!(
             s.absolute_timeout_secs >= s.idle_timeout_secs,
             "session.absolute_timeout_secs must not be shorter than session.idle_timeout_secs"
@@ -270,6 +277,10 @@ impl Settings {
                 "production refuses Argon2 costs below 19 MiB and 2 passes"
             );
             anyhow::ensure!(!self.redis.key_prefix.is_empty(), "production requires a redis.key_prefix");
+            anyhow::ensure!(
+                self.telemetry.metrics_token.as_ref().is_some_and(|t| t.expose_secret().len() >= 32),
+                "production requires telemetry.metrics_token (at least 32 characters; set APP__TELEMETRY__METRICS_TOKEN)"
+            );
             anyhow::ensure!(
                 self.database.url.expose_secret() != "postgres://postgres@127.0.0.1:5432/tonggan",
                 "production refuses the development database URL; set APP__DATABASE__URL"

@@ -104,3 +104,26 @@ pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -
     .await?;
     Ok(())
 }
+
+/// Deletes up to `batch` keys created before the retention (their replies can no longer be
+/// asked for: an expired key is reclaimed, not replayed). Oldest first, by the created index.
+#[tracing::instrument(skip(db))]
+pub async fn purge_expired(db: impl PgExecutor<'_>, retention_hours: i32, batch: i64) -> sqlx::Result<u64> {
+    sqlx::query!(
+        r#"
+        delete from idempotency_keys
+        where (account_id, key) in (
+            select account_id, key from idempotency_keys
+            where created_at < now() - make_interval(hours => $1)
+            order by created_at
+            limit $2
+            for update skip locked
+        )
+        "#,
+        retention_hours,
+        batch,
+    )
+    .execute(db)
+    .await
+    .map(|r| r.rows_affected())
+}

@@ -19,6 +19,15 @@ use crate::state::AppState;
 
 pub const HEADER: &str = "idempotency-key";
 
+/// The most a stored reply may hold (bytes of JSON). A client error can echo what was sent
+/// (serde's "invalid type: string \"…\""), and a key's row outlives the request by the
+/// retention: without a cap, anyone could park a megabyte per request in Postgres.
+pub const MAX_STORED_REPLY: usize = 16 * 1024;
+/// Longest text kept of any string in a stored client error.
+const MAX_STORED_TEXT: usize = 256;
+/// Keys deleted per statement by `purge_expired`.
+const PURGE_BATCH: i64 = 5_000;
+
 /// What to do with a request.
 #[derive(Debug)]
 pub enum Claim {
@@ -174,8 +183,71 @@ pub async fn settle_error(state: &AppState, account_id: Uuid, key: &str, error: 
     if error.status().is_server_error() {
         db::release_key(&state.db, account_id, key).await?;
     } else {
-        let body = serde_json::to_value(error.problem()).map_err(anyhow::Error::from)?;
+        let body = bounded(serde_json::to_value(error.problem()).map_err(anyhow::Error::from)?);
         db::finish_key(&state.db, account_id, key, error.status().as_u16() as i32, &body).await?;
     }
     Ok(())
+}
+
+/// A client error as it is stored (and replayed): every string cut to `MAX_STORED_TEXT`
+/// characters; if that is still over `MAX_STORED_REPLY`, the per-field `errors` are dropped
+/// (status, code and detail remain).
+fn bounded(mut problem: serde_json::Value) -> serde_json::Value {
+    fn cut(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::String(s) if s.chars().count() > MAX_STORED_TEXT => {
+                *s = s.chars().take(MAX_STORED_TEXT).chain(['…']).collect();
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(cut),
+            serde_json::Value::Object(map) => map.values_mut().for_each(cut),
+            _ => {}
+        }
+    }
+    cut(&mut problem);
+    if problem.to_string().len() > MAX_STORED_REPLY
+        && let Some(map) = problem.as_object_mut()
+    {
+        map.remove("errors");
+    }
+    problem
+}
+
+/// Deletes keys past `orders.idempotency_retention_hours` (run by the jobs loop on every
+/// instance; `skip locked` keeps instances off each other's rows). Returns how many went.
+#[tracing::instrument(skip(state))]
+pub async fn purge_expired(state: &AppState) -> Result<u64> {
+    let retention = state.settings.orders.idempotency_retention_hours as i32;
+    let mut purged = 0;
+    loop {
+        let n = db::purge_expired(&state.db, retention, PURGE_BATCH).await?;
+        purged += n;
+        if n < PURGE_BATCH as u64 {
+            return Ok(purged);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_client_error_keeps_its_code_and_at_most_the_cap() {
+        let echo = "A".repeat(1_000_000);
+        let problem = serde_json::json!({
+            "status": 422, "code": "validation_failed", "detail": "the request has invalid fields",
+            "errors": {"lines": [format!("invalid type: string \"{echo}\", expected a sequence")]},
+        });
+        let stored = bounded(problem.clone());
+        assert!(stored.to_string().len() <= MAX_STORED_REPLY);
+        assert_eq!(stored["code"], "validation_failed");
+        assert!(stored["errors"]["lines"][0].as_str().unwrap().starts_with("invalid type: string \"AAA"));
+        // Many long fields: still capped, by dropping the per-field messages.
+        let many: serde_json::Map<String, serde_json::Value> =
+            (0..200).map(|i| (format!("f{i}"), serde_json::json!([echo.clone()]))).collect();
+        let stored = bounded(serde_json::json!({"status": 422, "code": "validation_failed", "errors": many}));
+        assert!(stored.to_string().len() <= MAX_STORED_REPLY);
+        assert_eq!(stored["code"], "validation_failed");
+        assert!(stored.get("errors").is_none());
+    }
 }

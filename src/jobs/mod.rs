@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use crate::state::AppState;
-use crate::{orders, payments};
+use crate::{idempotency, orders, payments};
 
 /// Runs the order jobs every `orders.jobs_interval_secs` until the process ends.
 pub fn spawn(state: AppState) {
@@ -33,6 +33,11 @@ pub fn spawn(state: AppState) {
                 Ok(0) => {}
                 Ok(n) => tracing::info!(completed = n, "completed unconfirmed groups"),
                 Err(e) => tracing::error!(error = ?e, "automatic completion failed"),
+            }
+            match idempotency::purge_expired(&state).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(purged = n, "purged idempotency keys past their retention"),
+                Err(e) => tracing::error!(error = ?e, "idempotency key purge failed"),
             }
         }
     });

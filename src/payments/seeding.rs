@@ -92,7 +92,7 @@ pub async fn insert_settled(tx: &mut Transaction<'_, Postgres>, b: &SettledPayme
                case when method = 'bank_transfer' then reference end,
                case when method = 'bank_transfer' then (succeeded at time zone 'Asia/Shanghai')::date end,
                case when method = 'bank_transfer' then $8::uuid end,
-               amount, 'cny', succeeded, succeeded - interval '5 minutes', succeeded
+               amount, 'cny', succeeded, succeeded - interval '30 seconds', succeeded
         from unnest($1::uuid[], $2::uuid[], $3::text[], $4::bigint[], $5::uuid[], $6::text[], $7::timestamptz[])
             as t(id, order_id, method, amount, started_by, reference, succeeded)
         "#,

@@ -3,8 +3,11 @@
 //! The browser holds an opaque 256-bit random id; Redis holds the session under
 //! `{prefix}session:{sha256(id)}`, so that a dump of Redis yields no usable cookie. Each key
 //! expires after the idle timeout (renewed on use) and never outlives the absolute lifetime.
-//! `{prefix}account_sessions:{account_id}` lists an account's session keys so that
-//! logout-all, suspension and member removal can end them all.
+//! `{prefix}account_session_list:{account_id}` lists an account's session keys (a sorted set by
+//! creation time) so that logout-all, suspension and member removal can end them all. It is
+//! capped (`session.max_per_account`): a login beyond the cap ends the account's oldest
+//! sessions, and sessions that ended on their own are dropped from it at each login, so the
+//! list, and what logout-all deletes in one script, stays small.
 //!
 //! Deleting keys alone loses a race: a login that checked the old password (or the account's
 //! old status) just before a change commits would create its session just after the deletion.
@@ -42,10 +45,32 @@ const REVOKE_ALL: &str = r#"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 redis.call('SET', KEYS[2], string.format('%d', now), 'PX', ARGV[1])
-local keys = redis.call('SMEMBERS', KEYS[1])
+local keys = redis.call('ZRANGE', KEYS[1], 0, -1)
 for _, k in ipairs(keys) do redis.call('DEL', k) end
 redis.call('DEL', KEYS[1])
 return 1
+"#;
+
+/// Stores a new session (KEYS[1]) and lists it in its account's index (KEYS[2]), dropping
+/// entries whose sessions ended on their own, then ending the oldest beyond the cap (ARGV[4]).
+/// Returns how many live sessions the cap ended.
+const CREATE: &str = r#"
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+redis.call('ZADD', KEYS[2], now_ms, KEYS[1])
+for _, k in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('EXISTS', k) == 0 then redis.call('ZREM', KEYS[2], k) end
+end
+local excess = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[4])
+if excess > 0 then
+  local oldest = redis.call('ZPOPMIN', KEYS[2], excess)
+  for i = 1, #oldest, 2 do redis.call('DEL', oldest[i]) end
+else
+  excess = 0
+end
+redis.call('EXPIRE', KEYS[2], ARGV[3])
+return excess
 "#;
 
 #[derive(Clone)]
@@ -54,6 +79,7 @@ pub struct SessionStore {
     prefix: String,
     idle_secs: u64,
     absolute_secs: u64,
+    max_per_account: u64,
 }
 
 impl SessionStore {
@@ -63,6 +89,7 @@ impl SessionStore {
             prefix: prefix.to_string(),
             idle_secs: settings.idle_timeout_secs,
             absolute_secs: settings.absolute_timeout_secs,
+            max_per_account: settings.max_per_account,
         }
     }
 
@@ -72,7 +99,7 @@ impl SessionStore {
     }
 
     pub fn index_key_for(prefix: &str, account_id: Uuid) -> String {
-        format!("{prefix}account_sessions:{account_id}")
+        format!("{prefix}account_session_list:{account_id}")
     }
 
     fn revoked_key(&self, account_id: Uuid) -> String {
@@ -86,7 +113,8 @@ impl SessionStore {
         Ok(secs * 1_000_000 + micros)
     }
 
-    /// Starts a session and returns its id, which only the cookie carries.
+    /// Starts a session and returns its id, which only the cookie carries. Beyond
+    /// `session.max_per_account` live sessions, the account's oldest end.
     #[tracing::instrument(skip(self))]
     pub async fn create(&self, account_id: Uuid, role: AccountRole, issued_at_us: i64) -> redis::RedisResult<String> {
         let mut bytes = [0u8; 32];
@@ -102,16 +130,18 @@ impl SessionStore {
         let index = Self::index_key_for(&self.prefix, account_id);
         let json = serde_json::to_string(&data).expect("session data serializes");
         let mut conn = self.redis.clone();
-        redis::pipe()
-            .atomic()
-            .set_ex(&key, json, self.idle_secs)
-            .ignore()
-            .sadd(&index, &key)
-            .ignore()
-            .expire(&index, self.absolute_secs as i64)
-            .ignore()
-            .query_async::<()>(&mut conn)
+        let ended: u64 = redis::Script::new(CREATE)
+            .key(&key)
+            .key(&index)
+            .arg(json)
+            .arg(self.idle_secs)
+            .arg(self.absolute_secs)
+            .arg(self.max_per_account)
+            .invoke_async(&mut conn)
             .await?;
+        if ended > 0 {
+            tracing::info!(%account_id, ended, "a new login ended the account's oldest sessions");
+        }
         Ok(id)
     }
 
@@ -143,7 +173,7 @@ impl SessionStore {
         let key = Self::key_for(&self.prefix, session_id);
         let index = Self::index_key_for(&self.prefix, account_id);
         let mut conn = self.redis.clone();
-        redis::pipe().atomic().del(&key).ignore().srem(&index, &key).ignore().query_async::<()>(&mut conn).await
+        redis::pipe().atomic().del(&key).ignore().zrem(&index, &key).ignore().query_async::<()>(&mut conn).await
     }
 
     /// Ends every session of an account, including any whose login is still in flight.

@@ -153,6 +153,29 @@ fn production_refuses_insecure_cookies() {
     );
 }
 
+const METRICS_TOKEN: &str = "a-metrics-token-of-forty-characters-0001";
+
+#[test]
+fn production_refuses_to_start_without_a_long_metrics_token() {
+    for token in [None, Some("short")] {
+        let mut command = tonggan();
+        command
+            .arg("migrate")
+            .env("APP_ENVIRONMENT", "production")
+            .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
+            .env("APP__SESSION__COOKIE_SECURE", "true")
+            .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
+            .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
+        if let Some(token) = token {
+            command.env("APP__TELEMETRY__METRICS_TOKEN", token);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("telemetry.metrics_token"), "{token:?}: {stderr}");
+    }
+}
+
 /// A production start with everything else right, and these Stripe settings.
 fn production_with_stripe(key: &str, webhook_secret: &str) -> std::process::Output {
     tonggan()
@@ -160,6 +183,7 @@ fn production_with_stripe(key: &str, webhook_secret: &str) -> std::process::Outp
         .env("APP_ENVIRONMENT", "production")
         .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
         .env("APP__SESSION__COOKIE_SECURE", "true")
+        .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
         .env("APP__STRIPE__SECRET_KEY", key)
         .env("APP__STRIPE__WEBHOOK_SECRET", webhook_secret)
         .output()

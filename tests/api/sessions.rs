@@ -297,6 +297,34 @@ async fn logout_all_removes_every_session_key_and_the_index_from_redis() {
 }
 
 #[tokio::test]
+async fn a_login_beyond_the_cap_of_sessions_per_account_ends_the_oldest() {
+    let app = TestApp::spawn_with(|s| s.session.max_per_account = 3).await;
+    let email = app.consumer().await.email;
+    let mut devices = Vec::new();
+    for _ in 0..5 {
+        devices.push(app.sign_in(&email).await);
+    }
+    for (n, device) in devices.iter().enumerate() {
+        let status = app.as_(device).me().await.status();
+        assert_eq!(status, if n < 2 { 401 } else { 200 }, "device {n}");
+    }
+    let account: uuid::Uuid =
+        sqlx::query_scalar("select id from accounts where email = $1").bind(&email).fetch_one(&app.db).await.unwrap();
+    let index = tonggan::session::SessionStore::index_key_for(&app.settings.redis.key_prefix, account);
+    let mut redis = app.state.redis.clone();
+    let listed: u64 = redis::cmd("ZCARD").arg(&index).query_async(&mut redis).await.unwrap();
+    assert_eq!(listed, 3);
+    // A session that ended by itself leaves the list at the next login, ending no live one.
+    let _: () = redis::cmd("DEL").arg(app.session_key(&devices[2].session)).query_async(&mut redis).await.unwrap();
+    let sixth = app.sign_in(&email).await;
+    for device in [&devices[3], &devices[4], &sixth] {
+        assert_eq!(app.as_(device).me().await.status(), 200);
+    }
+    let listed: u64 = redis::cmd("ZCARD").arg(&index).query_async(&mut redis).await.unwrap();
+    assert_eq!(listed, 3);
+}
+
+#[tokio::test]
 async fn a_wrong_method_is_a_problem_document_naming_what_is_allowed() {
     let app = TestApp::spawn().await;
     let response = app.client.put(app.url("/api/v1/auth/login")).send().await.unwrap();
