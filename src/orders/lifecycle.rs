@@ -89,13 +89,21 @@ pub async fn expire_due(state: &AppState) -> Result<usize> {
 }
 
 /// An approver (or owner) of the buyer's enterprise lets an order through to payment, with a
-/// fresh payment window.
+/// fresh payment window. An order whose approval hold has run out is refused even if the
+/// expiry job has not reached it yet: approving would bring it back to life with a new
+/// deadline, holding stock past the hold the buyer was promised and the job would have ended.
 #[tracing::instrument(skip(state, note))]
 pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
     let mut tx = state.db.begin().await?;
     let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
     if order.status != OrderStatus::AwaitingApproval {
         return Err(invalid(order.status.as_str(), "pending_payment"));
+    }
+    if order.expires_at <= Utc::now() {
+        return Err(AppError::conflict(
+            "order_expired",
+            "the order's approval hold has run out; it is expiring and its stock goes back",
+        ));
     }
     let deadline = Utc::now() + Duration::seconds(state.settings.orders.payment_window_secs as i64);
     db::set_order_status(&mut tx, order_id, OrderStatus::PendingPayment, Some(deadline)).await?;

@@ -469,3 +469,41 @@ async fn admins_list_orders_by_status_and_time() {
     assert_problem(admin.get("/api/v1/admin/orders?from=yesterday").await, 422, "validation_failed").await;
     assert_problem(buyer.get("/api/v1/admin/orders").await, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn an_order_past_its_approval_hold_cannot_be_approved_back_to_life() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let enterprise = m.app.verified_enterprise().await;
+    let owner = m.app.as_(&enterprise);
+    let purchaser = m.app.as_(&owner.add_member(enterprise.org, "purchaser").await);
+    assert_eq!(owner.set_approval_threshold(1000).await.status(), 200);
+    let order = purchaser.place_order(&[(product, 3)]).await;
+    assert_eq!(order.status, "awaiting_approval");
+    // Overdue, and the expiry job has not run yet.
+    sqlx::query("update orders set expires_at = now() - interval '1 second' where id = $1")
+        .bind(order.id)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    let before: (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("select status, expires_at from orders where id = $1")
+            .bind(order.id)
+            .fetch_one(&m.app.db)
+            .await
+            .unwrap();
+    assert_problem(owner.approve_order(order.id, Some("同意")).await, 409, "order_expired").await;
+    let after: (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("select status, expires_at from orders where id = $1")
+            .bind(order.id)
+            .fetch_one(&m.app.db)
+            .await
+            .unwrap();
+    assert_eq!(after, before, "nothing changed");
+    let unchanged: Order = parse(owner.get_order(order.id).await).await;
+    assert_eq!(unchanged.history.len(), 1);
+    assert_eq!(m.app.stock_of(product).await, 97);
+    // The job then expires it and the stock comes back.
+    assert_eq!(tonggan::orders::expire_due(&m.app.state).await.unwrap(), 1);
+    assert_eq!(m.app.stock_of(product).await, 100);
+}
