@@ -787,12 +787,19 @@ pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) 
     .await
 }
 
-/// Puts reserved units back; the stock after.
+/// Puts reserved units back; the stock after. The sum saturates at the column's limit
+/// (2,147,483,647) instead of failing: the producer may have raised the stock while the units
+/// were out, and an integer overflow here would make the order impossible to expire, cancel or
+/// refund. Units beyond that limit are not real stock anyway.
 #[tracing::instrument(skip(tx))]
 pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(r#"update products set stock = stock + $2 where id = $1 returning stock"#, id, qty)
-        .fetch_one(&mut **tx)
-        .await
+    sqlx::query_scalar!(
+        r#"update products set stock = least(stock::bigint + $2, 2147483647)::integer where id = $1 returning stock"#,
+        id,
+        i64::from(qty)
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 #[tracing::instrument(skip(tx))]

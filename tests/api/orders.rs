@@ -507,3 +507,57 @@ async fn an_order_past_its_approval_hold_cannot_be_approved_back_to_life() {
     assert_eq!(tonggan::orders::expire_due(&m.app.state).await.unwrap(), 1);
     assert_eq!(m.app.stock_of(product).await, 100);
 }
+
+#[tokio::test]
+async fn an_order_that_cannot_expire_does_not_hold_up_the_others() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 500).await;
+    let buyer = m.app.as_(&m.app.consumer().await);
+    let stuck = buyer.place_order(&[(product, 1)]).await.id;
+    let others = [buyer.place_order(&[(product, 2)]).await.id, buyer.place_order(&[(product, 3)]).await.id];
+    // The stuck order is the most overdue, so it comes first in every batch.
+    sqlx::query("update orders set expires_at = now() - interval '1 minute' where id = $1")
+        .bind(stuck)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    sqlx::query("update orders set expires_at = now() - interval '1 second' where id <> $1")
+        .bind(stuck)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    // Its expiry fails inside the database, whatever the cause.
+    sqlx::query("create function refuse_expiry() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$")
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create trigger refuse_expiry before update on orders for each row when (old.id = '{stuck}'::uuid) execute function refuse_expiry()"
+    )))
+    .execute(&m.app.db)
+    .await
+    .unwrap();
+    for run in 0..2 {
+        let expired = tonggan::orders::expire_due(&m.app.state).await.expect("a failing order does not end the run");
+        assert_eq!(expired, if run == 0 { 2 } else { 0 });
+    }
+    for id in others {
+        assert_eq!(parse::<Order>(buyer.get_order(id).await).await.status, "expired");
+    }
+    assert_eq!(parse::<Order>(buyer.get_order(stuck).await).await.status, "pending_payment");
+    assert_eq!(m.app.stock_of(product).await, 99);
+}
+
+#[tokio::test]
+async fn returning_stock_saturates_instead_of_overflowing() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 500).await;
+    let buyer = m.app.as_(&m.app.consumer().await);
+    let order = buyer.place_order(&[(product, 5)]).await.id;
+    // Set past what the API allows, as a bulk import or a tool might.
+    sqlx::query("update products set stock = 2147483645 where id = $1").bind(product).execute(&m.app.db).await.unwrap();
+    sqlx::query("update orders set expires_at = now() - interval '1 second'").execute(&m.app.db).await.unwrap();
+    assert_eq!(tonggan::orders::expire_due(&m.app.state).await.unwrap(), 1);
+    assert_eq!(parse::<Order>(buyer.get_order(order).await).await.status, "expired");
+    assert_eq!(m.app.stock_of(product).await, i32::MAX as i64);
+}
