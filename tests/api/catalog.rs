@@ -491,3 +491,86 @@ async fn a_failed_load_releases_its_fill_lock() {
     let keys: Vec<String> = redis::cmd("KEYS").arg(pattern).query_async(&mut conn).await.unwrap();
     assert!(keys.is_empty(), "nothing is cached or locked after failed loads: {keys:?}");
 }
+
+/// A PATCH body that changes nothing buyers judge, but whose category and origin checks give
+/// a concurrent writer time between the request's start and its write.
+fn slow_patch(extra: Value) -> Value {
+    let mut body = json!({"category_id": 2, "origin_adcode": 620826});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn product_edits_racing_orders_never_write_back_stock_the_orders_took() {
+    let app = TestApp::spawn_with(|s| s.orders.jobs_enabled = false).await;
+    let producer = app.verified_producer().await;
+    let product = app.stocked_product(&producer, 10_000, 1000).await;
+    let buyer = app.as_(&app.consumer().await);
+    let producer = app.as_(&producer);
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let (orders, edits) = (buyer.clone(), producer.clone());
+        tasks.push(tokio::spawn(async move {
+            let order = orders.order(&[(product, 1 + i % 3)]).await;
+            let sold = if order.status() == 201 { 1 + i % 3 } else { 0 };
+            let cert = json!({"number": format!("GS-2026-{i:03}"), "issuer": "甘肃省农业农村厅", "valid_from": "2026-01-01", "valid_until": "2030-12-31"});
+            let edit = edits.edit_product(product, &slow_patch(json!({"certification": cert}))).await;
+            assert_eq!(edit.status(), 200);
+            sold
+        }));
+        let edits = producer.clone();
+        tasks.push(tokio::spawn(async move {
+            let edit = edits.edit_product(product, &slow_patch(json!({"spec": "5kg/箱"}))).await;
+            assert_eq!(edit.status(), 200);
+            0
+        }));
+    }
+    let mut sold = 0;
+    for task in tasks {
+        sold += task.await.unwrap();
+    }
+    assert!(sold > 0);
+    assert_eq!(app.stock_of(product).await, 10_000 - sold, "stock = initial − sold");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_producer_edit_racing_a_certification_revoke_keeps_it_revoked() {
+    let app = TestApp::spawn().await;
+    let admin = app.as_(app.admin().await);
+    let owner = app.verified_producer().await;
+    let producer = app.as_(&owner);
+    let mut body = product_body("苹果", 1000);
+    body["certification"] = json!({"number": "GS-2026-001", "issuer": "甘肃省农业农村厅", "valid_from": "2026-01-01", "valid_until": "2030-12-31"});
+    let id = app.listed_product(&owner, &body).await;
+    let status = |app: &TestApp| {
+        let db = app.db.clone();
+        async move {
+            sqlx::query_scalar::<_, String>("select cert_status from products where id = $1")
+                .bind(id)
+                .fetch_one(&db)
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..15 {
+        let r = admin.post_empty(&format!("/api/v1/admin/products/{id}/certification/verify")).await;
+        assert_eq!(r.status(), 200);
+        let edits: Vec<_> = (0..4)
+            .map(|_| {
+                let producer = producer.clone();
+                tokio::spawn(async move {
+                    let same = json!({"tiers": [{"min_qty": 1, "unit_price_fen": 1000}, {"min_qty": 10, "unit_price_fen": 900}]});
+                    producer.edit_product(id, &slow_patch(same)).await.status()
+                })
+            })
+            .collect();
+        let r = admin.post_empty(&format!("/api/v1/admin/products/{id}/certification/revoke")).await;
+        assert_eq!(r.status(), 200);
+        for edit in edits {
+            assert_eq!(edit.await.unwrap(), 200);
+        }
+        assert_eq!(status(&app).await, "revoked", "an edit that did not touch the certification undid the revoke");
+    }
+}
