@@ -15,6 +15,7 @@ use super::model::{
     TITLE_MAX, Tier, parse_images, parse_min_order_qty, parse_stock, parse_unit,
 };
 use super::search;
+use crate::accounts::{self, model::OrgStatus};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
 use crate::identity::CurrentUser;
@@ -245,10 +246,21 @@ async fn commit(state: &AppState, tx: Transaction<'_, Postgres>) -> Result<()> {
     state.catalog_cache.commit(tx).await
 }
 
+/// Inserts a new product. The route let only a verified producer in, but an admin may suspend
+/// it before the insert commits, and the suspension hides only the products it can see: so the
+/// producer's status is read again here under a share lock, which makes the suspension wait
+/// for this insert (and then hide the new product too) or this insert wait for the suspension
+/// (and then refuse).
 #[tracing::instrument(skip(state, fields))]
 pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
-    // Only verified producers get here (routes check), so the producer is active.
+    match accounts::share_lock_status(&mut tx, producer_id).await? {
+        Some(OrgStatus::Verified) => {}
+        Some(OrgStatus::Suspended) => {
+            return Err(AppError::forbidden("producer_suspended", "the producer is suspended"));
+        }
+        _ => return Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
+    }
     let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
     db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
     alerts::check(&mut tx, &state.settings.catalog, &row, None).await?;

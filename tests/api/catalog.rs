@@ -574,3 +574,36 @@ async fn a_producer_edit_racing_a_certification_revoke_keeps_it_revoked() {
         assert_eq!(status(&app).await, "revoked", "an edit that did not touch the certification undid the revoke");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_product_created_as_its_producer_is_suspended_never_comes_out_active() {
+    let app = TestApp::spawn().await;
+    let admin = app.as_(app.admin().await);
+    for _ in 0..4 {
+        let owner = app.verified_producer().await;
+        let producer = app.as_(&owner);
+        let creates: Vec<_> = (0..24u64)
+            .map(|i| {
+                let producer = producer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_millis(i * 3)).await;
+                    producer.post("/api/v1/producer/products", &product_body("苹果", 1000)).await.status().as_u16()
+                })
+            })
+            .collect();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert_eq!(admin.suspend(owner.org, "核查").await.status(), 200);
+        for create in creates {
+            let status = create.await.unwrap();
+            // Created, refused as suspended, or signed out by the suspension.
+            assert!(matches!(status, 201 | 403 | 401), "{status}");
+        }
+        let active: i64 =
+            sqlx::query_scalar("select count(*) from products where producer_id = $1 and producer_active")
+                .bind(owner.org)
+                .fetch_one(&app.db)
+                .await
+                .unwrap();
+        assert_eq!(active, 0, "a product of a suspended producer is active");
+    }
+}
