@@ -293,11 +293,13 @@ pub async fn list_by_status(
     .await
 }
 
+/// A price change as the public sees it. Who made it (a producer's staff account, kept in
+/// `price_changes.changed_by`) is left out: account ids of a producer's staff are nobody
+/// else's business. No admin view of the history exists yet; one would select it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct PriceChange {
     pub id: Uuid,
     pub changed_at: DateTime<Utc>,
-    pub changed_by: Uuid,
     #[schema(value_type = Option<Vec<Tier>>)]
     pub old_tiers: Option<Json<Vec<Tier>>>,
     /// The ladder from this change on.
@@ -347,7 +349,7 @@ pub async fn price_history(
     sqlx::query_as!(
         PriceChange,
         r#"
-        select id, changed_at, changed_by, old_tiers as "old_tiers: Json<Vec<Tier>>",
+        select id, changed_at, old_tiers as "old_tiers: Json<Vec<Tier>>",
                new_tiers as "tiers: Json<Vec<Tier>>", old_retail_fen,
                new_retail_fen as retail_price_fen, reason
         from price_changes

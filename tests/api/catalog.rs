@@ -75,7 +75,6 @@ async fn a_price_change_is_visible_on_the_next_read_and_in_the_history() {
     assert_eq!(items[0]["retail_price_fen"], 4500);
     assert_eq!(items[0]["old_retail_fen"], 5000);
     assert_eq!(items[0]["reason"], "丰收降价");
-    assert_eq!(items[0]["changed_by"], producer.id.to_string());
     assert!(items[0]["changed_at"].is_string());
     assert_eq!(items[1]["tiers"][0]["unit_price_fen"], 5000);
     // History is append-only, even for the database's owner.
@@ -606,4 +605,25 @@ async fn a_product_created_as_its_producer_is_suspended_never_comes_out_active()
                 .unwrap();
         assert_eq!(active, 0, "a product of a suspended producer is active");
     }
+}
+
+#[tokio::test]
+async fn the_public_price_history_does_not_name_who_changed_the_price() {
+    let app = TestApp::spawn().await;
+    let producer = app.verified_producer().await;
+    let id = app.listed_product(&producer, &product_body("花牛苹果", 5000)).await;
+    assert_eq!(app.as_(&producer).set_price(id, &[(1, 4500)]).await.status(), 200);
+    let history: Page<Value> = app.anonymous().get_json(&format!("/api/v1/products/{id}/price-history")).await;
+    assert_eq!(history.items.len(), 2);
+    for item in &history.items {
+        assert!(item.get("changed_by").is_none(), "{item}");
+        assert!(!item.to_string().contains(&producer.id.to_string()), "{item}");
+    }
+    // The table still records who, for audits.
+    let by: Uuid = sqlx::query_scalar("select changed_by from price_changes where product_id = $1 limit 1")
+        .bind(id)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(by, producer.id);
 }
