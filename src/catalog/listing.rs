@@ -282,8 +282,9 @@ async fn own(tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) ->
 }
 
 /// Applies a checked patch to the product as locked. Changing what buyers judge a listing by
-/// (title, description, category, origin) sends a listed product back to review; prices and
-/// stock do not.
+/// (title, description, category, origin, and what they get for the price: images, unit, spec,
+/// minimum order) sends a listed product back to review, so that an approved listing cannot
+/// be swapped for another behind its approval; prices and stock do not.
 #[tracing::instrument(skip(state, checked))]
 async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checked: Checked) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
@@ -292,7 +293,11 @@ async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checke
     let needs_review = changes.title.is_some()
         || changes.description.is_some()
         || changes.category_id.is_some()
-        || changes.origin_adcode.is_some();
+        || changes.origin_adcode.is_some()
+        || changes.images.is_some()
+        || changes.unit.is_some()
+        || changes.spec.is_some()
+        || changes.min_order_qty.is_some();
     let status = match current.status {
         ProductStatus::Listed if needs_review => ProductStatus::PendingReview,
         status => status,

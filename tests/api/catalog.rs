@@ -360,7 +360,7 @@ async fn editing_what_buyers_judge_sends_a_listing_back_to_review_but_price_and_
     let producer = app.as_(&producer);
     let r: Value = parse(producer.set_stock(id, 7).await).await;
     assert_eq!((r["status"].as_str(), r["stock"].as_i64()), (Some("listed"), Some(7)));
-    let changes = json!({"tiers": [{"min_qty": 1, "unit_price_fen": 990}], "spec": "4.5kg/箱"});
+    let changes = json!({"tiers": [{"min_qty": 1, "unit_price_fen": 990}], "spec": "5kg/箱"});
     let r: Value = parse(producer.edit_product(id, &changes).await).await;
     assert_eq!(r["status"], "listed");
     let r: Value = parse(producer.edit_product(id, &json!({"title": "静宁苹果 新包装"})).await).await;
@@ -626,4 +626,29 @@ async fn the_public_price_history_does_not_name_who_changed_the_price() {
         .await
         .unwrap();
     assert_eq!(by, producer.id);
+}
+
+#[tokio::test]
+async fn editing_the_images_unit_spec_or_minimum_order_of_a_listing_sends_it_back_to_review() {
+    let app = TestApp::spawn().await;
+    let owner = app.verified_producer().await;
+    let producer = app.as_(&owner);
+    let edits = [
+        json!({"images": ["https://img.example.cn/other.jpg"]}),
+        json!({"unit": "斤"}),
+        json!({"spec": "500g/箱"}),
+        json!({"min_order_qty": 5}),
+    ];
+    for edit in edits {
+        let id = app.listed_product(&owner, &product_body("苹果", 1000)).await;
+        let r: Value = parse(producer.edit_product(id, &edit).await).await;
+        assert_eq!(r["status"], "pending_review", "{edit}");
+        assert_problem(app.anonymous().product(id).await, 404, "not_found").await;
+    }
+    // The same values again are no change: the listing stays.
+    let id = app.listed_product(&owner, &product_body("苹果", 1000)).await;
+    let same =
+        json!({"images": ["https://img.example.cn/apple.jpg"], "unit": "箱", "spec": "5kg/箱", "min_order_qty": 1});
+    let r: Value = parse(producer.edit_product(id, &same).await).await;
+    assert_eq!(r["status"], "listed");
 }
