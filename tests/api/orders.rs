@@ -561,3 +561,24 @@ async fn returning_stock_saturates_instead_of_overflowing() {
     assert_eq!(parse::<Order>(buyer.get_order(order).await).await.status, "expired");
     assert_eq!(m.app.stock_of(product).await, i32::MAX as i64);
 }
+
+#[tokio::test]
+async fn an_invoice_tax_id_must_be_a_valid_uscc() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let owner = m.app.as_(&m.app.verified_enterprise().await);
+    let body = |tax_id: &str| {
+        json!({"lines": [{"product_id": product, "qty": 1}], "shipping_address": address(),
+               "invoice": {"title": "天津市和平区食堂管理有限公司", "tax_id": tax_id}})
+    };
+    for bad in ["91350100M000100Y4A", "123", "91350100M000100Yé", "9135010OM000100Y43"] {
+        let problem =
+            assert_problem(owner.order_keyed(&Uuid::now_v7().to_string(), &body(bad)).await, 422, "validation_failed")
+                .await;
+        assert_eq!(problem.errors.keys().collect::<Vec<_>>(), vec!["invoice.tax_id"], "{bad}");
+    }
+    assert_eq!(m.app.count("orders").await, 0);
+    assert_eq!(m.app.stock_of(product).await, 100);
+    let order: Order = parse(owner.order_keyed("good", &body(" 91350100m000100y43 ")).await).await;
+    assert_eq!(order.invoice.unwrap().tax_id.as_deref(), Some("91350100M000100Y43"));
+}
