@@ -59,7 +59,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// What every request passes through, outermost first: sensitive headers hidden from logs, a
-/// request id, the request span, problem documents for bare errors, the timeout and CSRF.
+/// request id, the request span, panics turned into 500 problems, problem documents for bare
+/// errors, the timeout and CSRF.
 fn with_layers(router: Router<AppState>, settings: &Settings) -> Router<AppState> {
     let mut csrf = CsrfLayer::new();
     for origin in &settings.server.trusted_origins {
@@ -88,6 +89,7 @@ fn with_layers(router: Router<AppState>, settings: &Settings) -> Router<AppState
                     .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
             )
             .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
+            .layer(middleware::catch_panic())
             .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
             .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
             .layer(csrf),

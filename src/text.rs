@@ -1,6 +1,8 @@
 //! Bounded text from requests, with the limits named once. Names, addresses and reasons are
 //! `Text` (required, no control characters); notes and other optional free text go through
-//! `optional`, where an empty or blank value means "none".
+//! `optional`, where an empty or blank value means "none". Free text may span lines (`\n`,
+//! `\r`, `\t`) but holds no other control character: NUL in particular, which Postgres
+//! refuses in `text` and `jsonb` (it was a 500 before).
 
 /// The length limits of free-text fields, in characters.
 pub mod limits {
@@ -56,15 +58,24 @@ pub fn trimmed(raw: &str, max_chars: usize) -> Result<String, String> {
     if text.chars().count() > max_chars {
         return Err(too_long(max_chars));
     }
-    Ok(text.to_string())
+    free_text(text).map(str::to_string)
 }
 
 /// Optional free text: trimmed, `None` when absent or blank, at most `max_chars` characters.
 pub fn optional(raw: Option<&str>, max_chars: usize) -> Result<Option<String>, String> {
     match raw.map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) if text.chars().count() > max_chars => Err(too_long(max_chars)),
-        other => Ok(other.map(str::to_string)),
+        Some(text) => free_text(text).map(|t| Some(t.to_string())),
+        None => Ok(None),
     }
+}
+
+/// Multi-line text: line breaks and tabs pass, other control characters (NUL among them) do not.
+fn free_text(text: &str) -> Result<&str, String> {
+    if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err("must not contain control characters".into());
+    }
+    Ok(text)
 }
 
 fn too_long(max_chars: usize) -> String {
@@ -83,5 +94,8 @@ mod tests {
         assert!(Text::parse(" ", 5).is_err());
         assert!(Text::parse("a\u{7}b", 5).is_err());
         assert_eq!(trimmed("  ", 5), Ok(String::new()));
+        assert!(trimmed("a\0b", 5).is_err());
+        assert!(optional(Some("a\u{1b}b"), 5).is_err());
+        assert_eq!(optional(Some("a\nb"), 5), Ok(Some("a\nb".into())));
     }
 }

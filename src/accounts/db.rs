@@ -188,6 +188,16 @@ pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> 
     query_organization!("select ", " from organizations where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
+/// The organization's status, with the row share-locked until the transaction ends: a status
+/// change (which locks it `for update`) waits for the transaction, or the transaction waits
+/// for the change and then reads the new status.
+#[tracing::instrument(skip(tx))]
+pub async fn share_lock_status(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<OrgStatus>> {
+    sqlx::query_scalar!(r#"select status as "status: OrgStatus" from organizations where id = $1 for share"#, id)
+        .fetch_optional(&mut **tx)
+        .await
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn membership_role(
     db: impl PgExecutor<'_>,

@@ -68,6 +68,16 @@ pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Resul
     db::find_organization(db, id).await
 }
 
+/// The organization's status, read under a share lock held until `tx` ends, so that writes
+/// that depend on the status (a producer's new product is public only while the producer is
+/// verified) serialize with an admin's decision instead of racing it.
+pub async fn share_lock_status(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    organization_id: Uuid,
+) -> sqlx::Result<Option<OrgStatus>> {
+    db::share_lock_status(tx, organization_id).await
+}
+
 /// Accounts' display names by id, for reports that name buyers (unknown ids are left out).
 pub async fn display_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
     db::display_names(db, ids).await

@@ -156,8 +156,13 @@ const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 impl Uscc {
     pub fn parse(raw: &str) -> Result<Self, &'static str> {
         let code = raw.trim().to_ascii_uppercase();
-        if code.len() != 18 {
+        // Characters, not bytes: a byte count lets 16 ASCII characters and one two-byte
+        // character through, and the slicing below would then cut that character in half.
+        if code.chars().count() != 18 {
             return Err("must be 18 characters");
+        }
+        if !code.is_ascii() {
+            return Err("contains characters outside the USCC alphabet (I, O, S, V and Z are not used)");
         }
         let Some(expected) = Self::check_char(&code[..17]) else {
             return Err("contains characters outside the USCC alphabet (I, O, S, V and Z are not used)");
@@ -311,6 +316,9 @@ mod tests {
         assert_eq!(Uscc::parse("91350100M000100Y4A"), Err("has a wrong check character"));
         assert!(Uscc::parse("91350100M000100Y4").is_err());
         assert!(Uscc::parse("9135010OM000100Y43").is_err());
+        // 18 bytes, 17 characters: once a panic (slicing inside the last character).
+        assert_eq!(Uscc::parse("91350100M000100Yé"), Err("must be 18 characters"));
+        assert!(Uscc::parse("91350100M000100Y4é").is_err());
     }
 
     #[test]

@@ -103,43 +103,65 @@ pub async fn insert_product(
     .await
 }
 
-/// Rewrites every producer-chosen field and the status.
+/// What an edit changes; `None` leaves a column as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProductChanges {
+    pub category_id: Option<i32>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub origin_adcode: Option<i32>,
+    pub unit: Option<String>,
+    pub spec: Option<String>,
+    pub stock: Option<i32>,
+    pub images: Option<Vec<String>>,
+    pub min_order_qty: Option<i32>,
+    pub tiers: Option<Vec<Tier>>,
+    /// A new certification, which starts over as `unverified`.
+    pub certification: Option<super::model::Certification>,
+    pub search_grams: Option<Vec<String>>,
+}
+
+/// Writes only the columns an edit changes (each `coalesce`s to the stored value), and the
+/// status: a column the request did not touch keeps whatever concurrent writers put there.
 #[tracing::instrument(skip_all, fields(product = %id))]
 pub async fn update_product(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
-    f: &ProductFields,
+    c: &ProductChanges,
     status: ProductStatus,
 ) -> sqlx::Result<ProductRow> {
-    let cert = f.certification.as_ref();
+    let cert = c.certification.as_ref();
     query_product!(
         r#"
-        update products set category_id = $2, title = $3, description = $4, origin_adcode = $5,
-            unit = $6, spec = $7, stock = $8, images = $9, min_order_qty = $10, tiers = $11,
-            retail_price_fen = $12, cert_number = $13, cert_issuer = $14, cert_valid_from = $15,
-            cert_valid_until = $16, cert_status = $17, search_grams = $18, status = $19,
-            updated_at = now()
+        update products set category_id = coalesce($2, category_id), title = coalesce($3, title),
+            description = coalesce($4, description), origin_adcode = coalesce($5, origin_adcode),
+            unit = coalesce($6, unit), spec = coalesce($7, spec), stock = coalesce($8, stock),
+            images = coalesce($9, images), min_order_qty = coalesce($10, min_order_qty),
+            tiers = coalesce($11, tiers), retail_price_fen = coalesce($12, retail_price_fen),
+            cert_number = coalesce($13, cert_number), cert_issuer = coalesce($14, cert_issuer),
+            cert_valid_from = coalesce($15, cert_valid_from), cert_valid_until = coalesce($16, cert_valid_until),
+            cert_status = case when $13::text is null then cert_status else 'unverified' end,
+            search_grams = coalesce($17, search_grams), status = $18, updated_at = now()
         where id = $1
         returning "#,
         "",
         id,
-        f.category_id,
-        f.title,
-        f.description,
-        f.origin_adcode,
-        f.unit,
-        f.spec,
-        f.stock,
-        &f.images,
-        f.min_order_qty,
-        Json(&f.tiers) as _,
-        f.tiers[0].unit_price_fen,
+        c.category_id,
+        c.title.as_deref(),
+        c.description.as_deref(),
+        c.origin_adcode,
+        c.unit.as_deref(),
+        c.spec.as_deref(),
+        c.stock,
+        c.images.as_deref(),
+        c.min_order_qty,
+        c.tiers.as_ref().map(Json) as _,
+        c.tiers.as_ref().map(|t| t[0].unit_price_fen),
         cert.map(|c| c.number.as_str()),
         cert.map(|c| c.issuer.as_str()),
         cert.map(|c| c.valid_from),
         cert.map(|c| c.valid_until),
-        f.cert_status.map(CertStatus::as_str),
-        &f.search_grams,
+        c.search_grams.as_deref(),
         status as _,
     )
     .fetch_one(&mut **tx)
@@ -271,11 +293,13 @@ pub async fn list_by_status(
     .await
 }
 
+/// A price change as the public sees it. Who made it (a producer's staff account, kept in
+/// `price_changes.changed_by`) is left out: account ids of a producer's staff are nobody
+/// else's business. No admin view of the history exists yet; one would select it.
 #[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
 pub struct PriceChange {
     pub id: Uuid,
     pub changed_at: DateTime<Utc>,
-    pub changed_by: Uuid,
     #[schema(value_type = Option<Vec<Tier>>)]
     pub old_tiers: Option<Json<Vec<Tier>>>,
     /// The ladder from this change on.
@@ -325,7 +349,7 @@ pub async fn price_history(
     sqlx::query_as!(
         PriceChange,
         r#"
-        select id, changed_at, changed_by, old_tiers as "old_tiers: Json<Vec<Tier>>",
+        select id, changed_at, old_tiers as "old_tiers: Json<Vec<Tier>>",
                new_tiers as "tiers: Json<Vec<Tier>>", old_retail_fen,
                new_retail_fen as retail_price_fen, reason
         from price_changes
@@ -787,12 +811,19 @@ pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) 
     .await
 }
 
-/// Puts reserved units back; the stock after.
+/// Puts reserved units back; the stock after. The sum saturates at the column's limit
+/// (2,147,483,647) instead of failing: the producer may have raised the stock while the units
+/// were out, and an integer overflow here would make the order impossible to expire, cancel or
+/// refund. Units beyond that limit are not real stock anyway.
 #[tracing::instrument(skip(tx))]
 pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(r#"update products set stock = stock + $2 where id = $1 returning stock"#, id, qty)
-        .fetch_one(&mut **tx)
-        .await
+    sqlx::query_scalar!(
+        r#"update products set stock = least(stock::bigint + $2, 2147483647)::integer where id = $1 returning stock"#,
+        id,
+        i64::from(qty)
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 #[tracing::instrument(skip(tx))]

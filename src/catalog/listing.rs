@@ -9,12 +9,13 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::alerts;
-use super::db::{self, ProductFields};
+use super::db::{self, ProductChanges, ProductFields};
 use super::model::{
     CertStatus, Certification, CertificationInput, DESCRIPTION_MAX, Ladder, ProductRow, ProductStatus, SPEC_MAX,
     TITLE_MAX, Tier, parse_images, parse_min_order_qty, parse_stock, parse_unit,
 };
 use super::search;
+use crate::accounts::{self, model::OrgStatus};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
 use crate::identity::CurrentUser;
@@ -101,15 +102,16 @@ struct Checked {
     certification: Option<Certification>,
 }
 
-/// Checks a patch against the current fields (or none, for a new product) and returns the
-/// complete new set, every bad field reported at once.
-pub async fn apply_patch(state: &AppState, current: Option<&ProductRow>, p: ProductPatch) -> Result<ProductFields> {
+/// Checks every field a patch (or a new product's input) gives, every bad field reported at
+/// once. What it checks does not depend on the product's current fields, so it runs before
+/// the product is locked.
+async fn check(state: &AppState, p: ProductPatch) -> Result<Checked> {
     let mut errors = FieldErrors::new();
     let mut checked = check_values(&p, &mut errors);
     checked.category_id = check_category(state, p.category_id, &mut errors).await?;
     checked.origin_adcode = check_origin(state, p.origin_adcode, &mut errors).await?;
     errors.into_result()?;
-    Ok(merge(checked, current))
+    Ok(checked)
 }
 
 /// The checks that need no database.
@@ -167,43 +169,68 @@ async fn check_origin(state: &AppState, raw: Option<i64>, errors: &mut FieldErro
     }
 }
 
-/// The product's certification as stored, with its status.
-fn stored_certification(row: &ProductRow) -> (Option<Certification>, Option<CertStatus>) {
-    let cert = row.cert_number.as_ref().map(|number| Certification {
+/// The product's certification as stored.
+fn stored_certification(row: &ProductRow) -> Option<Certification> {
+    row.cert_number.as_ref().map(|number| Certification {
         number: number.clone(),
         issuer: row.cert_issuer.clone().unwrap_or_default(),
         valid_from: row.cert_valid_from.unwrap_or_default(),
         valid_until: row.cert_valid_until.unwrap_or_default(),
-    });
-    (cert, row.cert_status)
+    })
 }
 
-/// The new field set: the patch's checked fields over the current ones. For a new product
-/// every required field came from `ProductInput`, so `current` only fills what a patch omits.
-fn merge(c: Checked, current: Option<&ProductRow>) -> ProductFields {
-    // A replaced certification is checked again by an admin.
-    let (certification, cert_status) = match (c.certification, current) {
-        (Some(cert), _) => (Some(cert), Some(CertStatus::Unverified)),
-        (None, Some(row)) => stored_certification(row),
-        (None, None) => (None, None),
-    };
-    let pick = |new: Option<String>, old: Option<&String>| new.or_else(|| old.cloned()).unwrap_or_default();
-    let title = pick(c.title, current.map(|r| &r.title));
-    let description = pick(c.description, current.map(|r| &r.description));
+/// A new product's fields: every required one came from `ProductInput`.
+fn new_fields(c: Checked) -> ProductFields {
+    let title = c.title.unwrap_or_default();
+    let description = c.description.unwrap_or_default();
     let search_grams = search::grams(&format!("{title} {description}"));
     ProductFields {
-        category_id: c.category_id.or(current.map(|r| r.category_id)).unwrap_or_default(),
+        category_id: c.category_id.unwrap_or_default(),
         title,
         description,
-        origin_adcode: c.origin_adcode.or(current.map(|r| r.origin_adcode)).unwrap_or_default(),
-        unit: pick(c.unit, current.map(|r| &r.unit)),
-        spec: pick(c.spec, current.map(|r| &r.spec)),
-        stock: c.stock.or(current.map(|r| r.stock)).unwrap_or_default(),
-        images: c.images.or(current.map(|r| r.images.clone())).unwrap_or_default(),
-        min_order_qty: c.min_order_qty.or(current.map(|r| r.min_order_qty)).unwrap_or(1),
-        tiers: c.tiers.map(|l| l.tiers().to_vec()).or(current.map(|r| r.tiers.0.clone())).unwrap_or_default(),
+        origin_adcode: c.origin_adcode.unwrap_or_default(),
+        unit: c.unit.unwrap_or_default(),
+        spec: c.spec.unwrap_or_default(),
+        stock: c.stock.unwrap_or_default(),
+        images: c.images.unwrap_or_default(),
+        min_order_qty: c.min_order_qty.unwrap_or(1),
+        tiers: c.tiers.map(|l| l.tiers().to_vec()).unwrap_or_default(),
+        cert_status: c.certification.as_ref().map(|_| CertStatus::Unverified),
+        certification: c.certification,
+        search_grams,
+    }
+}
+
+/// What a patch changes, judged against the product as locked: only fields the request gives
+/// and that differ are written, so that a concurrent order's stock, an admin's certification
+/// decision or another edit is never written back from an older read. A replaced
+/// certification is checked again by an admin.
+fn changes(c: Checked, current: &ProductRow) -> ProductChanges {
+    fn differing<T: PartialEq>(new: Option<T>, old: &T) -> Option<T> {
+        new.filter(|n| n != old)
+    }
+    let stored = stored_certification(current);
+    let title = differing(c.title, &current.title);
+    let description = differing(c.description, &current.description);
+    let search_grams = (title.is_some() || description.is_some()).then(|| {
+        let title = title.as_ref().unwrap_or(&current.title);
+        let description = description.as_ref().unwrap_or(&current.description);
+        search::grams(&format!("{title} {description}"))
+    });
+    // The same certification sent again is no change: it keeps its status, revoked included.
+    let certification = c.certification.filter(|cert| Some(cert) != stored.as_ref());
+    ProductChanges {
+        category_id: differing(c.category_id, &current.category_id),
+        title,
+        description,
+        origin_adcode: differing(c.origin_adcode, &current.origin_adcode),
+        unit: differing(c.unit, &current.unit),
+        spec: differing(c.spec, &current.spec),
+        stock: differing(c.stock, &current.stock),
+        images: differing(c.images, &current.images),
+        min_order_qty: differing(c.min_order_qty, &current.min_order_qty),
+        tiers: differing(c.tiers.map(|l| l.tiers().to_vec()), &current.tiers.0),
         certification,
-        cert_status,
         search_grams,
     }
 }
@@ -219,10 +246,21 @@ async fn commit(state: &AppState, tx: Transaction<'_, Postgres>) -> Result<()> {
     state.catalog_cache.commit(tx).await
 }
 
+/// Inserts a new product. The route let only a verified producer in, but an admin may suspend
+/// it before the insert commits, and the suspension hides only the products it can see: so the
+/// producer's status is read again here under a share lock, which makes the suspension wait
+/// for this insert (and then hide the new product too) or this insert wait for the suspension
+/// (and then refuse).
 #[tracing::instrument(skip(state, fields))]
 pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
-    // Only verified producers get here (routes check), so the producer is active.
+    match accounts::share_lock_status(&mut tx, producer_id).await? {
+        Some(OrgStatus::Verified) => {}
+        Some(OrgStatus::Suspended) => {
+            return Err(AppError::forbidden("producer_suspended", "the producer is suspended"));
+        }
+        _ => return Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
+    }
     let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
     db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
     alerts::check(&mut tx, &state.settings.catalog, &row, None).await?;
@@ -243,32 +281,31 @@ async fn own(tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) ->
     }
 }
 
-/// Applies an edit. Changing what buyers judge a listing by (title, description, category,
-/// origin) sends a listed product back to review; prices and stock do not.
-#[tracing::instrument(skip(state, edit))]
-pub async fn edit(
-    state: &AppState,
-    producer_id: Uuid,
-    actor: Uuid,
-    id: Uuid,
-    edit: impl FnOnce(&ProductRow) -> Result<ProductFields>,
-) -> Result<ProductRow> {
+/// Applies a checked patch to the product as locked. Changing what buyers judge a listing by
+/// (title, description, category, origin, and what they get for the price: images, unit, spec,
+/// minimum order) sends a listed product back to review, so that an approved listing cannot
+/// be swapped for another behind its approval; prices and stock do not.
+#[tracing::instrument(skip(state, checked))]
+async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checked: Checked) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = own(&mut tx, producer_id, id).await?;
-    let fields = edit(&current)?;
-    let needs_review = fields.title != current.title
-        || fields.description != current.description
-        || fields.category_id != current.category_id
-        || fields.origin_adcode != current.origin_adcode;
+    let changes = changes(checked, &current);
+    let needs_review = changes.title.is_some()
+        || changes.description.is_some()
+        || changes.category_id.is_some()
+        || changes.origin_adcode.is_some()
+        || changes.images.is_some()
+        || changes.unit.is_some()
+        || changes.spec.is_some()
+        || changes.min_order_qty.is_some();
     let status = match current.status {
         ProductStatus::Listed if needs_review => ProductStatus::PendingReview,
         status => status,
     };
-    let price_changed = fields.tiers != current.tiers.0;
     let before = before(&mut tx, &current).await?;
-    let updated = db::update_product(&mut tx, id, &fields, status).await?;
-    if price_changed {
-        db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), &fields.tiers, None).await?;
+    let updated = db::update_product(&mut tx, id, &changes, status).await?;
+    if let Some(tiers) = &changes.tiers {
+        db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), tiers, None).await?;
         alerts::check(&mut tx, &state.settings.catalog, &updated, Some(before)).await?;
     }
     commit(state, tx).await?;
@@ -401,7 +438,7 @@ pub async fn decide_certification(state: &AppState, admin: &CurrentUser, id: Uui
 
 /// Creates a draft product from a full input; its first ladder starts its price history.
 pub async fn create_from(state: &AppState, producer_id: Uuid, actor: Uuid, input: ProductInput) -> Result<ProductRow> {
-    let fields = apply_patch(state, None, input.into()).await?;
+    let fields = new_fields(check(state, input.into()).await?);
     create(state, producer_id, actor, fields).await
 }
 
@@ -414,8 +451,8 @@ pub async fn own_product(state: &AppState, producer_id: Uuid, id: Uuid) -> Resul
     }
 }
 
-/// Checks a patch against the product as it is now, then applies the same checked fields with
-/// the product locked.
+/// Checks a patch's fields, then applies them to the product as it is once locked (never to
+/// an earlier read: orders take stock and admins revoke certifications meanwhile).
 pub async fn patch(
     state: &AppState,
     producer_id: Uuid,
@@ -423,9 +460,10 @@ pub async fn patch(
     id: Uuid,
     patch: ProductPatch,
 ) -> Result<ProductRow> {
-    let current = own_product(state, producer_id, id).await?;
-    let fields = apply_patch(state, Some(&current), patch).await?;
-    edit(state, producer_id, actor, id, |_| Ok(fields)).await
+    // Someone else's product is 404 before its fields are judged.
+    own_product(state, producer_id, id).await?;
+    let checked = check(state, patch).await?;
+    edit(state, producer_id, actor, id, checked).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -141,6 +141,11 @@ impl Certification {
         if issuer.is_empty() || issuer.chars().count() > 100 {
             errors.push(("certification.issuer", "must be 1 to 100 characters".to_string()));
         }
+        for (field, value) in [("certification.number", number), ("certification.issuer", issuer)] {
+            if value.chars().any(char::is_control) {
+                errors.push((field, "must not contain control characters".to_string()));
+            }
+        }
         if input.valid_until < input.valid_from {
             errors.push(("certification.valid_until", "must not be before valid_from".to_string()));
         }

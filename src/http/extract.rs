@@ -95,7 +95,18 @@ fn field_and_message(path: &str, message: &str) -> (String, String) {
     };
     let message =
         if message.starts_with("unknown field `") { "is not a known field".to_string() } else { message.to_string() };
-    (field, message)
+    (printable(&field), printable(&message))
+}
+
+/// serde's messages quote the submitted value (`unknown variant `…``), and field names come
+/// from the client's keys: control characters in them are written as escapes, so that the
+/// problem document (which idempotent requests store in Postgres, where NUL is refused) holds
+/// only printable text.
+fn printable(text: &str) -> String {
+    if !text.chars().any(char::is_control) {
+        return text.to_string();
+    }
+    text.chars().map(|c| if c.is_control() { c.escape_default().to_string() } else { c.to_string() }).collect()
 }
 
 /// A query string; a bad or unknown parameter is 422 naming it.
@@ -148,5 +159,6 @@ mod tests {
         assert_eq!(field_and_message("organization", "unknown field `x`, expected one of `a`").0, "organization.x");
         assert_eq!(field_and_message(".", "missing field `email`").0, "email");
         assert_eq!(field_and_message("owner.email", "invalid type: integer `1`, expected a string").0, "owner.email");
+        assert_eq!(field_and_message("method", "unknown variant `a\0b`").1, "unknown variant `a\\u{0}b`");
     }
 }

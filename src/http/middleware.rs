@@ -1,11 +1,13 @@
 //! Request metrics and the layers every request passes through.
 
+use std::any::Any;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, StatusCode};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{AppError, simple_problem};
 
@@ -63,4 +65,51 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         }
     }
     problem
+}
+
+/// What a panic becomes: without this layer a panicking handler drops the connection with no
+/// reply and no log line that names the request.
+pub type PanicResponder = fn(Box<dyn Any + Send + 'static>) -> Response;
+
+/// Turns a panic anywhere inside it into an internal error: a 500 problem document that says
+/// nothing of the cause, and an error log line (in the request span, so with its request id)
+/// that does.
+pub fn catch_panic() -> CatchPanicLayer<PanicResponder> {
+    CatchPanicLayer::custom(panic_response as PanicResponder)
+}
+
+fn panic_response(panic: Box<dyn Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".to_string());
+    AppError::Internal(anyhow::anyhow!("the handler panicked: {message}")).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    async fn panicking() -> &'static str {
+        panic!("secret detail")
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_a_500_problem_that_hides_its_cause() {
+        let app = Router::new().route("/", get(panicking)).layer(catch_panic());
+        let response = app.oneshot(Request::builder().uri("/").body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let content_type = response.headers().get(axum::http::header::CONTENT_TYPE).unwrap().clone();
+        assert_eq!(content_type, crate::error::PROBLEM_JSON);
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+        let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(problem["code"], "internal_error");
+        assert!(!String::from_utf8_lossy(&body).contains("secret detail"));
+    }
 }

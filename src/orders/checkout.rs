@@ -18,7 +18,7 @@ use super::model::{
     Change, GroupRow, GroupStatus, Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus,
     ShippingAddress, StatusChange,
 };
-use crate::accounts::{self, model::Phone};
+use crate::accounts::{self, model::Phone, model::Uscc};
 use crate::catalog::{self, Orderable, model::Ladder};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::extract::parse_json;
@@ -63,7 +63,9 @@ async fn check_shipping(state: &AppState, a: &ShippingAddress, errors: &mut Fiel
     Ok(())
 }
 
-/// The invoice with its tax id defaulted to the enterprise's USCC.
+/// The invoice with its tax id defaulted to the enterprise's USCC. A tax id that is given must
+/// be a valid USCC (stored normalized, upper-case): it goes on a fapiao (发票), and an invalid
+/// one makes the invoice unusable for the enterprise.
 async fn invoice_for(
     state: &AppState,
     buyer: &Buyer,
@@ -76,8 +78,9 @@ async fn invoice_for(
         return Ok(None);
     };
     errors.check("invoice.title", Text::parse(&invoice.title, limits::ADDRESS));
-    if invoice.tax_id.as_deref().is_none_or(|t| t.trim().is_empty()) {
-        invoice.tax_id = accounts::find_organization(&state.db, org).await?.map(|o| o.uscc);
+    match invoice.tax_id.as_deref().filter(|t| !t.trim().is_empty()) {
+        Some(raw) => invoice.tax_id = errors.check("invoice.tax_id", Uscc::parse(raw)).map(|u| u.as_str().to_string()),
+        None => invoice.tax_id = accounts::find_organization(&state.db, org).await?.map(|o| o.uscc),
     }
     Ok(Some(invoice))
 }

@@ -364,20 +364,31 @@ pub async fn list_orders(
     .await
 }
 
-/// Unpaid orders past their deadline, locked, skipping any another instance holds.
+/// Unpaid orders past their deadline, locked, skipping any another instance holds, as
+/// `(expires_at, id)` in that order from just after `after`: the expiry job walks the due
+/// orders once per run, so an order it cannot expire is passed over instead of coming first
+/// in every batch.
 #[tracing::instrument(skip(tx))]
-pub async fn lock_due_for_expiry(tx: &mut Transaction<'_, Postgres>, limit: i64) -> sqlx::Result<Vec<Uuid>> {
-    sqlx::query_scalar!(
+pub async fn lock_due_for_expiry(
+    tx: &mut Transaction<'_, Postgres>,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
+) -> sqlx::Result<Vec<(DateTime<Utc>, Uuid)>> {
+    let rows = sqlx::query!(
         r#"
-        select id from orders
+        select expires_at, id from orders
         where status in ('awaiting_approval', 'pending_payment') and expires_at <= now()
-        order by expires_at limit $1
+          and ($1::timestamptz is null or (expires_at, id) > ($1, $2))
+        order by expires_at, id limit $3
         for update skip locked
         "#,
+        after.map(|(at, _)| at),
+        after.map(|(_, id)| id),
         limit,
     )
     .fetch_all(&mut **tx)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.expires_at, r.id)).collect())
 }
 
 #[tracing::instrument(skip(db))]

@@ -61,41 +61,65 @@ pub async fn expire(state: &AppState, order_id: Uuid) -> Result<bool> {
     Ok(true)
 }
 
+/// How many due orders one query picks.
+const EXPIRY_BATCH: i64 = 100;
+
 /// Expires every due order, a batch at a time. Safe on several instances at once, because
 /// `expire` locks each order and rechecks it: an order that another instance (or a payment or
 /// a cancellation) closed meanwhile is left alone. The batch query's `skip locked` only keeps
 /// it from waiting on rows locked at that instant; its transaction commits before the work, so
 /// two instances can pick the same ids and one of them then finds nothing to do.
+///
+/// One order that cannot be expired (its transaction fails) must not stall expiry for
+/// everyone: its failure is logged and the run moves on, and each run walks the due orders
+/// once in `(expires_at, id)` order, so the failing order is tried once per run, not first in
+/// every batch. Only a failure to list due orders ends the run with an error.
 #[tracing::instrument(skip(state))]
 pub async fn expire_due(state: &AppState) -> Result<usize> {
     let mut done = 0;
+    let mut failed = 0;
+    let mut after = None;
     loop {
         let mut tx = state.db.begin().await?;
-        let due = db::lock_due_for_expiry(&mut tx, 100).await?;
+        let due = db::lock_due_for_expiry(&mut tx, after, EXPIRY_BATCH).await?;
         tx.commit().await?;
-        if due.is_empty() {
-            return Ok(done);
-        }
-        let batch = due.len();
-        for id in due {
-            if expire(state, id).await? {
-                done += 1;
+        for &(_, id) in &due {
+            match expire(state, id).await {
+                Ok(true) => done += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    failed += 1;
+                    tracing::error!(order = %id, error = ?error, "could not expire an order; moving on");
+                }
             }
         }
-        if batch < 100 {
-            return Ok(done);
+        match due.last() {
+            Some(&last) if due.len() as i64 == EXPIRY_BATCH => after = Some(last),
+            _ => break,
         }
     }
+    if failed > 0 {
+        tracing::warn!(failed, expired = done, "some due orders could not be expired; the next run tries them again");
+    }
+    Ok(done)
 }
 
 /// An approver (or owner) of the buyer's enterprise lets an order through to payment, with a
-/// fresh payment window.
+/// fresh payment window. An order whose approval hold has run out is refused even if the
+/// expiry job has not reached it yet: approving would bring it back to life with a new
+/// deadline, holding stock past the hold the buyer was promised and the job would have ended.
 #[tracing::instrument(skip(state, note))]
 pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
     let mut tx = state.db.begin().await?;
     let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
     if order.status != OrderStatus::AwaitingApproval {
         return Err(invalid(order.status.as_str(), "pending_payment"));
+    }
+    if order.expires_at <= Utc::now() {
+        return Err(AppError::conflict(
+            "order_expired",
+            "the order's approval hold has run out; it is expiring and its stock goes back",
+        ));
     }
     let deadline = Utc::now() + Duration::seconds(state.settings.orders.payment_window_secs as i64);
     db::set_order_status(&mut tx, order_id, OrderStatus::PendingPayment, Some(deadline)).await?;

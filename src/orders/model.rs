@@ -110,7 +110,7 @@ pub struct ShippingAddress {
 #[serde(deny_unknown_fields)]
 pub struct Invoice {
     pub title: String,
-    /// Defaults to the enterprise's USCC.
+    /// A USCC (统一社会信用代码); defaults to the enterprise's own.
     pub tax_id: Option<String>,
 }
 

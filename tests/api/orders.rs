@@ -469,3 +469,116 @@ async fn admins_list_orders_by_status_and_time() {
     assert_problem(admin.get("/api/v1/admin/orders?from=yesterday").await, 422, "validation_failed").await;
     assert_problem(buyer.get("/api/v1/admin/orders").await, 403, "forbidden").await;
 }
+
+#[tokio::test]
+async fn an_order_past_its_approval_hold_cannot_be_approved_back_to_life() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let enterprise = m.app.verified_enterprise().await;
+    let owner = m.app.as_(&enterprise);
+    let purchaser = m.app.as_(&owner.add_member(enterprise.org, "purchaser").await);
+    assert_eq!(owner.set_approval_threshold(1000).await.status(), 200);
+    let order = purchaser.place_order(&[(product, 3)]).await;
+    assert_eq!(order.status, "awaiting_approval");
+    // Overdue, and the expiry job has not run yet.
+    sqlx::query("update orders set expires_at = now() - interval '1 second' where id = $1")
+        .bind(order.id)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    let before: (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("select status, expires_at from orders where id = $1")
+            .bind(order.id)
+            .fetch_one(&m.app.db)
+            .await
+            .unwrap();
+    assert_problem(owner.approve_order(order.id, Some("同意")).await, 409, "order_expired").await;
+    let after: (String, chrono::DateTime<chrono::Utc>) =
+        sqlx::query_as("select status, expires_at from orders where id = $1")
+            .bind(order.id)
+            .fetch_one(&m.app.db)
+            .await
+            .unwrap();
+    assert_eq!(after, before, "nothing changed");
+    let unchanged: Order = parse(owner.get_order(order.id).await).await;
+    assert_eq!(unchanged.history.len(), 1);
+    assert_eq!(m.app.stock_of(product).await, 97);
+    // The job then expires it and the stock comes back.
+    assert_eq!(tonggan::orders::expire_due(&m.app.state).await.unwrap(), 1);
+    assert_eq!(m.app.stock_of(product).await, 100);
+}
+
+#[tokio::test]
+async fn an_order_that_cannot_expire_does_not_hold_up_the_others() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 500).await;
+    let buyer = m.app.as_(&m.app.consumer().await);
+    let stuck = buyer.place_order(&[(product, 1)]).await.id;
+    let others = [buyer.place_order(&[(product, 2)]).await.id, buyer.place_order(&[(product, 3)]).await.id];
+    // The stuck order is the most overdue, so it comes first in every batch.
+    sqlx::query("update orders set expires_at = now() - interval '1 minute' where id = $1")
+        .bind(stuck)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    sqlx::query("update orders set expires_at = now() - interval '1 second' where id <> $1")
+        .bind(stuck)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    // Its expiry fails inside the database, whatever the cause.
+    sqlx::query("create function refuse_expiry() returns trigger language plpgsql as $$ begin raise exception 'injected'; end $$")
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "create trigger refuse_expiry before update on orders for each row when (old.id = '{stuck}'::uuid) execute function refuse_expiry()"
+    )))
+    .execute(&m.app.db)
+    .await
+    .unwrap();
+    for run in 0..2 {
+        let expired = tonggan::orders::expire_due(&m.app.state).await.expect("a failing order does not end the run");
+        assert_eq!(expired, if run == 0 { 2 } else { 0 });
+    }
+    for id in others {
+        assert_eq!(parse::<Order>(buyer.get_order(id).await).await.status, "expired");
+    }
+    assert_eq!(parse::<Order>(buyer.get_order(stuck).await).await.status, "pending_payment");
+    assert_eq!(m.app.stock_of(product).await, 99);
+}
+
+#[tokio::test]
+async fn returning_stock_saturates_instead_of_overflowing() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 500).await;
+    let buyer = m.app.as_(&m.app.consumer().await);
+    let order = buyer.place_order(&[(product, 5)]).await.id;
+    // Set past what the API allows, as a bulk import or a tool might.
+    sqlx::query("update products set stock = 2147483645 where id = $1").bind(product).execute(&m.app.db).await.unwrap();
+    sqlx::query("update orders set expires_at = now() - interval '1 second'").execute(&m.app.db).await.unwrap();
+    assert_eq!(tonggan::orders::expire_due(&m.app.state).await.unwrap(), 1);
+    assert_eq!(parse::<Order>(buyer.get_order(order).await).await.status, "expired");
+    assert_eq!(m.app.stock_of(product).await, i32::MAX as i64);
+}
+
+#[tokio::test]
+async fn an_invoice_tax_id_must_be_a_valid_uscc() {
+    let m = market().await;
+    let product = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let owner = m.app.as_(&m.app.verified_enterprise().await);
+    let body = |tax_id: &str| {
+        json!({"lines": [{"product_id": product, "qty": 1}], "shipping_address": address(),
+               "invoice": {"title": "天津市和平区食堂管理有限公司", "tax_id": tax_id}})
+    };
+    for bad in ["91350100M000100Y4A", "123", "91350100M000100Yé", "9135010OM000100Y43"] {
+        let problem =
+            assert_problem(owner.order_keyed(&Uuid::now_v7().to_string(), &body(bad)).await, 422, "validation_failed")
+                .await;
+        assert_eq!(problem.errors.keys().collect::<Vec<_>>(), vec!["invoice.tax_id"], "{bad}");
+    }
+    assert_eq!(m.app.count("orders").await, 0);
+    assert_eq!(m.app.stock_of(product).await, 100);
+    let order: Order = parse(owner.order_keyed("good", &body(" 91350100m000100y43 ")).await).await;
+    assert_eq!(order.invoice.unwrap().tax_id.as_deref(), Some("91350100M000100Y43"));
+}
