@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::checkout;
 use super::db;
-use super::model::MAX_LINE_QTY;
+use super::model::{MAX_CART_ITEMS, MAX_LINE_QTY};
 use crate::catalog::{self, Orderable};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::state::AppState;
@@ -82,7 +82,8 @@ pub struct CartQty {
     qty: i64,
 }
 
-/// Puts a public product in the cart with this quantity (replacing any earlier quantity).
+/// Puts a public product in the cart with this quantity (replacing any earlier quantity); 422
+/// `cart_full` for a new product when the cart already holds `MAX_CART_ITEMS`.
 #[tracing::instrument(skip(state))]
 pub async fn put(state: &AppState, account_id: Uuid, product_id: Uuid, body: CartQty) -> Result<Cart> {
     if body.qty <= 0 || body.qty > MAX_LINE_QTY {
@@ -91,7 +92,14 @@ pub async fn put(state: &AppState, account_id: Uuid, product_id: Uuid, body: Car
     if !catalog::orderable(&state.db, &[product_id]).await?.iter().any(|p| p.public) {
         return Err(AppError::NotFound);
     }
-    db::put_cart_item(&state.db, account_id, product_id, body.qty as i32).await?;
+    let mut tx = state.db.begin().await?;
+    if !db::put_cart_item(&mut tx, account_id, product_id, body.qty as i32, MAX_CART_ITEMS as i64).await? {
+        return Err(AppError::Unprocessable {
+            code: "cart_full",
+            detail: format!("the cart holds at most {MAX_CART_ITEMS} products; order or remove some first"),
+        });
+    }
+    tx.commit().await?;
     priced(state, account_id).await
 }
 

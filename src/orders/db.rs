@@ -496,20 +496,34 @@ pub async fn cart_items(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Resu
     Ok(rows.into_iter().map(|r| (r.product_id, r.qty)).collect())
 }
 
-#[tracing::instrument(skip(db))]
-pub async fn put_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid, qty: i32) -> sqlx::Result<()> {
+#[tracing::instrument(skip(tx))]
+pub async fn put_cart_item(
+    tx: &mut Transaction<'_, Postgres>,
+    account_id: Uuid,
+    product_id: Uuid,
+    qty: i32,
+    max_items: i64,
+) -> sqlx::Result<bool> {
+    // One cart writer per account at a time, so two puts cannot both see room for one more.
+    sqlx::query!(r#"select pg_advisory_xact_lock(hashtextextended('cart:' || $1::uuid::text, 0))"#, account_id)
+        .execute(&mut **tx)
+        .await?;
     sqlx::query!(
         r#"
-        insert into cart_items (account_id, product_id, qty) values ($1, $2, $3)
+        insert into cart_items (account_id, product_id, qty)
+        select $1, $2, $3
+        where exists (select 1 from cart_items where account_id = $1 and product_id = $2)
+           or (select count(*) from cart_items where account_id = $1) < $4
         on conflict (account_id, product_id) do update set qty = excluded.qty
         "#,
         account_id,
         product_id,
         qty,
+        max_items,
     )
-    .execute(db)
-    .await?;
-    Ok(())
+    .execute(&mut **tx)
+    .await
+    .map(|r| r.rows_affected() == 1)
 }
 
 #[tracing::instrument(skip(db))]

@@ -9,6 +9,9 @@ use uuid::Uuid;
 pub const MAX_LINE_QTY: i64 = 100_000;
 /// Most lines in a JSON order; a CSV bulk order may have up to `MAX_CSV_LINES`.
 pub const MAX_JSON_LINES: usize = 200;
+/// Products a cart may hold: as many as one order may have lines, so a full cart is one order,
+/// and pricing a cart stays bounded work.
+pub const MAX_CART_ITEMS: usize = MAX_JSON_LINES;
 pub const MAX_CSV_LINES: usize = 500;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema, sqlx::Type)]

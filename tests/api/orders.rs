@@ -421,6 +421,47 @@ async fn the_cart_is_priced_live_and_orders_from_the_cart_empty_it() {
     assert_eq!(buyer.cart().await["items"], json!([]));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cart_holds_at_most_200_products_even_when_filled_at_once() {
+    let m = market().await;
+    let apples = m.app.stocked_product(&m.producer, 100, 1000).await;
+    // 210 more listed products like it, made in SQL (the API would take a while).
+    let copies: Vec<Uuid> = sqlx::query_scalar(
+        "insert into products
+         select (jsonb_populate_record(null::products, to_jsonb(p) || jsonb_build_object('id', gen_random_uuid()))).*
+         from products p, generate_series(1, 210) where p.id = $1
+         returning id",
+    )
+    .bind(apples)
+    .fetch_all(&m.app.db)
+    .await
+    .unwrap();
+    let buyer = m.app.as_(&m.app.consumer().await);
+    // 210 puts at once: exactly 200 get in, the others are told the cart is full.
+    let puts: Vec<_> = copies
+        .iter()
+        .map(|&id| {
+            let buyer = buyer.clone();
+            tokio::spawn(async move { buyer.put_in_cart(id, 1).await.status().as_u16() })
+        })
+        .collect();
+    let mut statuses = std::collections::BTreeMap::new();
+    for put in puts {
+        *statuses.entry(put.await.unwrap()).or_insert(0) += 1;
+    }
+    assert_eq!(statuses, std::collections::BTreeMap::from([(200, 200), (422, 10)]));
+    assert_eq!(buyer.cart().await["items"].as_array().unwrap().len(), 200);
+    let problem = assert_problem(buyer.put_in_cart(apples, 1).await, 422, "cart_full").await;
+    assert!(problem.detail.contains("200"));
+    // A product already in it can change quantity; after a removal there is room again.
+    let inside: Uuid =
+        sqlx::query_scalar("select product_id from cart_items limit 1").fetch_one(&m.app.db).await.unwrap();
+    assert_eq!(buyer.put_in_cart(inside, 3).await.status(), 200);
+    assert_eq!(buyer.remove_from_cart(inside).await.status(), 200);
+    assert_eq!(buyer.put_in_cart(apples, 1).await.status(), 200);
+    assert_eq!(m.app.count("cart_items").await, 200);
+}
+
 #[tokio::test]
 async fn a_bulk_csv_order_is_all_or_nothing_with_a_per_line_report() {
     let m = market().await;
