@@ -221,6 +221,8 @@ async fn no_login_with_the_old_password_survives_a_concurrent_password_change() 
     let app = TestApp::spawn_with(|s| {
         s.login_throttle.max_failures_per_client = 1000;
         s.login_throttle.max_failures_per_email = 1000;
+        // 40 logins of one account: above the default cap, which would end the owner's session.
+        s.session.max_per_account = 100;
     })
     .await;
     let owner = app.consumer().await;
