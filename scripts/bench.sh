@@ -101,8 +101,10 @@ county_year="/api/v1/admin/tallies?group_by=county&from=$year-01-01&to=$year-12-
 run tallies_summary "$base/api/v1/admin/tallies/summary" -H "Cookie: $admin_cookie"
 run tallies_county_year "$base$county_year" -H "Cookie: $admin_cookie"
 # The same tally computed afresh on every request (the server without the read cache): what a
-# reader pays right after a payment retired the cached figures.
-run tallies_county_year_uncached "http://127.0.0.1:$nocache_port$county_year" -H "Cookie: $admin_cookie"
+# reader pays right after a payment retired the cached figures. One connection: a latency, not
+# a throughput (64 connections would only queue on Postgres and time out).
+measure tallies_county_year_uncached "http://127.0.0.1:$nocache_port$county_year" -t1 -c1 --latency --timeout 10s \
+  -H "Cookie: $admin_cookie"
 
 # ---- order placement vs pgbench, both at 16 concurrent clients ------------------------------
 order_clients=${BENCH_ORDER_CLIENTS:-16}
