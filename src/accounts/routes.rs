@@ -1,9 +1,7 @@
 //! Handlers for sign-up, sign-in, `/me`, organization members and the admin list of
 //! organizations. Each parses, authorizes, calls the area's logic and shapes the reply.
 
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
@@ -19,7 +17,7 @@ use super::model::{Account, Member, Membership, Organization};
 use super::{members, registration, review, signin};
 use crate::error::{AppError, PROBLEM_JSON, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff, removal_cookie, session_cookie};
-use crate::http::extract::{Json, Path, Query};
+use crate::http::extract::{ClientIp, Json, Path, Query};
 use crate::http::pagination::{ListParams, Page};
 use crate::state::AppState;
 
@@ -113,11 +111,11 @@ pub async fn register_producer(
 )]
 pub async fn login(
     State(state): State<AppState>,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     jar: CookieJar,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse> {
-    let session_id = signin::login(&state, &body.email, &body.password, client.ip()).await?;
+    let session_id = signin::login(&state, &body.email, &body.password, client).await?;
     // Drop the session the browser came with, if any: one browser, one session.
     if let Some(old) = jar.get(&state.settings.session.cookie_name)
         && let Some(data) = state.sessions.load(old.value()).await?
@@ -163,13 +161,12 @@ async fn me_of(state: &AppState, account_id: Uuid) -> Result<Me> {
 pub async fn change_password(
     State(state): State<AppState>,
     user: CurrentUser,
-    ConnectInfo(client): ConnectInfo<SocketAddr>,
+    ClientIp(client): ClientIp,
     jar: CookieJar,
     Json(body): Json<PasswordChange>,
 ) -> Result<impl IntoResponse> {
     let session_id =
-        signin::change_password(&state, user.account_id, client.ip(), &body.current_password, &body.new_password)
-            .await?;
+        signin::change_password(&state, user.account_id, client, &body.current_password, &body.new_password).await?;
     Ok((jar.add(session_cookie(&state.settings.session, session_id)), StatusCode::NO_CONTENT))
 }
 

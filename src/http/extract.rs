@@ -4,11 +4,14 @@
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::HeaderMap;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
+use std::net::{IpAddr, SocketAddr};
 
 use crate::error::{AppError, FieldErrors};
+use crate::state::AppState;
 
 /// A JSON body. Syntax errors are 400 `malformed_json`; a body of the wrong shape (unknown
 /// field, missing field, wrong type) is 422 with the offending field's path.
@@ -150,9 +153,89 @@ where
     }
 }
 
+/// The client's address: the TCP peer, or, when the peer is one of `server.trusted_proxies`,
+/// the nearest `X-Forwarded-For` hop that is not itself trusted. Throttles key on it.
+#[derive(Debug, Clone, Copy)]
+pub struct ClientIp(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<SocketAddr>>()
+            .ok_or_else(|| anyhow::anyhow!("the server runs without connect info"))?
+            .0
+            .ip();
+        Ok(ClientIp(client_ip(peer, &parts.headers, &state.settings.server.trusted_proxies)))
+    }
+}
+
+/// Walks `X-Forwarded-For` (every header, in order; each a comma-separated list) from the
+/// right, starting at a trusted peer: each hop a trusted proxy appended is believed, up to the
+/// first one that is not a trusted proxy, which is the client. Anything unreadable stops the walk
+/// at the last address believed, so a forged or garbled header can only make the client look
+/// like one of our proxies, never like someone else.
+pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<Option<&str>> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .flat_map(|value| match value.to_str() {
+            Ok(list) => list.split(',').map(|hop| Some(hop.trim())).collect::<Vec<_>>(),
+            Err(_) => vec![None],
+        })
+        .collect();
+    let mut client = peer;
+    for hop in hops.into_iter().rev() {
+        let Some(ip) = hop.and_then(|h| h.parse::<IpAddr>().ok()) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
+}
+
 #[cfg(test)]
 mod tests {
     use super::field_and_message;
+
+    #[test]
+    fn the_client_is_the_nearest_untrusted_hop_behind_trusted_proxies() {
+        use super::client_ip;
+        use axum::http::HeaderMap;
+        let trusted: Vec<ipnet::IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "127.0.0.1/32".parse().unwrap()];
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let xff = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("x-forwarded-for", v.parse().unwrap());
+            }
+            h
+        };
+        // An untrusted peer is the client, whatever it claims.
+        assert_eq!(client_ip(ip("203.0.113.9"), &xff(&["198.51.100.1"]), &trusted), ip("203.0.113.9"));
+        // Behind two trusted proxies: the first untrusted hop from the right.
+        let h = xff(&["6.6.6.6, 198.51.100.7, 10.0.0.5"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("198.51.100.7"));
+        // Several headers count as one list, in order.
+        let h = xff(&["6.6.6.6", "198.51.100.7", "10.0.0.5"]);
+        assert_eq!(client_ip(ip("10.1.1.1"), &h, &trusted), ip("198.51.100.7"));
+        // Garbage stops the walk at the last believed hop (a proxy), never further left.
+        let h = xff(&["6.6.6.6, not-an-ip, 10.0.0.5"]);
+        assert_eq!(client_ip(ip("127.0.0.1"), &h, &trusted), ip("10.0.0.5"));
+        // A trusted peer without the header is the client.
+        assert_eq!(client_ip(ip("10.0.0.2"), &HeaderMap::new(), &trusted), ip("10.0.0.2"));
+        // No trusted proxies configured: the header is never read.
+        assert_eq!(client_ip(ip("127.0.0.1"), &xff(&["198.51.100.7"]), &[]), ip("127.0.0.1"));
+    }
 
     #[test]
     fn unknown_nested_fields_are_named_with_their_path() {

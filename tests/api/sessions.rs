@@ -165,6 +165,54 @@ async fn repeated_failures_from_one_client_address_get_429_across_emails() {
     assert_problem(response, 429, "too_many_attempts").await;
 }
 
+/// Four failed logins as `client` (an `X-Forwarded-For` value), then a fifth: its status.
+async fn fifth_failure_from(app: &TestApp, forwarded_for: &str) -> u16 {
+    let mut last = 0;
+    for _ in 0..5 {
+        let body = json!({"email": unique_email("guess"), "password": "not my password"});
+        let response = app
+            .client
+            .post(app.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", forwarded_for)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        last = response.status().as_u16();
+    }
+    last
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_throttle.max_failures_per_client = 4;
+        s.login_throttle.max_failures_per_email = 100;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    assert_eq!(fifth_failure_from(&app, "203.0.113.5").await, 429);
+    // Another client behind the same proxy is not held back by the first one's failures.
+    assert_eq!(fifth_failure_from(&app, "203.0.113.6").await, 429);
+    let body = json!({"email": unique_email("guess"), "password": "not my password"});
+    let fresh = app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", "203.0.113.7");
+    assert_problem(fresh.json(&body).send().await.unwrap(), 401, "invalid_credentials").await;
+}
+
+#[tokio::test]
+async fn without_trusted_proxies_a_forged_forwarded_for_does_not_dodge_the_throttle() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_throttle.max_failures_per_client = 4;
+        s.login_throttle.max_failures_per_email = 100;
+    })
+    .await;
+    assert_eq!(fifth_failure_from(&app, "203.0.113.5").await, 429);
+    // A new forged address each time: still the same TCP peer, still throttled.
+    let body = json!({"email": unique_email("guess"), "password": "not my password"});
+    let forged = app.client.post(app.url("/api/v1/auth/login")).header("x-forwarded-for", "198.51.100.99");
+    assert_problem(forged.json(&body).send().await.unwrap(), 429, "too_many_attempts").await;
+}
+
 #[tokio::test]
 async fn a_cross_site_post_with_the_cookie_is_refused() {
     let app = TestApp::spawn().await;
