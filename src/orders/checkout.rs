@@ -142,8 +142,11 @@ pub async fn place_bulk(
     let Some(org_id) = buyer.organization_id() else {
         return Err(AppError::forbidden("forbidden", "bulk orders are for enterprises"));
     };
-    let raw = bulk::parse_csv(csv)?;
-    let wanted = check_lines(&raw)?;
+    let (lines, mut problems) = bulk::parse_csv(csv)?;
+    let wanted = bulk_lines(state, &lines, &mut problems).await?;
+    if !problems.is_empty() {
+        return Err(bulk::refusal(problems));
+    }
     let org = accounts::find_organization(&state.db, org_id).await?.ok_or(AppError::NotFound)?;
     let shipping = ShippingAddress {
         recipient: org.contact_name.clone(),
@@ -182,6 +185,56 @@ pub fn unit_price(product: &Orderable, qty: i32) -> Result<i64> {
 }
 
 /// A checked request line.
+/// A bulk file's readable lines checked as a JSON order's would be — shape (duplicates,
+/// quantities), then against the products as they are now, unlocked — with each problem added
+/// to `problems` under its row and column. Placement checks the products again under lock.
+async fn bulk_lines(
+    state: &AppState,
+    lines: &[bulk::CsvLine],
+    problems: &mut Vec<serde_json::Value>,
+) -> Result<Vec<Wanted>> {
+    let mut seen = HashSet::new();
+    let mut shaped = Vec::new();
+    for line in lines {
+        if !seen.insert(line.product_id) {
+            problems.push(bulk::problem(
+                line.row,
+                Some("product_id"),
+                "duplicate_product",
+                json!({"product_id": line.product_id}),
+            ));
+        } else if line.qty <= 0 || line.qty > MAX_LINE_QTY {
+            problems.push(bulk::problem(line.row, Some("qty"), "bad_quantity", json!({"max_qty": MAX_LINE_QTY})));
+        } else {
+            shaped.push((line.row, Wanted { product_id: line.product_id, qty: line.qty as i32 }));
+        }
+    }
+    let ids: Vec<Uuid> = shaped.iter().map(|(_, w)| w.product_id).collect();
+    let products: BTreeMap<Uuid, Orderable> =
+        catalog::orderable(&state.db, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
+    for (row, w) in &shaped {
+        let found = json!({"product_id": w.product_id});
+        match products.get(&w.product_id) {
+            None => problems.push(bulk::problem(*row, Some("product_id"), "unknown_product", found)),
+            Some(p) if !p.public => problems.push(bulk::problem(*row, Some("product_id"), "not_listed", found)),
+            Some(p) if w.qty < p.min_order_qty => problems.push(bulk::problem(
+                *row,
+                Some("qty"),
+                "below_min_order_qty",
+                json!({"product_id": w.product_id, "min_order_qty": p.min_order_qty}),
+            )),
+            Some(p) if w.qty > p.stock => problems.push(bulk::problem(
+                *row,
+                Some("qty"),
+                "insufficient_stock",
+                json!({"product_id": w.product_id, "requested": w.qty, "available": p.stock}),
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(shaped.into_iter().map(|(_, w)| w).collect())
+}
+
 #[derive(Debug, Clone, Copy)]
 pub struct Wanted {
     pub product_id: Uuid,

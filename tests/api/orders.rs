@@ -493,6 +493,68 @@ async fn a_bulk_csv_order_is_all_or_nothing_with_a_per_line_report() {
 }
 
 #[tokio::test]
+async fn every_problem_of_every_row_of_a_bulk_file_comes_back_in_one_reply() {
+    let m = market().await;
+    let plenty = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let few = m.app.stocked_product(&m.producer, 2, 1000).await;
+    let by_the_case = m.app.stocked_product(&m.producer, 100, 1000).await;
+    let delisted = m.app.stocked_product(&m.producer, 100, 1000).await;
+    sqlx::query("update products set min_order_qty = 5 where id = $1")
+        .bind(by_the_case)
+        .execute(&m.app.db)
+        .await
+        .unwrap();
+    m.app.as_(&m.producer).delist(delisted).await;
+    let unknown = Uuid::now_v7();
+    let owner = m.app.as_(&m.app.verified_enterprise().await);
+    let file = [
+        "product_id,qty".to_string(),
+        format!("{plenty},10"),     // 2: fine
+        "not-a-uuid,x".to_string(), // 3: both cells unreadable
+        format!("{few},3"),         // 4: more than the stock
+        format!("{by_the_case},2"), // 5: below the minimum
+        format!("{delisted},1"),    // 6: not listed
+        format!("{unknown},1"),     // 7: no such product
+        format!("{plenty},1"),      // 8: the same product again
+        format!("{few},0"),         // 9: bad quantity (and a duplicate too: the first wins)
+        "a,b,c".to_string(),        // 10: not two cells
+    ]
+    .join("\n");
+    let problem = assert_problem(owner.bulk_order("", "all-at-once", file).await, 422, "invalid_lines").await;
+    let got: Vec<(i64, Option<&str>, &str)> = problem
+        .lines
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| (l["row"].as_i64().unwrap(), l["column"].as_str(), l["problem"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (3, Some("product_id"), "bad_product_id"),
+            (3, Some("qty"), "bad_number"),
+            (4, Some("qty"), "insufficient_stock"),
+            (5, Some("qty"), "below_min_order_qty"),
+            (6, Some("product_id"), "not_listed"),
+            (7, Some("product_id"), "unknown_product"),
+            (8, Some("product_id"), "duplicate_product"),
+            (9, Some("product_id"), "duplicate_product"),
+            (10, None, "bad_row"),
+        ]
+    );
+    assert_eq!(m.app.count("orders").await, 0);
+    assert_eq!(m.app.stock_of(plenty).await, 100);
+    // Only stock wrong: 409, the file may be sent again later as it is.
+    let short = format!("{plenty},10\n{few},3\n");
+    let problem = assert_problem(owner.bulk_order("", "short", short).await, 409, "insufficient_stock").await;
+    assert_eq!(problem.lines[0]["row"], 2);
+    // Everything fixed in one round: placed.
+    let fixed = format!("{plenty},10\n{few},2\n{by_the_case},5\n");
+    assert_eq!(owner.bulk_order("", "fixed", fixed).await.status(), 201);
+    assert_eq!(m.app.stock_of(few).await, 0);
+}
+
+#[tokio::test]
 async fn admins_list_orders_by_status_and_time() {
     let m = market().await;
     let product = m.app.stocked_product(&m.producer, 100, 1000).await;
