@@ -46,6 +46,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub session: SessionSettings,
     pub login_throttle: LoginThrottleSettings,
+    pub signup_throttle: SignupThrottleSettings,
     pub password: PasswordSettings,
     pub catalog: CatalogSettings,
     pub orders: OrdersSettings,
@@ -106,6 +107,8 @@ pub struct ReceivingAccount {
 /// The Stripe secrets in config/default.toml, refused in production.
 pub const DEVELOPMENT_STRIPE_SECRET_KEY: &str = "sk_test_tonggan_development";
 pub const DEVELOPMENT_STRIPE_WEBHOOK_SECRET: &str = "whsec_tonggan_development";
+/// The device-cookie key in config/default.toml, refused in production.
+pub const DEVELOPMENT_DEVICE_COOKIE_SECRET: &str = "tonggan-development-device-cookie-key";
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct OrdersSettings {
@@ -175,8 +178,21 @@ pub struct SessionSettings {
 #[derive(Debug, Clone, Deserialize)]
 pub struct LoginThrottleSettings {
     pub window_secs: u64,
+    /// Failures from clients without a device cookie for the email, together.
     pub max_failures_per_email: u64,
+    /// Failures from one client address, whatever the emails.
     pub max_failures_per_client: u64,
+    /// Failures from one device that signed in as the account before (its own allowance).
+    pub max_failures_per_device: u64,
+    /// The HMAC key of device cookies; production refuses the development one.
+    pub device_cookie_secret: SecretString,
+    pub device_cookie_max_age_days: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignupThrottleSettings {
+    pub window_secs: u64,
+    pub max_per_client: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -184,6 +200,11 @@ pub struct PasswordSettings {
     pub argon2_memory_kib: u32,
     pub argon2_iterations: u32,
     pub argon2_parallelism: u32,
+    /// Hashes (sign-up, login, password change) computed at once; each takes
+    /// `argon2_memory_kib` of memory while it runs.
+    pub max_concurrent_hashes: usize,
+    /// How long a request waits for a hashing slot before it is answered 503.
+    pub hash_queue_timeout_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -265,7 +286,18 @@ impl Settings {
             s.cookie_same_site != SameSite::None || s.cookie_secure,
             "session.cookie_same_site = \"none\" requires session.cookie_secure = true"
         );
-        anyhow::ensure!(self.login_throttle.window_secs > 0, "login_throttle.window_secs must be positive");
+        let l = &self.login_throttle;
+        anyhow::ensure!(l.window_secs > 0, "login_throttle.window_secs must be positive");
+        anyhow::ensure!(
+            l.max_failures_per_email > 0 && l.max_failures_per_client > 0 && l.max_failures_per_device > 0,
+            "login_throttle.max_failures_per_* must be positive"
+        );
+        anyhow::ensure!(l.device_cookie_max_age_days > 0, "login_throttle.device_cookie_max_age_days must be positive");
+        anyhow::ensure!(
+            self.signup_throttle.window_secs > 0 && self.signup_throttle.max_per_client > 0,
+            "signup_throttle.window_secs and signup_throttle.max_per_client must be positive"
+        );
+        anyhow::ensure!(self.password.max_concurrent_hashes > 0, "password.max_concurrent_hashes must be positive");
         for origin in &self.server.trusted_origins {
             if let Err(e) = tower_http::csrf::CsrfLayer::new().add_trusted_origin(origin) {
                 anyhow::bail!("server.trusted_origins: {origin:?} is not an origin: {e:?}");
@@ -282,6 +314,12 @@ impl Settings {
                 "production refuses Argon2 costs below 19 MiB and 2 passes"
             );
             anyhow::ensure!(!self.redis.key_prefix.is_empty(), "production requires a redis.key_prefix");
+            let device_secret = l.device_cookie_secret.expose_secret();
+            anyhow::ensure!(
+                device_secret != DEVELOPMENT_DEVICE_COOKIE_SECRET && device_secret.len() >= 32,
+                "production requires login_throttle.device_cookie_secret (at least 32 characters, not the development \
+                 one; set APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET)"
+            );
             anyhow::ensure!(
                 self.telemetry.metrics_token.as_ref().is_some_and(|t| t.expose_secret().len() >= 32),
                 "production requires telemetry.metrics_token (at least 32 characters; set APP__TELEMETRY__METRICS_TOKEN)"

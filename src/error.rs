@@ -88,8 +88,11 @@ pub enum AppError {
     PayloadTooLarge,
     #[error("expected a JSON body (Content-Type: application/json)")]
     UnsupportedMediaType,
-    #[error("too many failed attempts; try again later")]
+    #[error("too many attempts; try again later")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// Every password-hashing slot stayed taken for the queue timeout: 503 `server_busy`.
+    #[error("the server is busy; try again shortly")]
+    Busy { retry_after_secs: u64 },
     /// Another status with its own code: 402 `card_declined`, 502/503/504
     /// `payment_provider_unavailable`.
     #[error("{detail}")]
@@ -129,6 +132,7 @@ impl AppError {
             AppError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Lines { status, .. } | AppError::Status { status, .. } => *status,
             AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -150,6 +154,7 @@ impl AppError {
             AppError::PayloadTooLarge => "payload_too_large",
             AppError::UnsupportedMediaType => "unsupported_media_type",
             AppError::TooManyAttempts { .. } => "too_many_attempts",
+            AppError::Busy { .. } => "server_busy",
             AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => "internal_error",
         }
     }
@@ -163,14 +168,22 @@ const UNIQUE_CONFLICTS: &[(&str, &str, &str)] = &[
     ("payments_bank_reference_key", "bank_reference_used", "this bank reference already confirmed another payment"),
 ];
 
+impl AppError {
+    /// The 409 that a violation of the named unique constraint stands for, if it is one of
+    /// those; also used to refuse early what the constraint would refuse later.
+    pub fn unique_conflict(constraint: &str) -> Option<AppError> {
+        let (_, code, detail) = UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)?;
+        Some(AppError::conflict(code, *detail))
+    }
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(error: sqlx::Error) -> Self {
         if let sqlx::Error::Database(db) = &error
             && db.is_unique_violation()
-            && let Some(constraint) = db.constraint()
-            && let Some((_, code, detail)) = UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)
+            && let Some(conflict) = db.constraint().and_then(AppError::unique_conflict)
         {
-            return AppError::conflict(code, *detail);
+            return conflict;
         }
         AppError::Database(error)
     }
@@ -221,12 +234,16 @@ impl AppError {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if let AppError::Busy { .. } = self {
+            tracing::warn!("no password-hashing slot came free in time; answered 503");
+        } else if status.is_server_error() {
             // Runs inside the request span, so the log line carries the request id.
             tracing::error!(error = ?self, "request failed");
         }
         let retry_after = match &self {
-            AppError::TooManyAttempts { retry_after_secs } => Some(*retry_after_secs),
+            AppError::TooManyAttempts { retry_after_secs } | AppError::Busy { retry_after_secs } => {
+                Some(*retry_after_secs)
+            }
             _ => None,
         };
         problem_response(status, &self.problem(), retry_after)

@@ -18,7 +18,7 @@ use crate::password::PasswordHasher;
 use crate::session::SessionStore;
 use crate::stripe::StripeClient;
 use crate::telemetry;
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, SignupThrottle};
 
 /// Everything a handler may need. Cheap to clone: pools and handles are shared.
 #[derive(Clone)]
@@ -27,6 +27,7 @@ pub struct AppState {
     pub redis: ConnectionManager,
     pub sessions: SessionStore,
     pub login_throttle: LoginThrottle,
+    pub signup_throttle: SignupThrottle,
     /// Public catalog reads.
     pub catalog_cache: ReadCache,
     /// Reads derived from the assistance ledger (tallies, the summary), retired by whoever
@@ -72,6 +73,7 @@ impl AppState {
         Ok(Self {
             sessions: SessionStore::new(redis.clone(), &prefix, &settings.session),
             login_throttle: LoginThrottle::new(redis.clone(), &prefix, &settings.login_throttle),
+            signup_throttle: SignupThrottle::new(redis.clone(), &prefix, &settings.signup_throttle),
             catalog_cache: ReadCache::new(
                 redis.clone(),
                 &prefix,

@@ -1,89 +1,197 @@
-//! Login attempt counters in Redis, per email and per client address, so that guessing is
-//! throttled across every instance of the service.
+//! Attempt counters in Redis, shared by every instance of the service: failed logins (per
+//! email for unknown clients, per device for clients that signed in before, per client
+//! address) and sign-ups per client address.
 //!
-//! Every attempt is counted *before* the password is checked (INCR, then `EXPIRE NX` so the
-//! window starts at the first attempt and is not extended): parallel guesses cannot all slip
-//! past a check-then-count. A successful login takes its attempt back, so the counters hold
-//! failures.
+//! Every attempt is counted *before* the expensive work (the password hash), by a script that
+//! first checks every counter and refuses without counting when any is at its limit, and
+//! otherwise increments them all, starting each window at its first attempt (`PEXPIRE NX`).
+//! So parallel guesses cannot all slip past a check-then-count, and a client that keeps
+//! knocking while refused neither grows its counter nor extends its window. A successful
+//! login takes its attempt back, so the login counters hold failures.
+//!
+//! Keys are bounded whatever the request holds: the email part is the SHA-256 of the validated,
+//! normalized address, and a device is the id inside a device cookie whose signature checked
+//! (see `accounts::device`).
 
 use std::net::IpAddr;
+use std::sync::LazyLock;
 
 use redis::aio::ConnectionManager;
 
-use crate::config::LoginThrottleSettings;
+use crate::config::{LoginThrottleSettings, SignupThrottleSettings};
+use crate::digest::sha256_hex;
 use crate::error::{AppError, Result};
+
+/// Checks every counter in KEYS against its limit (ARGV[2..]); if any is at it, answers the
+/// milliseconds until the last of those windows ends and counts nothing. Otherwise increments
+/// them all, sets the window (ARGV[1] ms) on new counters and answers 0.
+const COUNT_UNLESS_BLOCKED: &str = r"
+local window = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local n = tonumber(redis.call('GET', key) or '0')
+  if n >= tonumber(ARGV[i + 1]) then
+    local ttl = redis.call('PTTL', key)
+    if ttl < 0 then
+      redis.call('PEXPIRE', key, window)
+      ttl = window
+    end
+    if ttl > wait then wait = ttl end
+  end
+end
+if wait > 0 then return wait end
+for _, key in ipairs(KEYS) do
+  redis.call('INCR', key)
+  redis.call('PEXPIRE', key, window, 'NX')
+end
+return 0
+";
+
+/// Takes back one attempt from each counter that still exists (a counter whose window ended
+/// meanwhile is not recreated without an expiry).
+const TAKE_BACK: &str = r"
+for _, key in ipairs(KEYS) do
+  if redis.call('EXISTS', key) == 1 then redis.call('DECR', key) end
+end
+return 0
+";
+
+static COUNT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(COUNT_UNLESS_BLOCKED));
+static TAKE_BACK_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(TAKE_BACK));
+
+/// Fixed-window counters under one key prefix.
+#[derive(Clone)]
+struct Counters {
+    redis: ConnectionManager,
+    prefix: String,
+}
+
+impl Counters {
+    fn key(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Counts one attempt on every `(key, limit)` unless one of them is at its limit; then
+    /// 429 `too_many_attempts` with the honest number of seconds until it may try again.
+    async fn count(&self, counters: &[(String, u64)], window_secs: u64) -> Result<()> {
+        let mut invocation = COUNT_SCRIPT.prepare_invoke();
+        invocation.arg(window_secs * 1000);
+        for (key, limit) in counters {
+            invocation.key(key).arg(*limit);
+        }
+        let wait_ms: u64 = invocation.invoke_async(&mut self.redis.clone()).await?;
+        if wait_ms > 0 {
+            return Err(AppError::TooManyAttempts { retry_after_secs: wait_ms.div_ceil(1000) });
+        }
+        Ok(())
+    }
+
+    async fn take_back(&self, keys: &[String]) -> Result<()> {
+        let mut invocation = TAKE_BACK_SCRIPT.prepare_invoke();
+        for key in keys {
+            invocation.key(key);
+        }
+        invocation.invoke_async::<()>(&mut self.redis.clone()).await?;
+        Ok(())
+    }
+
+    async fn clear(&self, key: &str) -> Result<()> {
+        redis::cmd("DEL").arg(key).exec_async(&mut self.redis.clone()).await?;
+        Ok(())
+    }
+}
+
+/// Who is trying to sign in, as far as the login throttle can tell.
+#[derive(Debug, Clone, Copy)]
+pub enum LoginAttempt<'a> {
+    /// A client with a valid device cookie for this email (it signed in as this account
+    /// before): it spends only its own allowance, so strangers cannot lock it out.
+    KnownDevice { device: &'a str },
+    /// Any other client: the email's allowance shared by all unknown clients, and the
+    /// address's. A malformed email (no account can have it) counts against the address only.
+    Unknown { email: Option<&'a str>, client: IpAddr },
+}
 
 #[derive(Clone)]
 pub struct LoginThrottle {
-    redis: ConnectionManager,
-    prefix: String,
+    counters: Counters,
     settings: LoginThrottleSettings,
 }
 
 impl LoginThrottle {
     pub fn new(redis: ConnectionManager, prefix: &str, settings: &LoginThrottleSettings) -> Self {
-        Self { redis, prefix: prefix.to_string(), settings: settings.clone() }
+        Self { counters: Counters { redis, prefix: prefix.to_string() }, settings: settings.clone() }
     }
 
-    fn email_key(&self, email: &str) -> String {
-        format!("{}login_fail:email:{email}", self.prefix)
+    /// The counter of failures from unknown clients against one (normalized, valid) email;
+    /// public so that operators and tests can find it.
+    pub fn email_key(&self, email: &str) -> String {
+        self.counters.key(&format!("login_fail:email:{}", sha256_hex(&[email.as_bytes()], 32)))
+    }
+
+    fn device_key(&self, device: &str) -> String {
+        self.counters.key(&format!("login_fail:device:{device}"))
     }
 
     fn client_key(&self, client: IpAddr) -> String {
-        format!("{}login_fail:client:{client}", self.prefix)
+        self.counters.key(&format!("login_fail:client:{client}"))
     }
 
-    /// Counts an attempt; 429 with the honest number of seconds until the window ends (rounded
-    /// up) when either counter is past its limit.
-    #[tracing::instrument(skip(self))]
-    pub async fn attempt(&self, email: &str, client: IpAddr) -> Result<()> {
-        let window_ms = self.settings.window_secs * 1000;
-        let (email_key, client_key) = (self.email_key(email), self.client_key(client));
-        let mut conn = self.redis.clone();
-        let (by_email, by_client, email_ttl, client_ttl): (u64, u64, i64, i64) = redis::pipe()
-            .atomic()
-            .incr(&email_key, 1)
-            .cmd("PEXPIRE")
-            .arg(&email_key)
-            .arg(window_ms)
-            .arg("NX")
-            .ignore()
-            .incr(&client_key, 1)
-            .cmd("PEXPIRE")
-            .arg(&client_key)
-            .arg(window_ms)
-            .arg("NX")
-            .ignore()
-            .pttl(&email_key)
-            .pttl(&client_key)
-            .query_async(&mut conn)
-            .await?;
-        let mut wait_ms = 0;
-        if by_email > self.settings.max_failures_per_email {
-            wait_ms = wait_ms.max(email_ttl);
+    fn counters_of(&self, attempt: LoginAttempt<'_>) -> Vec<(String, u64)> {
+        let s = &self.settings;
+        match attempt {
+            LoginAttempt::KnownDevice { device } => vec![(self.device_key(device), s.max_failures_per_device)],
+            LoginAttempt::Unknown { email, client } => {
+                let mut counters = vec![(self.client_key(client), s.max_failures_per_client)];
+                if let Some(email) = email {
+                    counters.push((self.email_key(email), s.max_failures_per_email));
+                }
+                counters
+            }
         }
-        if by_client > self.settings.max_failures_per_client {
-            wait_ms = wait_ms.max(client_ttl);
-        }
-        if wait_ms > 0 {
-            let retry_after_secs = (wait_ms as u64).div_ceil(1000);
-            return Err(AppError::TooManyAttempts { retry_after_secs });
-        }
-        Ok(())
     }
 
-    /// A successful login clears the email's counter and takes back its attempt from the
-    /// client's (one address may be trying many accounts, so its failures stay).
+    /// Counts an attempt; 429 with the seconds until the window ends (rounded up) when any of
+    /// its counters is at its limit, without counting it.
     #[tracing::instrument(skip(self))]
-    pub async fn record_success(&self, email: &str, client: IpAddr) -> Result<()> {
-        let mut conn = self.redis.clone();
-        redis::pipe()
-            .del(self.email_key(email))
-            .ignore()
-            .decr(self.client_key(client), 1)
-            .ignore()
-            .query_async::<()>(&mut conn)
-            .await?;
-        Ok(())
+    pub async fn attempt(&self, attempt: LoginAttempt<'_>) -> Result<()> {
+        self.counters.count(&self.counters_of(attempt), self.settings.window_secs).await
+    }
+
+    /// A successful login clears the failures of its device, or of its email from unknown
+    /// clients, and takes back its attempt from the address's counter (one address may be
+    /// trying many accounts, so the address's other failures stay).
+    #[tracing::instrument(skip(self))]
+    pub async fn record_success(&self, attempt: LoginAttempt<'_>) -> Result<()> {
+        match attempt {
+            LoginAttempt::KnownDevice { device } => self.counters.clear(&self.device_key(device)).await,
+            LoginAttempt::Unknown { email, client } => {
+                if let Some(email) = email {
+                    self.counters.clear(&self.email_key(email)).await?;
+                }
+                self.counters.take_back(&[self.client_key(client)]).await
+            }
+        }
+    }
+}
+
+/// Sign-ups per client address: each one costs a password hash and creates an account.
+#[derive(Clone)]
+pub struct SignupThrottle {
+    counters: Counters,
+    settings: SignupThrottleSettings,
+}
+
+impl SignupThrottle {
+    pub fn new(redis: ConnectionManager, prefix: &str, settings: &SignupThrottleSettings) -> Self {
+        Self { counters: Counters { redis, prefix: prefix.to_string() }, settings: settings.clone() }
+    }
+
+    /// Counts a sign-up attempt from `client`; 429 `too_many_attempts` once the address has
+    /// made `max_per_client` within the window (refused attempts are not counted).
+    #[tracing::instrument(skip(self))]
+    pub async fn attempt(&self, client: IpAddr) -> Result<()> {
+        let key = self.counters.key(&format!("signup:client:{client}"));
+        self.counters.count(&[(key, self.settings.max_per_client)], self.settings.window_secs).await
     }
 }

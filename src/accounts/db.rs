@@ -113,6 +113,23 @@ pub struct Credentials {
     pub status: String,
 }
 
+/// Whether an account has this email and an organization this USCC: what the unique
+/// constraints would refuse, asked before a password is hashed for nothing.
+#[tracing::instrument(skip(db))]
+pub async fn taken(db: impl PgExecutor<'_>, email: &str, uscc: Option<&str>) -> sqlx::Result<(bool, bool)> {
+    let row = sqlx::query!(
+        r#"
+        select exists (select 1 from accounts where email = $1) as "email!",
+               exists (select 1 from organizations where uscc = $2) as "uscc!"
+        "#,
+        email,
+        uscc
+    )
+    .fetch_one(db)
+    .await?;
+    Ok((row.email, row.uscc))
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn find_credentials_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as!(

@@ -69,6 +69,7 @@ pub async fn add(state: &AppState, organization: &Organization, request: &NewMem
         }
         (Err(e), _) | (_, Err(e)) => return Err(e),
     };
+    super::registration::refuse_taken(&state.db, &form.email, None).await?;
     let hash = state.hasher.hash(form.password.expose()).await?;
     let account_role = match organization.kind {
         OrgKind::Enterprise => AccountRole::Enterprise,

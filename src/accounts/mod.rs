@@ -5,6 +5,7 @@
 //! Its SQL (`db`) is private.
 
 mod db;
+mod device;
 mod forms;
 mod guards;
 mod members;

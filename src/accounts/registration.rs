@@ -1,18 +1,44 @@
 //! Sign-up of consumers and of organizations with their owner, each in one transaction so
 //! that a failure halfway leaves no organization without an owner and no orphan account.
+//!
+//! Sign-ups are counted per client address (`signup_throttle`), and everything cheap — the
+//! form, the region, whether the email or USCC is taken — is checked before the password is
+//! hashed, so a refused sign-up costs no hash. The unique constraints still stand behind the
+//! early checks for sign-ups that race.
+
+use std::net::IpAddr;
 
 use sqlx::PgExecutor;
 
 use super::db::{self, NewAccount, NewOrganization};
 use super::forms::{AccountForm, OrganizationForm};
 use super::model::{Account, AccountRole, Email, MemberRole, OrgKind, Organization, Password, Phone, Text};
-use crate::error::{FieldErrors, Result};
+use crate::error::{AppError, FieldErrors, Result};
 use crate::password::PasswordHasher;
 use crate::regions;
 use crate::state::AppState;
 
+/// Counts a sign-up attempt from `client` (before its form is even read); 429 beyond the
+/// address's allowance.
+#[tracing::instrument(skip(state))]
+pub async fn admit(state: &AppState, client: IpAddr) -> Result<()> {
+    state.signup_throttle.attempt(client).await
+}
+
+/// 409 `email_taken` / `uscc_taken` before any hashing, when the constraints would refuse.
+pub(super) async fn refuse_taken(db: impl PgExecutor<'_>, email: &Email, uscc: Option<&str>) -> Result<()> {
+    let (email_taken, uscc_taken) = db::taken(db, email.as_str(), uscc).await?;
+    let constraint = match (email_taken, uscc_taken) {
+        (_, true) => "organizations_uscc_key",
+        (true, false) => "accounts_email_key",
+        (false, false) => return Ok(()),
+    };
+    Err(AppError::unique_conflict(constraint).expect("a constraint the error table names"))
+}
+
 #[tracing::instrument(skip_all, fields(email = form.email.as_str()))]
 pub async fn register_consumer(state: &AppState, form: AccountForm) -> Result<Account> {
+    refuse_taken(&state.db, &form.email, None).await?;
     let hash = state.hasher.hash(form.password.expose()).await?;
     let account = db::insert_account(&state.db, &new_account(&form, &hash, AccountRole::Consumer)).await?;
     Ok(account)
@@ -38,6 +64,7 @@ pub async fn register_organization(
         errors.add(format!("organization.{}", org.region_field), message);
         errors.into_result()?;
     }
+    refuse_taken(db, &owner.email, Some(org.uscc.as_str())).await?;
     let hash = state.hasher.hash(owner.password.expose()).await?;
     let role = match org.kind {
         OrgKind::Enterprise => AccountRole::Enterprise,

@@ -5,16 +5,19 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum_extra::extract::CookieJar;
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::device::DEVICE_COOKIE;
 use super::forms::{
     AccountForm, AccountRequest, EnterpriseRegistration, LoginRequest, MemberRoleChange, NewMember, OrganizationQuery,
     PasswordChange, ProducerRegistration,
 };
 use super::model::{Account, Member, Membership, Organization};
 use super::{members, registration, review, signin};
+use crate::config::Settings;
 use crate::error::{AppError, PROBLEM_JSON, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff, removal_cookie, session_cookie};
 use crate::http::extract::{ClientIp, Json, Path, Query};
@@ -41,6 +44,18 @@ pub struct Me {
     memberships: Vec<Membership>,
 }
 
+/// The device cookie (see `device`): HTTP-only, sent only to the API and only same-site,
+/// kept `login_throttle.device_cookie_max_age_days`.
+fn device_cookie_of(settings: &Settings, value: String) -> Cookie<'static> {
+    Cookie::build((DEVICE_COOKIE, value))
+        .http_only(true)
+        .secure(settings.session.cookie_secure)
+        .same_site(SameSite::Strict)
+        .path("/api/v1")
+        .max_age(cookie::time::Duration::days(settings.login_throttle.device_cookie_max_age_days as i64))
+        .build()
+}
+
 // ---- handlers -------------------------------------------------------------------------
 
 /// Registers a consumer account.
@@ -50,12 +65,16 @@ pub struct Me {
         (status = 201, body = AccountReply),
         (status = 409, description = "email_taken", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "too_many_attempts: too many sign-ups from this address, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 pub async fn register_consumer(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(body): Json<AccountRequest>,
 ) -> Result<(StatusCode, axum::Json<AccountReply>)> {
+    registration::admit(&state, client).await?;
     let form = AccountForm::try_from(&body)?;
     let account = registration::register_consumer(&state, form).await?;
     Ok((StatusCode::CREATED, axum::Json(AccountReply { account })))
@@ -69,12 +88,16 @@ pub async fn register_consumer(
         (status = 201, body = OrganizationRegistered),
         (status = 409, description = "email_taken | uscc_taken", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "too_many_attempts: too many sign-ups from this address, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 pub async fn register_enterprise(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(body): Json<EnterpriseRegistration>,
 ) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
+    registration::admit(&state, client).await?;
     let (org, owner) = (&body).try_into()?;
     let (account, organization) = registration::register_organization(&state, org, owner).await?;
     Ok((StatusCode::CREATED, axum::Json(OrganizationRegistered { account, organization })))
@@ -88,12 +111,16 @@ pub async fn register_enterprise(
         (status = 201, body = OrganizationRegistered),
         (status = 409, description = "email_taken | uscc_taken", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "too_many_attempts: too many sign-ups from this address, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 pub async fn register_producer(
     State(state): State<AppState>,
+    ClientIp(client): ClientIp,
     Json(body): Json<ProducerRegistration>,
 ) -> Result<(StatusCode, axum::Json<OrganizationRegistered>)> {
+    registration::admit(&state, client).await?;
     let (org, owner) = (&body).try_into()?;
     let (account, organization) = registration::register_organization(&state, org, owner).await?;
     Ok((StatusCode::CREATED, axum::Json(OrganizationRegistered { account, organization })))
@@ -107,6 +134,7 @@ pub async fn register_producer(
         (status = 401, description = "invalid_credentials", body = Problem, content_type = PROBLEM_JSON),
         (status = 403, description = "account_disabled", body = Problem, content_type = PROBLEM_JSON),
         (status = 429, description = "too_many_attempts, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 pub async fn login(
@@ -115,7 +143,9 @@ pub async fn login(
     jar: CookieJar,
     Json(body): Json<LoginRequest>,
 ) -> Result<impl IntoResponse> {
-    let session_id = signin::login(&state, &body.email, &body.password, client).await?;
+    let device_cookie = jar.get(DEVICE_COOKIE).map(|c| c.value().to_string());
+    let signed_in = signin::login(&state, &body.email, &body.password, device_cookie.as_deref(), client).await?;
+    let session_id = signed_in.session_id;
     // Drop the session the browser came with, if any: one browser, one session.
     if let Some(old) = jar.get(&state.settings.session.cookie_name)
         && let Some(data) = state.sessions.load(old.value()).await?
@@ -124,7 +154,9 @@ pub async fn login(
     }
     let session = state.sessions.load(&session_id).await?.ok_or(AppError::Unauthenticated)?;
     let me = me_of(&state, session.account_id).await?;
-    let jar = jar.add(session_cookie(&state.settings.session, session_id));
+    let jar = jar
+        .add(session_cookie(&state.settings.session, session_id))
+        .add(device_cookie_of(&state.settings, signed_in.device_cookie));
     Ok((jar, axum::Json(me)))
 }
 
@@ -156,7 +188,13 @@ async fn me_of(state: &AppState, account_id: Uuid) -> Result<Me> {
 /// Changes the password; every session of the account ends and this client gets a new one.
 #[utoipa::path(
     post, path = "/me/password", tag = "auth", request_body = PasswordChange,
-    responses((status = 204), (status = 401, body = Problem, content_type = PROBLEM_JSON), (status = 422, body = Problem, content_type = PROBLEM_JSON))
+    responses(
+        (status = 204),
+        (status = 401, body = Problem, content_type = PROBLEM_JSON),
+        (status = 422, body = Problem, content_type = PROBLEM_JSON),
+        (status = 429, description = "too_many_attempts: too many wrong current passwords, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
+    )
 )]
 pub async fn change_password(
     State(state): State<AppState>,
@@ -165,8 +203,16 @@ pub async fn change_password(
     jar: CookieJar,
     Json(body): Json<PasswordChange>,
 ) -> Result<impl IntoResponse> {
-    let session_id =
-        signin::change_password(&state, user.account_id, client, &body.current_password, &body.new_password).await?;
+    let device_cookie = jar.get(DEVICE_COOKIE).map(|c| c.value().to_string());
+    let session_id = signin::change_password(
+        &state,
+        user.account_id,
+        client,
+        device_cookie.as_deref(),
+        &body.current_password,
+        &body.new_password,
+    )
+    .await?;
     Ok((jar.add(session_cookie(&state.settings.session, session_id)), StatusCode::NO_CONTENT))
 }
 
@@ -194,6 +240,7 @@ pub async fn list_members(
         (status = 404, body = Problem, content_type = PROBLEM_JSON),
         (status = 409, description = "email_taken", body = Problem, content_type = PROBLEM_JSON),
         (status = 422, body = Problem, content_type = PROBLEM_JSON),
+        (status = 503, description = "server_busy: no password-hashing slot came free, with Retry-After", body = Problem, content_type = PROBLEM_JSON),
     )
 )]
 pub async fn add_member(

@@ -2,34 +2,73 @@
 
 use std::net::IpAddr;
 
+use chrono::Utc;
 use uuid::Uuid;
 
-use super::db;
 use super::model::{Account, Email, Membership, Password};
+use super::{db, device};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::state::AppState;
+use crate::throttle::LoginAttempt;
+
+/// A successful login: the new session, and a fresh device cookie for this client.
+pub struct SignedIn {
+    pub session_id: String,
+    pub device_cookie: String,
+}
+
+/// Passwords are at most this long (`Password::parse`), so a longer one matches no account
+/// and is refused without hashing it.
+const MAX_PASSWORD_CHARS: usize = 128;
+
+/// Which allowance of the login throttle an attempt for `email` spends (see `device`).
+fn attempt_of<'a>(
+    state: &AppState,
+    email: Option<&'a Email>,
+    device_cookie: Option<&'a str>,
+    client: IpAddr,
+) -> LoginAttempt<'a> {
+    let known = email.zip(device_cookie).and_then(|(email, cookie)| {
+        device::verify(&state.settings.login_throttle, cookie, email, Utc::now().timestamp())
+    });
+    match known {
+        Some(device) => LoginAttempt::KnownDevice { device },
+        None => LoginAttempt::Unknown { email: email.map(Email::as_str), client },
+    }
+}
 
 /// Checks the password and starts a new session (a fresh id, so that an id planted before
-/// login is worthless). Unknown emails and wrong passwords cost the same and answer the same.
-#[tracing::instrument(skip(state, password))]
-pub async fn login(state: &AppState, email: &str, password: &str, client: IpAddr) -> Result<String> {
-    let email = email.trim().to_lowercase();
-    state.login_throttle.attempt(&email, client).await?;
+/// login is worthless). Unknown emails and wrong passwords cost the same and answer the same;
+/// a malformed email or an overlong password, which no account can have, is refused before
+/// any hashing.
+#[tracing::instrument(skip(state, password, device_cookie))]
+pub async fn login(
+    state: &AppState,
+    email: &str,
+    password: &str,
+    device_cookie: Option<&str>,
+    client: IpAddr,
+) -> Result<SignedIn> {
+    let email = Email::parse(email).ok();
+    let attempt = attempt_of(state, email.as_ref(), device_cookie, client);
+    state.login_throttle.attempt(attempt).await?;
+    let Some(email) = email.as_ref().filter(|_| password.chars().count() <= MAX_PASSWORD_CHARS) else {
+        return Err(AppError::InvalidCredentials);
+    };
     // Before reading credentials: a revocation after this moment outlives this login.
     let issued_at = state.sessions.now_us().await?;
-    let credentials = match Email::parse(&email) {
-        Ok(email) => db::find_credentials_by_email(&state.db, email.as_str()).await?,
-        Err(_) => None,
-    };
+    let credentials = db::find_credentials_by_email(&state.db, email.as_str()).await?;
     let ok = state.hasher.verify(password, credentials.as_ref().map(|c| c.password_hash.as_str())).await?;
     let Some(credentials) = credentials.filter(|_| ok) else {
         return Err(AppError::InvalidCredentials);
     };
-    state.login_throttle.record_success(&email, client).await?;
+    state.login_throttle.record_success(attempt).await?;
     if credentials.status != "active" {
         return Err(AppError::forbidden("account_disabled", "this account has been disabled"));
     }
-    Ok(state.sessions.create(credentials.id, credentials.role, issued_at).await?)
+    let session_id = state.sessions.create(credentials.id, credentials.role, issued_at).await?;
+    let device_cookie = device::issue(&state.settings.login_throttle, email, Utc::now().timestamp());
+    Ok(SignedIn { session_id, device_cookie })
 }
 
 /// The signed-in account and its memberships (`/me`); 401 once the account is disabled.
@@ -47,6 +86,7 @@ pub async fn change_password(
     state: &AppState,
     account_id: Uuid,
     client: IpAddr,
+    device_cookie: Option<&str>,
     current: &str,
     new: &str,
 ) -> Result<String> {
@@ -57,9 +97,13 @@ pub async fn change_password(
     }
     let credentials = db::find_credentials_by_id(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
     // Guesses at the current password through a stolen session count like failed logins.
-    state.login_throttle.attempt(&credentials.email, client).await?;
-    if state.hasher.verify(current, Some(&credentials.password_hash)).await? {
-        state.login_throttle.record_success(&credentials.email, client).await?;
+    let email = Email::parse(&credentials.email).ok();
+    let attempt = attempt_of(state, email.as_ref(), device_cookie, client);
+    state.login_throttle.attempt(attempt).await?;
+    if current.chars().count() <= MAX_PASSWORD_CHARS
+        && state.hasher.verify(current, Some(&credentials.password_hash)).await?
+    {
+        state.login_throttle.record_success(attempt).await?;
     } else {
         errors.add("current_password", "is wrong");
     }

@@ -315,3 +315,127 @@ async fn a_producer_in_jiayuguan_a_city_without_counties_can_register() {
     body["organization"]["county_adcode"] = json!(620200);
     assert_eq!(app.post("/api/v1/auth/register/producer", &body).await.status(), 201);
 }
+
+// ---- sign-up throttling and bounded hashing ---------------------------------------------
+
+#[tokio::test]
+async fn sign_ups_from_one_address_beyond_the_allowance_get_429_and_create_nothing() {
+    let app = TestApp::spawn_with(|s| s.signup_throttle.max_per_client = 3).await;
+    let bad = json!({"email": "not an email", "password": "short", "display_name": ""});
+    assert_eq!(app.post("/api/v1/auth/register/consumer", &bad).await.status(), 422);
+    assert_eq!(app.post("/api/v1/auth/register/consumer", &consumer_body(&unique_email("c"))).await.status(), 201);
+    let producer = producer_body(&unique_email("p"), &valid_uscc());
+    assert_eq!(app.post("/api/v1/auth/register/producer", &producer).await.status(), 201);
+    let (accounts, organizations) = (app.count("accounts").await, app.count("organizations").await);
+    let late = unique_email("late");
+    for path in ["consumer", "enterprise", "producer"] {
+        let body = match path {
+            "consumer" => consumer_body(&late),
+            "enterprise" => enterprise_body(&late, &valid_uscc()),
+            _ => producer_body(&late, &valid_uscc()),
+        };
+        let response = app.post(&format!("/api/v1/auth/register/{path}"), &body).await;
+        let retry_after: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=600).contains(&retry_after), "{retry_after}");
+        assert_problem(response, 429, "too_many_attempts").await;
+    }
+    assert_eq!(app.count("accounts").await, accounts);
+    assert_eq!(app.count("organizations").await, organizations);
+    // Refused sign-ups were not counted.
+    let key = format!("{}signup:client:127.0.0.1", app.settings.redis.key_prefix);
+    let mut redis = app.redis.clone();
+    let count: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
+    assert_eq!(count, 3);
+}
+
+#[tokio::test]
+async fn a_sign_up_another_address_makes_is_not_held_back_by_the_first() {
+    let app = TestApp::spawn_with(|s| {
+        s.signup_throttle.max_per_client = 1;
+        s.server.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let from = |address: &'static str| {
+        let body = consumer_body(&unique_email("c"));
+        app.client.post(app.url("/api/v1/auth/register/consumer")).header("x-forwarded-for", address).json(&body)
+    };
+    assert_eq!(from("203.0.113.5").send().await.unwrap().status(), 201);
+    assert_problem(from("203.0.113.5").send().await.unwrap(), 429, "too_many_attempts").await;
+    assert_eq!(from("203.0.113.6").send().await.unwrap().status(), 201);
+}
+
+#[tokio::test]
+async fn a_taken_email_or_uscc_and_a_wrong_region_are_refused_before_any_hashing() {
+    let app = TestApp::spawn_with(|s| {
+        s.password.max_concurrent_hashes = 1;
+        s.password.hash_queue_timeout_ms = 50;
+    })
+    .await;
+    let owner = app.organization("enterprise").await;
+    let uscc: String = sqlx::query_scalar("select uscc from organizations where id = $1")
+        .bind(owner.org)
+        .fetch_one(&app.db)
+        .await
+        .unwrap();
+    let (accounts, organizations) = (app.count("accounts").await, app.count("organizations").await);
+    // The only hashing slot is taken: whatever reaches the hash is answered 503.
+    let slot = app.state.hasher.slot().await.unwrap();
+    let taken = consumer_body(&owner.email);
+    assert_problem(app.post("/api/v1/auth/register/consumer", &taken).await, 409, "email_taken").await;
+    let same_uscc = enterprise_body(&unique_email("e"), &uscc);
+    assert_problem(app.post("/api/v1/auth/register/enterprise", &same_uscc).await, 409, "uscc_taken").await;
+    let mut elsewhere = enterprise_body(&unique_email("e"), &valid_uscc());
+    elsewhere["organization"]["district_adcode"] = json!(620826);
+    assert_problem(app.post("/api/v1/auth/register/enterprise", &elsewhere).await, 422, "validation_failed").await;
+    let member = json!({"email": owner.email, "password": PASSWORD, "display_name": "张伟", "role": "purchaser"});
+    assert_problem(app.as_(&owner).post_member(owner.org, &member).await, 409, "email_taken").await;
+    // A sign-up that needs a hash waits for the slot, then is told to come back.
+    let fresh = app.post("/api/v1/auth/register/consumer", &consumer_body(&unique_email("c"))).await;
+    assert_eq!(fresh.headers()["retry-after"], "1");
+    assert_problem(fresh, 503, "server_busy").await;
+    assert_eq!(app.count("accounts").await, accounts);
+    assert_eq!(app.count("organizations").await, organizations);
+    drop(slot);
+    assert_eq!(app.post("/api/v1/auth/register/consumer", &consumer_body(&unique_email("c"))).await.status(), 201);
+}
+
+#[tokio::test]
+async fn with_every_hashing_slot_taken_login_and_password_change_answer_503_and_change_nothing() {
+    let app = TestApp::spawn_with(|s| {
+        s.password.max_concurrent_hashes = 2;
+        s.password.hash_queue_timeout_ms = 100;
+    })
+    .await;
+    let user = app.consumer().await;
+    let slots = (app.state.hasher.slot().await.unwrap(), app.state.hasher.slot().await.unwrap());
+    let busy = app.anonymous().post("/api/v1/auth/login", &json!({"email": user.email, "password": PASSWORD})).await;
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert!(app.session_cookie(&busy).is_none());
+    assert_problem(busy, 503, "server_busy").await;
+    assert_problem(app.as_(&user).change_password(PASSWORD, "a-brand-new-secret").await, 503, "server_busy").await;
+    drop(slots);
+    // The password did not change and the session did not end.
+    assert_eq!(app.as_(&user).me().await.status(), 200);
+    app.anonymous().login(&user.email, PASSWORD).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_sign_ins_beyond_the_hashing_slots_wait_for_them_rather_than_fail() {
+    let app = TestApp::spawn_with(|s| {
+        s.password.max_concurrent_hashes = 1;
+        s.password.hash_queue_timeout_ms = 30_000;
+        // Attempts count before the hash, so twelve at once would pass the email's limit.
+        s.login_throttle.max_failures_per_email = 100;
+    })
+    .await;
+    let email = app.consumer().await.email;
+    let logins: Vec<_> = (0..12)
+        .map(|_| {
+            let (browser, body) = (app.anonymous(), json!({"email": email, "password": PASSWORD}));
+            tokio::spawn(async move { browser.post("/api/v1/auth/login", &body).await.status().as_u16() })
+        })
+        .collect();
+    for login in logins {
+        assert_eq!(login.await.unwrap(), 200);
+    }
+}

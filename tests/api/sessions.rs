@@ -384,7 +384,8 @@ async fn a_wrong_method_is_a_problem_document_naming_what_is_allowed() {
 
 #[tokio::test]
 async fn guessing_the_current_password_is_throttled_like_logins() {
-    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_email = 2).await;
+    // The consumer's browser signed in before, so its guesses spend the device's allowance.
+    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_device = 2).await;
     let user = app.as_(&app.consumer().await);
     for _ in 0..2 {
         let r = user.change_password("guess-guess-guess", "whatever-new-secret").await;
@@ -392,4 +393,153 @@ async fn guessing_the_current_password_is_throttled_like_logins() {
     }
     let r = user.change_password("guess-guess-guess", "whatever-new-secret").await;
     assert_problem(r, 429, "too_many_attempts").await;
+}
+
+// ---- device cookies: brute-force protection that a stranger cannot turn into a lockout ----
+
+/// `n` wrong-password logins for `email` from fresh browsers (no device cookie), each
+/// answered `status`.
+async fn strangers_fail(app: &TestApp, email: &str, n: usize, status: u16) {
+    for _ in 0..n {
+        let r = app.anonymous().post("/api/v1/auth/login", &json!({"email": email, "password": "a wrong guess"})).await;
+        assert_eq!(r.status(), status);
+    }
+}
+
+/// The value of a `name` cookie set by `response`, if any.
+fn set_cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
+    response.cookies().find(|c| c.name() == name).map(|c| c.value().to_string())
+}
+
+#[tokio::test]
+async fn a_stranger_guessing_cannot_lock_the_owner_out_of_a_browser_that_signed_in_before() {
+    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_client = 1000).await;
+    let owner = app.consumer().await; // signed in once: this browser holds a device cookie
+    assert_eq!(app.as_(&owner).logout().await.status(), 204);
+    strangers_fail(&app, &owner.email, 5, 401).await;
+    // Unknown clients are now refused, the right password included...
+    strangers_fail(&app, &owner.email, 3, 429).await;
+    let right = json!({"email": owner.email, "password": PASSWORD});
+    assert_problem(app.anonymous().post("/api/v1/auth/login", &right).await, 429, "too_many_attempts").await;
+    // ...but the owner's own browser still gets in.
+    let response = app.as_(&owner).post("/api/v1/auth/login", &right).await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn a_known_browser_has_its_own_allowance_of_failures_and_the_email_keeps_its_own() {
+    let app = TestApp::spawn_with(|s| {
+        s.login_throttle.max_failures_per_device = 3;
+        s.login_throttle.max_failures_per_client = 1000;
+    })
+    .await;
+    let owner = app.consumer().await;
+    let me = app.as_(&owner);
+    let wrong = json!({"email": owner.email, "password": "a wrong guess"});
+    for _ in 0..3 {
+        assert_problem(me.post("/api/v1/auth/login", &wrong).await, 401, "invalid_credentials").await;
+    }
+    let right = json!({"email": owner.email, "password": PASSWORD});
+    let refused = me.post("/api/v1/auth/login", &right).await;
+    assert!(refused.headers().contains_key("retry-after"));
+    assert_problem(refused, 429, "too_many_attempts").await;
+    // The device's failures did not spend the email's allowance for other clients.
+    assert_eq!(app.anonymous().post("/api/v1/auth/login", &right).await.status(), 200);
+    let key = app.state.login_throttle.email_key(&owner.email);
+    assert!(!app.redis_exists(&key).await, "no failure was counted against the email");
+}
+
+#[tokio::test]
+async fn a_device_cookie_for_another_account_or_altered_counts_as_no_cookie() {
+    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_client = 1000).await;
+    let victim = app.consumer().await;
+    // The attacker's own account gives its browser a device cookie, for the attacker's email.
+    let attacker = app.consumer().await;
+    strangers_fail(&app, &victim.email, 5, 401).await;
+    let right = json!({"email": victim.email, "password": PASSWORD});
+    assert_problem(app.as_(&attacker).post("/api/v1/auth/login", &right).await, 429, "too_many_attempts").await;
+    // A victim's cookie with one character changed is no cookie either.
+    let fresh =
+        app.anonymous().post("/api/v1/auth/login", &json!({"email": attacker.email, "password": PASSWORD})).await;
+    let cookie = set_cookie_value(&fresh, "tonggan_device").expect("a device cookie");
+    let mut altered = cookie.clone().into_bytes();
+    let last = altered.len() - 1;
+    altered[last] = if altered[last] == b'A' { b'B' } else { b'A' };
+    let forged = new_client()
+        .post(app.url("/api/v1/auth/login"))
+        .header("cookie", format!("tonggan_device={}", String::from_utf8(altered).unwrap()))
+        .json(&right)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(forged, 429, "too_many_attempts").await;
+}
+
+#[tokio::test]
+async fn the_device_cookie_is_http_only_strict_and_scoped_to_the_api() {
+    let app = TestApp::spawn().await;
+    let email = app.consumer().await.email;
+    let response = login(&app, &new_client(), &email, PASSWORD).await;
+    let device = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("tonggan_device="))
+        .expect("a device cookie");
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/api/v1", "Max-Age=15552000"] {
+        assert!(device.contains(attribute), "{device}");
+    }
+    assert!(!device.contains(&email), "the cookie names no email: {device}");
+}
+
+#[tokio::test]
+async fn a_blocked_email_counter_neither_grows_nor_extends_its_window() {
+    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_client = 1000).await;
+    let email = app.consumer().await.email;
+    strangers_fail(&app, &email, 5, 401).await;
+    let key = app.state.login_throttle.email_key(&email);
+    let mut redis = app.redis.clone();
+    let ttl_before: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut redis).await.unwrap();
+    strangers_fail(&app, &email, 20, 429).await;
+    let count: u64 = redis::cmd("GET").arg(&key).query_async(&mut redis).await.unwrap();
+    assert_eq!(count, 5);
+    let ttl_after: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut redis).await.unwrap();
+    assert!(ttl_after <= ttl_before, "{ttl_after} > {ttl_before}");
+}
+
+#[tokio::test]
+async fn a_huge_or_malformed_login_email_leaves_only_small_keys_and_is_not_hashed() {
+    let app = TestApp::spawn_with(|s| {
+        s.password.max_concurrent_hashes = 1;
+        s.password.hash_queue_timeout_ms = 50;
+    })
+    .await;
+    // Every hashing slot taken: a request that reached the hash would answer 503.
+    let _slot = app.state.hasher.slot().await.unwrap();
+    let huge = format!("{}@example.cn", "a".repeat(200_000));
+    for email in [huge.as_str(), "not an email", ""] {
+        let body = json!({"email": email, "password": PASSWORD});
+        assert_problem(app.post("/api/v1/auth/login", &body).await, 401, "invalid_credentials").await;
+    }
+    let overlong = json!({"email": unique_email("x"), "password": "p".repeat(129)});
+    assert_problem(app.post("/api/v1/auth/login", &overlong).await, 401, "invalid_credentials").await;
+    let mut redis = app.redis.clone();
+    let keys: Vec<String> =
+        redis::cmd("KEYS").arg(format!("{}*", app.settings.redis.key_prefix)).query_async(&mut redis).await.unwrap();
+    assert!(!keys.is_empty());
+    for key in keys {
+        assert!(key.len() < 200, "a key of {} bytes", key.len());
+    }
+}
+
+#[tokio::test]
+async fn the_same_email_in_other_case_or_spacing_shares_one_counter() {
+    let app = TestApp::spawn_with(|s| s.login_throttle.max_failures_per_client = 1000).await;
+    let email = app.consumer().await.email;
+    for variant in [email.to_uppercase(), format!("  {email} "), email.clone(), email.to_uppercase(), email.clone()] {
+        let r = app.anonymous().post("/api/v1/auth/login", &json!({"email": variant, "password": "wrong guess"})).await;
+        assert_problem(r, 401, "invalid_credentials").await;
+    }
+    strangers_fail(&app, &email, 1, 429).await;
 }
