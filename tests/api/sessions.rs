@@ -25,7 +25,7 @@ async fn the_cookie_is_http_only_lax_and_the_id_is_256_bits() {
     let app = TestApp::spawn().await;
     let email = app.consumer().await.email;
     let response = login(&app, &app.client, &email, PASSWORD).await;
-    let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set_cookie = set_cookie_header(&response, "tonggan_session");
     assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
     assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
     assert!(!set_cookie.contains("Secure"), "local settings do not force Secure");
@@ -39,7 +39,8 @@ async fn secure_cookies_are_set_when_configured() {
     let app = TestApp::spawn_with(|s| s.session.cookie_secure = true).await;
     let email = app.consumer().await.email;
     let response = app.post("/api/v1/auth/login", &json!({"email": email, "password": PASSWORD})).await;
-    assert!(response.headers()["set-cookie"].to_str().unwrap().contains("Secure"));
+    assert!(set_cookie_header(&response, "tonggan_session").contains("Secure"));
+    assert!(set_cookie_header(&response, "tonggan_device").contains("Secure"));
 }
 
 #[tokio::test]
@@ -406,6 +407,18 @@ async fn strangers_fail(app: &TestApp, email: &str, n: usize, status: u16) {
     }
 }
 
+/// The whole `Set-Cookie` header that sets `name` (a login sets two cookies, in no fixed order).
+fn set_cookie_header(response: &reqwest::Response, name: &str) -> String {
+    let prefix = format!("{name}=");
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with(&prefix))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+}
+
 /// The value of a `name` cookie set by `response`, if any.
 fn set_cookie_value(response: &reqwest::Response, name: &str) -> Option<String> {
     response.cookies().find(|c| c.name() == name).map(|c| c.value().to_string())
@@ -480,13 +493,7 @@ async fn the_device_cookie_is_http_only_strict_and_scoped_to_the_api() {
     let app = TestApp::spawn().await;
     let email = app.consumer().await.email;
     let response = login(&app, &new_client(), &email, PASSWORD).await;
-    let device = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|v| v.starts_with("tonggan_device="))
-        .expect("a device cookie");
+    let device = set_cookie_header(&response, "tonggan_device");
     for attribute in ["HttpOnly", "SameSite=Strict", "Path=/api/v1", "Max-Age=15552000"] {
         assert!(device.contains(attribute), "{device}");
     }
