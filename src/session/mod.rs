@@ -16,6 +16,8 @@
 //! session that began before the account's last revocation is refused. Callers revoke before
 //! their transaction commits (a Redis failure aborts the change) and again after it.
 
+use std::sync::LazyLock;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::RngCore;
@@ -72,6 +74,22 @@ end
 redis.call('EXPIRE', KEYS[2], ARGV[3])
 return excess
 "#;
+
+/// Renews a session's idle expiry and reads its account's revocation time, in one round trip
+/// (every authenticated request makes it): the session (KEYS[1]) with `GETEX`, then the
+/// marker named by ARGV[2] and the session's account id. The marker's name comes from the
+/// session itself, so it cannot be declared in KEYS; that is fine on a single Redis (which is
+/// what we run: sessions, counters and caches share one instance), not on a Redis Cluster.
+/// Returns nil for no session, else `{session json, revoked_at or nil}`.
+const LOAD: &str = r#"
+local raw = redis.call('GETEX', KEYS[1], 'EX', ARGV[1])
+if not raw then return nil end
+local ok, data = pcall(cjson.decode, raw)
+if not ok or type(data) ~= 'table' or type(data.account_id) ~= 'string' then return {raw, false} end
+return {raw, redis.call('GET', ARGV[2] .. data.account_id)}
+"#;
+
+static LOAD_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(LOAD));
 
 #[derive(Clone)]
 pub struct SessionStore {
@@ -151,12 +169,19 @@ impl SessionStore {
     pub async fn load(&self, session_id: &str) -> redis::RedisResult<Option<SessionData>> {
         let key = Self::key_for(&self.prefix, session_id);
         let mut conn = self.redis.clone();
-        let raw: Option<String> = conn.get_ex(&key, redis::Expiry::EX(self.idle_secs)).await?;
-        let Some(data) = raw.and_then(|r| serde_json::from_str::<SessionData>(&r).ok()) else {
+        let found: Option<(String, Option<i64>)> = LOAD_SCRIPT
+            .key(&key)
+            .arg(self.idle_secs)
+            .arg(format!("{}account_revoked:", self.prefix))
+            .invoke_async(&mut conn)
+            .await?;
+        let Some((raw, revoked_at)) = found else {
+            return Ok(None);
+        };
+        let Ok(data) = serde_json::from_str::<SessionData>(&raw) else {
             return Ok(None);
         };
         let remaining_ms = data.absolute_expiry_ms - now_ms();
-        let revoked_at: Option<i64> = conn.get(self.revoked_key(data.account_id)).await?;
         if remaining_ms <= 0 || revoked_at.is_some_and(|r| r >= data.issued_at_us) {
             let _: () = conn.del(&key).await?;
             return Ok(None);
