@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::demo::{self, DEMO_ADMIN, DEMO_PASSWORD};
+use super::integrity;
 use crate::accounts::{self, seeding::EnterpriseBuyer};
 use crate::catalog::seeding::SeedProduct;
 use crate::orders::seeding::{self as orders_seeding, PaidOrders};
@@ -34,6 +35,18 @@ const BATCH_LINES: usize = 20_000;
 /// Batches written at once, each on its own connection (the machine this is tuned for has two
 /// cores; Postgres does each statement on one).
 const WRITERS: usize = 2;
+/// The tables the batches write; their foreign keys are verified at the end when the batches
+/// were loaded without row-by-row checks (see `integrity`).
+const SEEDED_TABLES: &[&str] = &[
+    "orders",
+    "order_groups",
+    "order_lines",
+    "payments",
+    "paid_lines",
+    "refunds",
+    "refund_lines",
+    "assistance_ledger",
+];
 /// History spans the last three years.
 const SPAN_DAYS: f64 = 3.0 * 365.0;
 
@@ -77,6 +90,10 @@ pub async fn ledger(pool: &PgPool, hasher: &PasswordHasher, lines: usize) -> any
     let (consumers_added, enterprises_added) = shoppers(pool, hasher, &mut rng, &run, lines).await?;
     let market = Arc::new(market(pool, &mut rng).await?);
     let base: u64 = rng.random();
+    let unchecked = integrity::can_load_unchecked(pool).await?;
+    if !unchecked {
+        tracing::warn!("this role may not set session_replication_role: loading with row-by-row foreign-key checks");
+    }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ledger seed: buyers ready");
 
     let batches = lines.div_ceil(BATCH_LINES);
@@ -92,6 +109,9 @@ pub async fn ledger(pool: &PgPool, hasher: &PasswordHasher, lines: usize) -> any
                 orders += paid.ids.len();
                 refunds += settled.refunds.ids.len();
                 let mut tx = pool.begin().await?;
+                if unchecked {
+                    integrity::load_unchecked(&mut tx).await?;
+                }
                 orders_seeding::insert_paid_orders(&mut tx, &paid).await.context("inserting seeded orders")?;
                 payments_seeding::insert_settled(&mut tx, &settled).await.context("inserting seeded payments")?;
                 tx.commit().await?;
@@ -106,6 +126,10 @@ pub async fn ledger(pool: &PgPool, hasher: &PasswordHasher, lines: usize) -> any
         refunds += r;
     }
     tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ledger seed: rows written");
+    if unchecked {
+        integrity::verify_foreign_keys(pool, SEEDED_TABLES).await?;
+        tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "ledger seed: foreign keys verified");
+    }
     // Statistics for the planner (sampled, so quick at any size), and for the tallies the
     // visibility map that lets their scans skip the heap. Runtime queries on purpose: maintenance
     // with no parameters or result for the macros to check.

@@ -2,6 +2,7 @@
 //! benchmarks (`tonggan seed --ledger M`).
 
 mod demo;
+pub mod integrity;
 mod ledger;
 
 pub use demo::{DEMO_ADMIN, DEMO_AUDITOR, DEMO_PASSWORD, demo};

@@ -111,3 +111,23 @@ async fn seeding_is_refused_in_production() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("refused in production"), "{output:?}");
     assert_eq!(app.count("accounts").await, accounts);
 }
+
+#[tokio::test]
+async fn the_set_wise_check_after_an_unchecked_load_finds_a_row_that_breaks_a_foreign_key() {
+    use tonggan::seed::integrity;
+    let app = TestApp::spawn().await;
+    assert!(integrity::can_load_unchecked(&app.db).await.unwrap(), "the test role is a superuser");
+    let tables = &["order_status_history"];
+    integrity::verify_foreign_keys(&app.db, tables).await.expect("an empty table breaks nothing");
+    let mut tx = app.db.begin().await.unwrap();
+    integrity::load_unchecked(&mut tx).await.unwrap();
+    sqlx::query("insert into order_status_history (id, order_id, to_status) values ($1, $2, 'paid')")
+        .bind(uuid::Uuid::now_v7())
+        .bind(uuid::Uuid::now_v7())
+        .execute(&mut *tx)
+        .await
+        .expect("replica mode skips the foreign-key trigger");
+    tx.commit().await.unwrap();
+    let error = integrity::verify_foreign_keys(&app.db, tables).await.unwrap_err().to_string();
+    assert!(error.contains("order_status_history_order_id_fkey (1 rows)"), "{error}");
+}
