@@ -45,8 +45,13 @@ impl FromRef<AppState> for () {
 
 /// A Postgres pool that connects on first use, so the service starts (and `/readyz` can say
 /// what is wrong) while the database is still coming up.
+///
+/// No ping before each checkout (sqlx's `test_before_acquire`): it is a round trip on every
+/// query's critical path, and it only narrows, never closes, the window in which a connection
+/// that just died fails one request — which then answers 500 and the connection is dropped.
 pub fn db_pool(settings: &Settings) -> anyhow::Result<PgPool> {
     PgPoolOptions::new()
+        .test_before_acquire(false)
         .max_connections(settings.database.max_connections)
         .acquire_timeout(Duration::from_secs(settings.database.acquire_timeout_secs))
         .connect_lazy(settings.database.url.expose_secret())
