@@ -304,3 +304,16 @@ async fn the_address_rate_counts_order_creations_across_accounts() {
     assert_eq!(redis_counter(&s.app, &account_counter(&s.app, third.id)).await, None);
     assert_eq!(redis_counter(&s.app, &account_counter(&s.app, owner.id)).await, None);
 }
+
+#[tokio::test]
+async fn the_openapi_document_declares_both_refusals_of_order_creation() {
+    let app = TestApp::spawn().await;
+    let doc: serde_json::Value = app.get("/api/v1/openapi.json").await.json().await.unwrap();
+    for path in ["/api/v1/orders", "/api/v1/orders/bulk"] {
+        let responses = &doc["paths"][path]["post"]["responses"];
+        let conflict = responses["409"]["description"].as_str().unwrap_or_default();
+        assert!(conflict.contains("too_many_open_orders"), "{path}: 409 is {conflict:?}");
+        assert!(responses["429"]["description"].as_str().unwrap_or_default().contains("too_many_orders"), "{path}");
+        assert!(responses["429"]["headers"]["Retry-After"].is_object(), "{path}: {}", responses["429"]);
+    }
+}
