@@ -119,6 +119,18 @@ pub struct OrdersSettings {
     pub jobs_interval_secs: u64,
     pub idempotency_retention_hours: u32,
     pub idempotency_in_flight_secs: u32,
+    /// Limits against stock hoarding (docs/orders.md): unpaid orders hold stock for
+    /// `payment_window_secs` (an approval, `approval_hold_secs`), so these bound how much of the
+    /// catalog one consumer, or one enterprise with all its members, can keep off the shelf.
+    pub max_open_orders_per_consumer: u64,
+    pub max_reserved_units_per_consumer: u64,
+    pub max_open_orders_per_enterprise: u64,
+    pub max_reserved_units_per_enterprise: u64,
+    /// Order creations counted per account and per client address in a fixed window, so that a
+    /// script cannot place, cancel and place again as fast as it can send.
+    pub create_window_secs: u64,
+    pub max_creates_per_account: u64,
+    pub max_creates_per_client: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -329,7 +341,25 @@ impl Settings {
                 "production refuses the development database URL; set APP__DATABASE__URL"
             );
         }
+        self.check_order_limits()?;
         self.check_stripe(environment)
+    }
+
+    /// A zero limit would refuse every order: a typo, never an intent.
+    fn check_order_limits(&self) -> anyhow::Result<()> {
+        let o = &self.orders;
+        for (name, value) in [
+            ("max_open_orders_per_consumer", o.max_open_orders_per_consumer),
+            ("max_reserved_units_per_consumer", o.max_reserved_units_per_consumer),
+            ("max_open_orders_per_enterprise", o.max_open_orders_per_enterprise),
+            ("max_reserved_units_per_enterprise", o.max_reserved_units_per_enterprise),
+            ("create_window_secs", o.create_window_secs),
+            ("max_creates_per_account", o.max_creates_per_account),
+            ("max_creates_per_client", o.max_creates_per_client),
+        ] {
+            anyhow::ensure!(value > 0, "orders.{name} must be positive");
+        }
+        Ok(())
     }
 
     fn check_stripe(&self, environment: Environment) -> anyhow::Result<()> {

@@ -106,6 +106,17 @@ pub enum AppError {
     Redis(#[from] redis::RedisError),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// A limit on how much one buyer may hold or do (409 `too_many_open_orders`, 429
+    /// `too_many_orders`): `limit` names the limit and where the buyer stands against it, so a
+    /// client can tell the user what to do; a 429 also says when to try again.
+    #[error("{detail}")]
+    Limited {
+        status: StatusCode,
+        code: &'static str,
+        detail: String,
+        limit: serde_json::Value,
+        retry_after_secs: Option<u64>,
+    },
 }
 
 impl AppError {
@@ -134,6 +145,7 @@ impl AppError {
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Lines { status, .. } | AppError::Status { status, .. } => *status,
+            AppError::Limited { status, .. } => *status,
             AppError::Database(_) | AppError::Redis(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -148,6 +160,7 @@ impl AppError {
             | AppError::Lines { code, .. }
             | AppError::Status { code, .. }
             | AppError::Unprocessable { code, .. } => code,
+            AppError::Limited { code, .. } => code,
             AppError::Unauthenticated => "unauthenticated",
             AppError::InvalidCredentials => "invalid_credentials",
             AppError::NotFound => "not_found",
@@ -206,6 +219,11 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub lines: Option<serde_json::Value>,
+    /// For `too_many_open_orders` and `too_many_orders`: which limit (`name`, `max`) and where
+    /// the buyer stands (`open_orders`, `reserved_units`, `order_units`; `window_secs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub limit: Option<serde_json::Value>,
 }
 
 impl AppError {
@@ -227,6 +245,10 @@ impl AppError {
                 AppError::Lines { lines, .. } => Some(lines.clone()),
                 _ => None,
             },
+            limit: match self {
+                AppError::Limited { limit, .. } => Some(limit.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -244,6 +266,7 @@ impl IntoResponse for AppError {
             AppError::TooManyAttempts { retry_after_secs } | AppError::Busy { retry_after_secs } => {
                 Some(*retry_after_secs)
             }
+            AppError::Limited { retry_after_secs, .. } => *retry_after_secs,
             _ => None,
         };
         problem_response(status, &self.problem(), retry_after)
@@ -272,6 +295,7 @@ pub fn simple_problem(status: StatusCode, code: &str, detail: &str) -> Response 
         code: code.to_string(),
         errors: None,
         lines: None,
+        limit: None,
     };
     problem_response(status, &problem, None)
 }

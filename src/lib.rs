@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod orders;
 pub mod password;
 pub mod payments;
+pub mod rate_limit;
 pub mod regions;
 pub mod seed;
 pub mod session;

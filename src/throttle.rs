@@ -2,10 +2,10 @@
 //! email for unknown clients, per device for clients that signed in before, per client
 //! address) and sign-ups per client address.
 //!
-//! Every attempt is counted *before* the expensive work (the password hash), by a script that
-//! first checks every counter and refuses without counting when any is at its limit, and
-//! otherwise increments them all, starting each window at its first attempt (`PEXPIRE NX`).
-//! So parallel guesses cannot all slip past a check-then-count, and a client that keeps
+//! Every attempt is counted *before* the expensive work (the password hash), by
+//! `rate_limit::hit`, which first checks every counter and refuses without counting when any is
+//! at its limit, and otherwise increments them all, starting each window at its first attempt
+//! (`PEXPIRE NX`). So parallel guesses cannot all slip past a check-then-count, and a client that keeps
 //! knocking while refused neither grows its counter nor extends its window. A successful
 //! login takes its attempt back, so the login counters hold failures.
 //!
@@ -15,37 +15,14 @@
 
 use std::net::IpAddr;
 use std::sync::LazyLock;
+use std::time::Duration;
 
 use redis::aio::ConnectionManager;
 
 use crate::config::{LoginThrottleSettings, SignupThrottleSettings};
 use crate::digest::sha256_hex;
 use crate::error::{AppError, Result};
-
-/// Checks every counter in KEYS against its limit (ARGV[2..]); if any is at it, answers the
-/// milliseconds until the last of those windows ends and counts nothing. Otherwise increments
-/// them all, sets the window (ARGV[1] ms) on new counters and answers 0.
-const COUNT_UNLESS_BLOCKED: &str = r"
-local window = tonumber(ARGV[1])
-local wait = 0
-for i, key in ipairs(KEYS) do
-  local n = tonumber(redis.call('GET', key) or '0')
-  if n >= tonumber(ARGV[i + 1]) then
-    local ttl = redis.call('PTTL', key)
-    if ttl < 0 then
-      redis.call('PEXPIRE', key, window)
-      ttl = window
-    end
-    if ttl > wait then wait = ttl end
-  end
-end
-if wait > 0 then return wait end
-for _, key in ipairs(KEYS) do
-  redis.call('INCR', key)
-  redis.call('PEXPIRE', key, window, 'NX')
-end
-return 0
-";
+use crate::rate_limit::{self, Counter, Verdict};
 
 /// Takes back one attempt from each counter that still exists (a counter whose window ended
 /// meanwhile is not recreated without an expiry).
@@ -56,7 +33,6 @@ end
 return 0
 ";
 
-static COUNT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(COUNT_UNLESS_BLOCKED));
 static TAKE_BACK_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(TAKE_BACK));
 
 /// Fixed-window counters under one key prefix.
@@ -71,19 +47,14 @@ impl Counters {
         format!("{}{name}", self.prefix)
     }
 
-    /// Counts one attempt on every `(key, limit)` unless one of them is at its limit; then
-    /// 429 `too_many_attempts` with the honest number of seconds until it may try again.
-    async fn count(&self, counters: &[(String, u64)], window_secs: u64) -> Result<()> {
-        let mut invocation = COUNT_SCRIPT.prepare_invoke();
-        invocation.arg(window_secs * 1000);
-        for (key, limit) in counters {
-            invocation.key(key).arg(*limit);
+    /// Counts one attempt on every counter unless one of them is at its limit
+    /// (`rate_limit::hit`); then 429 `too_many_attempts` with the honest number of seconds until
+    /// it may try again.
+    async fn count(&self, counters: &[Counter], window_secs: u64) -> Result<()> {
+        match rate_limit::hit(&self.redis, Duration::from_secs(window_secs), counters).await? {
+            Verdict::Admitted => Ok(()),
+            Verdict::Refused { retry_after_secs, .. } => Err(AppError::TooManyAttempts { retry_after_secs }),
         }
-        let wait_ms: u64 = invocation.invoke_async(&mut self.redis.clone()).await?;
-        if wait_ms > 0 {
-            return Err(AppError::TooManyAttempts { retry_after_secs: wait_ms.div_ceil(1000) });
-        }
-        Ok(())
     }
 
     async fn take_back(&self, keys: &[String]) -> Result<()> {
@@ -137,14 +108,16 @@ impl LoginThrottle {
         self.counters.key(&format!("login_fail:client:{client}"))
     }
 
-    fn counters_of(&self, attempt: LoginAttempt<'_>) -> Vec<(String, u64)> {
+    fn counters_of(&self, attempt: LoginAttempt<'_>) -> Vec<Counter> {
         let s = &self.settings;
         match attempt {
-            LoginAttempt::KnownDevice { device } => vec![(self.device_key(device), s.max_failures_per_device)],
+            LoginAttempt::KnownDevice { device } => {
+                vec![Counter { key: self.device_key(device), max: s.max_failures_per_device }]
+            }
             LoginAttempt::Unknown { email, client } => {
-                let mut counters = vec![(self.client_key(client), s.max_failures_per_client)];
+                let mut counters = vec![Counter { key: self.client_key(client), max: s.max_failures_per_client }];
                 if let Some(email) = email {
-                    counters.push((self.email_key(email), s.max_failures_per_email));
+                    counters.push(Counter { key: self.email_key(email), max: s.max_failures_per_email });
                 }
                 counters
             }
@@ -192,6 +165,6 @@ impl SignupThrottle {
     #[tracing::instrument(skip(self))]
     pub async fn attempt(&self, client: IpAddr) -> Result<()> {
         let key = self.counters.key(&format!("signup:client:{client}"));
-        self.counters.count(&[(key, self.settings.max_per_client)], self.settings.window_secs).await
+        self.counters.count(&[Counter { key, max: self.settings.max_per_client }], self.settings.window_secs).await
     }
 }

@@ -2,7 +2,7 @@
 //! a key is stored per account with a hash of the request and, once known, the reply. The same
 //! key and request get the saved reply (also after a restart); the same key with another
 //! request is 422 `idempotency_key_reused`; a duplicate while the first is still running is 409
-//! `idempotency_key_in_use`; a 5xx frees the key. Below every area: orders and payments use it,
+//! `idempotency_key_in_use`; a 5xx or a 429 frees the key. Below every area: orders and payments use it,
 //! and an order and its saved reply commit together (`finish_in`).
 
 mod db;
@@ -117,7 +117,7 @@ pub enum Save {
 
 /// Runs a request under its idempotency key: claims the key, runs `work` when this request
 /// holds it, and saves its reply (see `Save`); a client error is saved as the reply, a server
-/// error frees the key so that the client can retry.
+/// error or a 429 frees the key so that the client can retry.
 pub async fn run<T: Serialize>(
     state: &AppState,
     account_id: Uuid,
@@ -177,10 +177,12 @@ pub async fn finish_in(
 }
 
 /// Stores a client error as the key's reply; on a server error the key is released so that the
-/// client can retry.
+/// client can retry. So is it on a 429: "too many, try again after `Retry-After`" is an answer
+/// about when, not about the request, and a retry with the same key after the wait must run
+/// rather than replay the refusal for the key's whole retention.
 #[tracing::instrument(skip(state, error))]
 pub async fn settle_error(state: &AppState, account_id: Uuid, key: &str, error: &AppError) -> Result<()> {
-    if error.status().is_server_error() {
+    if error.status().is_server_error() || error.status() == StatusCode::TOO_MANY_REQUESTS {
         db::release_key(&state.db, account_id, key).await?;
     } else {
         let body = bounded(serde_json::to_value(error.problem()).map_err(anyhow::Error::from)?);

@@ -2,6 +2,7 @@
 //! all stock in one transaction — or report every bad line and reserve nothing.
 
 use std::collections::{BTreeMap, HashSet};
+use std::net::IpAddr;
 
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
@@ -14,6 +15,7 @@ use utoipa::ToSchema;
 use super::bulk;
 use super::buyer::Buyer;
 use super::db::{self, NewOrder};
+use super::limits::{admit_creation, hold_within_limits};
 use super::model::{
     Change, GroupRow, GroupStatus, Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, OrderLine, OrderRow, OrderStatus,
     ShippingAddress, StatusChange,
@@ -86,8 +88,17 @@ async fn invoice_for(
 }
 
 /// Places an order from a JSON body (explicit lines or the cart), every field checked first.
+/// Counts as an order creation of the account and of the `client` address (429 past the rate).
 #[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
-pub async fn place_json(state: &AppState, buyer: &Buyer, key: &str, is_json: bool, body: &[u8]) -> Result<Order> {
+pub async fn place_json(
+    state: &AppState,
+    buyer: &Buyer,
+    client: IpAddr,
+    key: &str,
+    is_json: bool,
+    body: &[u8],
+) -> Result<Order> {
+    admit_creation(state, buyer.account_id(), client).await?;
     let input: OrderInput = parse_json(is_json, body)?;
     let mut errors = FieldErrors::new();
     check_shipping(state, &input.shipping_address, &mut errors).await?;
@@ -130,11 +141,12 @@ pub async fn place_json(state: &AppState, buyer: &Buyer, key: &str, is_json: boo
 }
 
 /// Places an enterprise's bulk order from CSV, shipped to its registered address with an
-/// invoice made out to it.
+/// invoice made out to it. Counts as an order creation, as `place_json` does.
 #[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
 pub async fn place_bulk(
     state: &AppState,
     buyer: &Buyer,
+    client: IpAddr,
     key: &str,
     csv: &[u8],
     po_number: Option<&str>,
@@ -142,6 +154,7 @@ pub async fn place_bulk(
     let Some(org_id) = buyer.organization_id() else {
         return Err(AppError::forbidden("forbidden", "bulk orders are for enterprises"));
     };
+    admit_creation(state, buyer.account_id(), client).await?;
     let (lines, mut problems) = bulk::parse_csv(csv)?;
     let wanted = bulk_lines(state, &lines, &mut problems).await?;
     if !problems.is_empty() {
@@ -292,6 +305,9 @@ pub struct Placement<'a> {
 /// If any product changed or ran short meanwhile, everything is rolled back and the order is
 /// placed again on the locked path, which locks the products first (in id order) and reports
 /// every offending line.
+///
+/// Both paths open their transaction with `begin`, which refuses an order past the buyer's
+/// open-order limits before anything is taken.
 #[tracing::instrument(skip_all, fields(buyer = %p.buyer.account_id(), lines = p.wanted.len()))]
 pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
@@ -300,7 +316,7 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
         catalog::orderable(&state.db, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
     check_against(&snapshot, &p.wanted)?;
     let priced = price(&snapshot, &p.wanted)?;
-    let mut tx = state.db.begin().await?;
+    let mut tx = begin(state, &p).await?;
     let order = write(state, &mut tx, &p, priced).await?;
     let mut public_changed = false;
     for line in sorted_lines(&order) {
@@ -321,7 +337,7 @@ pub async fn place(state: &AppState, p: Placement<'_>) -> Result<Order> {
 async fn place_locked(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let mut ids: Vec<Uuid> = p.wanted.iter().map(|w| w.product_id).collect();
     ids.sort();
-    let mut tx = state.db.begin().await?;
+    let mut tx = begin(state, &p).await?;
     let products: BTreeMap<Uuid, Orderable> =
         catalog::lock_for_order(&mut tx, &ids).await?.into_iter().map(|p| (p.id, p)).collect();
     check_against(&products, &p.wanted)?;
@@ -338,6 +354,17 @@ async fn place_locked(state: &AppState, p: Placement<'_>) -> Result<Order> {
     let order = write(state, &mut tx, &p, priced).await?;
     commit(state, tx, public_changed).await?;
     Ok(order)
+}
+
+/// The placement's transaction, opened with the buyer's open-order limits checked under the
+/// buyer scope's lock (`limits::hold_within_limits`). Taken before any product row, on both
+/// paths: one lock order (scope, then products) means two placements cannot deadlock, and
+/// the lock holds until the order commits, so parallel orders of one buyer count each other.
+async fn begin(state: &AppState, p: &Placement<'_>) -> Result<sqlx::Transaction<'static, sqlx::Postgres>> {
+    let mut tx = state.db.begin().await?;
+    let units: i64 = p.wanted.iter().map(|w| i64::from(w.qty)).sum();
+    hold_within_limits(&state.settings.orders, &mut tx, p.buyer, units).await?;
+    Ok(tx)
 }
 
 async fn commit(state: &AppState, tx: sqlx::Transaction<'_, sqlx::Postgres>, public_changed: bool) -> Result<()> {

@@ -664,3 +664,62 @@ pub async fn shipping_addresses(
     .await?;
     Ok(rows.into_iter().map(|r| (r.id, r.shipping_address.0)).collect())
 }
+
+// ---- open orders (limits against hoarding) ------------------------------------------------
+
+/// What a buyer scope's unpaid orders hold: how many orders, and how many units in them.
+#[derive(Debug, Clone, Copy)]
+pub struct Held {
+    pub open_orders: i64,
+    pub reserved_units: i64,
+}
+
+/// Serializes the placements of one buyer scope (`consumer` or `enterprise`, and its id) until
+/// the transaction ends, so that two orders cannot both count the same room under a limit.
+#[tracing::instrument(skip(tx))]
+pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scope: &str, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"select pg_advisory_xact_lock(hashtextextended('open_orders:' || $1::text || ':' || $2::uuid::text, 0))"#,
+        scope,
+        id,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// A consumer's unpaid orders and the units they hold (through `orders_open_consumer_idx`).
+#[tracing::instrument(skip(db))]
+pub async fn open_orders_of_consumer(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Held> {
+    sqlx::query_as!(
+        Held,
+        r#"
+        select count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
+        from orders o
+        cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
+        where o.buyer_id = $1 and o.organization_id is null
+          and o.status in ('awaiting_approval', 'pending_payment')
+        "#,
+        account_id,
+    )
+    .fetch_one(db)
+    .await
+}
+
+/// An enterprise's unpaid orders, all members' together, and the units they hold (through
+/// `orders_open_organization_idx`).
+#[tracing::instrument(skip(db))]
+pub async fn open_orders_of_enterprise(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Held> {
+    sqlx::query_as!(
+        Held,
+        r#"
+        select count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
+        from orders o
+        cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
+        where o.organization_id = $1 and o.status in ('awaiting_approval', 'pending_payment')
+        "#,
+        organization_id,
+    )
+    .fetch_one(db)
+    .await
+}

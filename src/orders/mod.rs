@@ -8,6 +8,7 @@ mod cart;
 mod checkout;
 mod db;
 mod lifecycle;
+mod limits;
 pub mod model;
 mod payment;
 mod read;
@@ -22,6 +23,7 @@ use crate::state::AppState;
 
 pub use buyer::{Buyer, buyer_of};
 pub use lifecycle::{complete_due, expire_due};
+pub use limits::{creations_by_account_key, creations_by_client_key};
 pub use model::PaidLine;
 pub use payment::{
     PayOutcome, PaymentMethod, extend_deadline, lock, mark_paid, order_of_own_group, paid_lines, pay_in, record_refund,

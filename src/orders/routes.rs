@@ -23,7 +23,7 @@ use crate::accounts::ProducerMember;
 use crate::error::FieldErrors;
 use crate::error::{PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff};
-use crate::http::extract::{Json, Path, Query, is_json};
+use crate::http::extract::{ClientIp, Json, Path, Query, is_json};
 use crate::http::pagination::{ListParams, Page};
 use crate::idempotency::{self, Save};
 use crate::state::AppState;
@@ -67,7 +67,9 @@ pub async fn delete_cart_item(
     Ok(axum::Json(cart::remove(&state, buyer.account_id(), product_id).await?))
 }
 
-/// Places an order from explicit lines or from the cart. Requires `Idempotency-Key`.
+/// Places an order from explicit lines or from the cart. Requires `Idempotency-Key`. Limited
+/// against stock hoarding: open unpaid orders and units per buyer (409), order creations per
+/// account and client address (429); see docs/orders.md.
 #[utoipa::path(
     post, path = "/orders", tag = "orders", request_body = OrderInput,
     params(("Idempotency-Key" = String, Header, description = "unique per order attempt; replays return the saved reply")),
@@ -75,13 +77,16 @@ pub async fn delete_cart_item(
         (status = 201, body = Order),
         (status = 400, description = "idempotency_key_required", body = Problem, content_type = PROBLEM),
         (status = 403, description = "enterprise_not_verified", body = Problem, content_type = PROBLEM),
-        (status = 409, description = "insufficient_stock | idempotency_key_in_use", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "insufficient_stock | too_many_open_orders (`limit` says which) | idempotency_key_in_use", body = Problem, content_type = PROBLEM),
         (status = 422, description = "validation_failed | invalid_lines | idempotency_key_reused", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "too_many_orders", body = Problem, content_type = PROBLEM,
+            headers(("Retry-After" = u64, description = "seconds until the window that refused ends"))),
     )
 )]
 pub async fn create_order(
     State(state): State<AppState>,
     user: CurrentUser,
+    ClientIp(client): ClientIp,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
@@ -91,7 +96,7 @@ pub async fn create_order(
     let hash = idempotency::request_hash(uri.path(), &body);
     let json = is_json(&headers);
     let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_json(&state, &buyer, &key, json, &body)
+        checkout::place_json(&state, &buyer, client, &key, json, &body)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))
@@ -99,20 +104,24 @@ pub async fn create_order(
 
 /// An enterprise purchaser's bulk order as CSV (`product_id,qty` per line, header optional, up
 /// to 500 lines), shipped to the enterprise's registered address. Either the order, or a
-/// per-line report and nothing reserved. Requires `Idempotency-Key`.
+/// per-line report and nothing reserved. Requires `Idempotency-Key`. The same limits against
+/// stock hoarding as `POST /orders`.
 #[utoipa::path(
     post, path = "/orders/bulk", tag = "orders", params(BulkQuery, ("Idempotency-Key" = String, Header)),
     request_body(content = String, content_type = "text/csv"),
     responses(
         (status = 201, body = Order),
         (status = 403, body = Problem, content_type = PROBLEM),
-        (status = 409, description = "insufficient_stock", body = Problem, content_type = PROBLEM),
+        (status = 409, description = "insufficient_stock | too_many_open_orders (`limit` says which) | idempotency_key_in_use", body = Problem, content_type = PROBLEM),
         (status = 422, description = "invalid_lines (per-line report)", body = Problem, content_type = PROBLEM),
+        (status = 429, description = "too_many_orders", body = Problem, content_type = PROBLEM,
+            headers(("Retry-After" = u64, description = "seconds until the window that refused ends"))),
     )
 )]
 pub async fn create_bulk_order(
     State(state): State<AppState>,
     user: CurrentUser,
+    ClientIp(client): ClientIp,
     uri: Uri,
     headers: HeaderMap,
     Query(query): Query<BulkQuery>,
@@ -128,7 +137,7 @@ pub async fn create_bulk_order(
     let hash = idempotency::request_hash(&String::from_utf8_lossy(&fingerprint), &body);
     let po = query.po_number.as_deref();
     let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_bulk(&state, &buyer, &key, &body, po)
+        checkout::place_bulk(&state, &buyer, client, &key, &body, po)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))

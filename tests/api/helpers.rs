@@ -760,6 +760,10 @@ pub struct Problem {
     /// The offending lines, for order problems (`null` otherwise).
     #[serde(default)]
     pub lines: Value,
+    /// Which limit refused, and where the caller stands, for `too_many_open_orders` and
+    /// `too_many_orders` (`null` otherwise).
+    #[serde(default)]
+    pub limit: Value,
 }
 
 /// Reads a reply as `T`, naming the status and body when it is not one.

@@ -21,6 +21,7 @@ mod cli;
 mod exports;
 mod health;
 mod helpers;
+mod hoarding;
 mod hostile_input;
 mod idempotency;
 mod orders;

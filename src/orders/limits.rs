@@ -1,0 +1,181 @@
+//! Limits against stock hoarding (docs/orders.md, "Limits against stock hoarding").
+//!
+//! An unpaid order holds its stock for its payment window (48 h while it awaits an approver, 7
+//! days once a bank transfer is chosen), and consumer sign-up is free. Without limits one
+//! script could order the whole catalog, let it lapse or cancel it, and order it again. So:
+//! - a buyer scope — a consumer, or an enterprise with all its members, since they all buy for
+//!   it — may hold only so many unpaid orders and units at once (409 `too_many_open_orders`),
+//!   counted inside the order's own transaction under a lock per scope, so that parallel orders
+//!   cannot all see room for one more;
+//! - one account and one client address may create only so many orders per window (429
+//!   `too_many_orders` with `Retry-After`), counted in Redis across every instance.
+//!
+//! A refusal reserves and writes nothing.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use serde_json::json;
+use uuid::Uuid;
+
+use super::buyer::Buyer;
+use super::db;
+use crate::config::OrdersSettings;
+use crate::error::{AppError, Result};
+use crate::rate_limit::{self, Counter, Verdict};
+use crate::state::AppState;
+
+/// Whose unpaid orders count together.
+#[derive(Debug, Clone, Copy)]
+enum Scope {
+    /// A consumer's own orders.
+    Consumer(Uuid),
+    /// Every order placed for the enterprise, by any of its members.
+    Enterprise(Uuid),
+}
+
+impl Scope {
+    fn of(buyer: &Buyer) -> Self {
+        match buyer.organization_id() {
+            Some(org) => Scope::Enterprise(org),
+            None => Scope::Consumer(buyer.account_id()),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Scope::Consumer(_) => "consumer",
+            Scope::Enterprise(_) => "enterprise",
+        }
+    }
+
+    /// (most open orders, most reserved units) for this scope.
+    fn limits(self, settings: &OrdersSettings) -> (i64, i64) {
+        let to_i64 = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        match self {
+            Scope::Consumer(_) => {
+                (to_i64(settings.max_open_orders_per_consumer), to_i64(settings.max_reserved_units_per_consumer))
+            }
+            Scope::Enterprise(_) => {
+                (to_i64(settings.max_open_orders_per_enterprise), to_i64(settings.max_reserved_units_per_enterprise))
+            }
+        }
+    }
+}
+
+/// Takes the scope's placement lock and refuses the order (409 `too_many_open_orders`) when
+/// it would take the scope past either limit: one more open order than allowed, or more units
+/// reserved than allowed, `order_units` counted. Runs first in every transaction that places
+/// an order, before any product row is locked, so the lock order is always scope, then
+/// products; the lock is held until the order commits or rolls back.
+#[tracing::instrument(skip(settings, tx, buyer), fields(buyer = %buyer.account_id()))]
+pub async fn hold_within_limits(
+    settings: &OrdersSettings,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    buyer: &Buyer,
+    order_units: i64,
+) -> Result<()> {
+    let scope = Scope::of(buyer);
+    let held = match scope {
+        Scope::Consumer(account) => {
+            db::lock_open_orders(tx, scope.name(), account).await?;
+            db::open_orders_of_consumer(&mut **tx, account).await?
+        }
+        Scope::Enterprise(org) => {
+            db::lock_open_orders(tx, scope.name(), org).await?;
+            db::open_orders_of_enterprise(&mut **tx, org).await?
+        }
+    };
+    let (max_orders, max_units) = scope.limits(settings);
+    let who = match scope {
+        Scope::Consumer(_) => "this account",
+        Scope::Enterprise(_) => "this enterprise (all its members together)",
+    };
+    let (name, max, detail) = if held.open_orders >= max_orders {
+        (
+            format!("max_open_orders_per_{}", scope.name()),
+            max_orders,
+            format!(
+                "{who} already has {} unpaid orders, the most allowed at once; pay for or cancel one first",
+                held.open_orders
+            ),
+        )
+    } else if held.reserved_units.saturating_add(order_units) > max_units {
+        (
+            format!("max_reserved_units_per_{}", scope.name()),
+            max_units,
+            format!(
+                "this order's {order_units} units and the {} held by unpaid orders of {who} would pass the \
+                 limit of {max_units} units; pay for or cancel an order, or order less",
+                held.reserved_units
+            ),
+        )
+    } else {
+        return Ok(());
+    };
+    Err(AppError::Limited {
+        status: StatusCode::CONFLICT,
+        code: "too_many_open_orders",
+        detail,
+        limit: json!({
+            "name": name,
+            "scope": scope.name(),
+            "max": max,
+            "open_orders": held.open_orders,
+            "reserved_units": held.reserved_units,
+            "order_units": order_units,
+        }),
+        retry_after_secs: None,
+    })
+}
+
+/// Counts an order creation against the account's and the client address's windows, or
+/// refuses it (429 `too_many_orders`, `Retry-After` until the window that refused ends) and
+/// counts nothing. Called for every creation that runs, that is after the idempotency key was
+/// claimed: a replayed key is not a new creation.
+#[tracing::instrument(skip(state))]
+pub async fn admit_creation(state: &AppState, account_id: Uuid, client: IpAddr) -> Result<()> {
+    let settings = &state.settings.orders;
+    let prefix = &state.settings.redis.key_prefix;
+    let counters = [
+        Counter { key: creations_by_account_key(prefix, account_id), max: settings.max_creates_per_account },
+        Counter { key: creations_by_client_key(prefix, client), max: settings.max_creates_per_client },
+    ];
+    let window = Duration::from_secs(settings.create_window_secs);
+    match rate_limit::hit(&state.redis, window, &counters).await? {
+        Verdict::Admitted => Ok(()),
+        Verdict::Refused { counter, retry_after_secs } => {
+            let (name, max, whose) = match counter {
+                0 => ("max_creates_per_account", settings.max_creates_per_account, "this account"),
+                _ => ("max_creates_per_client", settings.max_creates_per_client, "this address"),
+            };
+            Err(AppError::Limited {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                code: "too_many_orders",
+                detail: format!(
+                    "{whose} made {max} order attempts in this {} s window, the most allowed; try again in \
+                     {retry_after_secs} s",
+                    settings.create_window_secs
+                ),
+                limit: json!({
+                    "name": name,
+                    "max": max,
+                    "window_secs": settings.create_window_secs,
+                    "retry_after_secs": retry_after_secs,
+                }),
+                retry_after_secs: Some(retry_after_secs),
+            })
+        }
+    }
+}
+
+/// The Redis counter of an account's order creations (public so that tests can read it).
+pub fn creations_by_account_key(prefix: &str, account_id: Uuid) -> String {
+    format!("{prefix}order_creations:account:{account_id}")
+}
+
+/// The Redis counter of a client address's order creations.
+pub fn creations_by_client_key(prefix: &str, client: IpAddr) -> String {
+    format!("{prefix}order_creations:client:{client}")
+}
