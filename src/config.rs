@@ -326,12 +326,6 @@ impl Settings {
                 "production refuses Argon2 costs below 19 MiB and 2 passes"
             );
             anyhow::ensure!(!self.redis.key_prefix.is_empty(), "production requires a redis.key_prefix");
-            let device_secret = l.device_cookie_secret.expose_secret();
-            anyhow::ensure!(
-                device_secret != DEVELOPMENT_DEVICE_COOKIE_SECRET && device_secret.len() >= 32,
-                "production requires login_throttle.device_cookie_secret (at least 32 characters, not the development \
-                 one; set APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET)"
-            );
             anyhow::ensure!(
                 self.telemetry.metrics_token.as_ref().is_some_and(|t| t.expose_secret().len() >= 32),
                 "production requires telemetry.metrics_token (at least 32 characters; set APP__TELEMETRY__METRICS_TOKEN)"
@@ -339,6 +333,12 @@ impl Settings {
             anyhow::ensure!(
                 self.database.url.expose_secret() != "postgres://postgres@127.0.0.1:5432/tonggan",
                 "production refuses the development database URL; set APP__DATABASE__URL"
+            );
+            let device_secret = l.device_cookie_secret.expose_secret();
+            anyhow::ensure!(
+                device_secret != DEVELOPMENT_DEVICE_COOKIE_SECRET && device_secret.len() >= 32,
+                "production requires login_throttle.device_cookie_secret (at least 32 characters, not the development \
+                 one; set APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET)"
             );
         }
         self.check_order_limits()?;

@@ -154,6 +154,29 @@ fn production_refuses_insecure_cookies() {
 }
 
 const METRICS_TOKEN: &str = "a-metrics-token-of-forty-characters-0001";
+const DEVICE_COOKIE_SECRET: &str = "a-device-cookie-key-of-forty-characters1";
+
+#[test]
+fn production_refuses_to_start_with_the_development_or_a_short_device_cookie_key() {
+    for key in [None, Some("short"), Some(tonggan::config::DEVELOPMENT_DEVICE_COOKIE_SECRET)] {
+        let mut command = tonggan();
+        command
+            .arg("migrate")
+            .env("APP_ENVIRONMENT", "production")
+            .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
+            .env("APP__SESSION__COOKIE_SECURE", "true")
+            .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
+            .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
+            .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
+        if let Some(key) = key {
+            command.env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", key);
+        }
+        let output = command.output().unwrap();
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("login_throttle.device_cookie_secret"), "{key:?}: {stderr}");
+    }
+}
 
 #[test]
 fn production_refuses_to_start_without_a_long_metrics_token() {
@@ -164,6 +187,7 @@ fn production_refuses_to_start_without_a_long_metrics_token() {
             .env("APP_ENVIRONMENT", "production")
             .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
             .env("APP__SESSION__COOKIE_SECURE", "true")
+            .env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", DEVICE_COOKIE_SECRET)
             .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
             .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
         if let Some(token) = token {
@@ -184,6 +208,7 @@ fn production_with_stripe(key: &str, webhook_secret: &str) -> std::process::Outp
         .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
         .env("APP__SESSION__COOKIE_SECURE", "true")
         .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
+        .env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", DEVICE_COOKIE_SECRET)
         .env("APP__STRIPE__SECRET_KEY", key)
         .env("APP__STRIPE__WEBHOOK_SECRET", webhook_secret)
         .output()

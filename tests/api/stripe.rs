@@ -64,6 +64,7 @@ fn stripe_settings_are_checked_and_production_refuses_the_development_secrets() 
     s.database.url = "postgres://tonggan@db.internal/tonggan".to_owned().into();
     s.stripe.api_base = "https://api.stripe.com/".into();
     s.telemetry.metrics_token = Some("a-metrics-token-of-forty-characters-0001".to_owned().into());
+    s.login_throttle.device_cookie_secret = "a-device-cookie-key-of-forty-characters1".to_owned().into();
     assert!(error(&s, Environment::Production).contains("APP__STRIPE__SECRET_KEY"));
     s.stripe.secret_key = "sk_live_not_the_default".to_owned().into();
     assert!(error(&s, Environment::Production).contains("APP__STRIPE__WEBHOOK_SECRET"));
