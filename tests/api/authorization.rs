@@ -1337,7 +1337,7 @@ async fn every_role_gets_the_status_the_matrix_says_and_refusals_change_nothing(
     }
     assert!(
         differences.is_empty(),
-        "{} of {} rows differ from the matrix:\n{}",
+        "{} differences from the matrix ({} rows sent):\n{}",
         differences.len(),
         rows.len(),
         differences.join("\n")
