@@ -16,6 +16,7 @@
 mod accounts;
 mod admin;
 mod audit;
+mod authorization;
 mod catalog;
 mod cli;
 mod exports;
