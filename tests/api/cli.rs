@@ -156,24 +156,38 @@ fn production_refuses_insecure_cookies() {
 const METRICS_TOKEN: &str = "a-metrics-token-of-forty-characters-0001";
 const DEVICE_COOKIE_SECRET: &str = "a-device-cookie-key-of-forty-characters1";
 
+/// `tonggan migrate` in production with every setting production demands set right.
+fn production() -> Command {
+    let mut command = tonggan();
+    command
+        .arg("migrate")
+        .env("APP_ENVIRONMENT", "production")
+        .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
+        .env("APP__SESSION__COOKIE_SECURE", "true")
+        .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
+        .env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", DEVICE_COOKIE_SECRET)
+        .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
+        .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
+    command
+}
+
+/// A production start with everything right but `var`, which is `value` or unset (falling back
+/// to config/default.toml): it must fail; its stderr.
+fn production_refusal(var: &str, value: Option<&str>) -> String {
+    let mut command = production();
+    command.env_remove(var);
+    if let Some(value) = value {
+        command.env(var, value);
+    }
+    let output = command.output().unwrap();
+    assert!(!output.status.success(), "{var}={value:?} was accepted");
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
 #[test]
 fn production_refuses_to_start_with_the_development_or_a_short_device_cookie_key() {
     for key in [None, Some("short"), Some(tonggan::config::DEVELOPMENT_DEVICE_COOKIE_SECRET)] {
-        let mut command = tonggan();
-        command
-            .arg("migrate")
-            .env("APP_ENVIRONMENT", "production")
-            .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
-            .env("APP__SESSION__COOKIE_SECURE", "true")
-            .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
-            .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
-            .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
-        if let Some(key) = key {
-            command.env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", key);
-        }
-        let output = command.output().unwrap();
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = production_refusal("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", key);
         assert!(stderr.contains("login_throttle.device_cookie_secret"), "{key:?}: {stderr}");
     }
 }
@@ -181,34 +195,14 @@ fn production_refuses_to_start_with_the_development_or_a_short_device_cookie_key
 #[test]
 fn production_refuses_to_start_without_a_long_metrics_token() {
     for token in [None, Some("short")] {
-        let mut command = tonggan();
-        command
-            .arg("migrate")
-            .env("APP_ENVIRONMENT", "production")
-            .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
-            .env("APP__SESSION__COOKIE_SECURE", "true")
-            .env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", DEVICE_COOKIE_SECRET)
-            .env("APP__STRIPE__SECRET_KEY", "sk_live_51Abc")
-            .env("APP__STRIPE__WEBHOOK_SECRET", "whsec_live_endpoint");
-        if let Some(token) = token {
-            command.env("APP__TELEMETRY__METRICS_TOKEN", token);
-        }
-        let output = command.output().unwrap();
-        assert!(!output.status.success());
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = production_refusal("APP__TELEMETRY__METRICS_TOKEN", token);
         assert!(stderr.contains("telemetry.metrics_token"), "{token:?}: {stderr}");
     }
 }
 
 /// A production start with everything else right, and these Stripe settings.
 fn production_with_stripe(key: &str, webhook_secret: &str) -> std::process::Output {
-    tonggan()
-        .arg("migrate")
-        .env("APP_ENVIRONMENT", "production")
-        .env("APP__DATABASE__URL", "postgres://postgres@127.0.0.1:9/prod")
-        .env("APP__SESSION__COOKIE_SECURE", "true")
-        .env("APP__TELEMETRY__METRICS_TOKEN", METRICS_TOKEN)
-        .env("APP__LOGIN_THROTTLE__DEVICE_COOKIE_SECRET", DEVICE_COOKIE_SECRET)
+    production()
         .env("APP__STRIPE__SECRET_KEY", key)
         .env("APP__STRIPE__WEBHOOK_SECRET", webhook_secret)
         .output()
