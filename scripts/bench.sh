@@ -7,6 +7,9 @@
 # The tally scenarios run on BENCH_LEDGER paid order lines of seeded history (`tonggan seed
 # --ledger`); seeding them and a full `tonggan reconcile` are timed too.
 #
+# `/livez` with the default log configuration is also compared with a bare axum hello world
+# (examples/hello.rs) in the same run.
+#
 #   BENCH_PRODUCTS (100000)  BENCH_LEDGER (1000000)  BENCH_SECONDS (15)  BENCH_WARMUP (3)
 #   BENCH_CONNECTIONS (64)
 set -euo pipefail
@@ -18,6 +21,8 @@ warmup=${BENCH_WARMUP:-3}
 connections=${BENCH_CONNECTIONS:-64}
 port=${BENCH_PORT:-18080}
 nocache_port=$((port + 1))
+logged_port=$((port + 2))
+hello_port=$((port + 3))
 
 services_env=$(PG_DB=tonggan_bench scripts/services.sh)
 eval "$services_env"
@@ -28,7 +33,9 @@ if ! command -v wrk >/dev/null 2>&1; then
     echo "bench: wrk is needed (Debian package wrk)" >&2; exit 1
   fi
 fi
-cargo build --release --locked >&2
+# The service, and a bare axum hello world with the same axum and tokio (examples/hello.rs): the
+# ceiling that `/livez` is compared with.
+cargo build --release --locked --bin tonggan --example hello >&2
 bin=target/release/tonggan
 admin_url="${DATABASE_URL%/*}/postgres"
 psql "$admin_url" -qc "drop database if exists tonggan_bench" -c "create database tonggan_bench"
@@ -59,11 +66,15 @@ cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
 APP__SERVER__PORT=$port $bin serve & pids+=($!)
 APP__SERVER__PORT=$nocache_port APP__CATALOG__CACHE_ENABLED=false $bin serve & pids+=($!)
-for p in $port $nocache_port; do
+work=$(mktemp -d)
+# A third server with the default log configuration (no RUST_LOG: one access-log line per
+# request at info), its log in a file as a log shipper would read it; and the hello world.
+(unset RUST_LOG; APP__SERVER__PORT=$logged_port exec $bin serve 2> "$work/access.log") & pids+=($!)
+target/release/examples/hello "$hello_port" & pids+=($!)
+for p in $port $nocache_port $logged_port; do
   for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$p/livez" >/dev/null 2>&1 && break; sleep 0.1; done
 done
-
-work=$(mktemp -d)
+for _ in $(seq 1 100); do curl -fsS "http://127.0.0.1:$hello_port/" >/dev/null 2>&1 && break; sleep 0.1; done
 psql "$DATABASE_URL" -Atc "select '/api/v1/products/' || id from products where status = 'listed' and producer_active order by id limit 1000" > "$work/products.txt"
 q=$(python3 -c 'import urllib.parse; print(urllib.parse.quote("牛肉"))')
 
@@ -92,6 +103,10 @@ run() { # name url [paths-file | wrk-args...]
 
 base=http://127.0.0.1:$port
 run livez "$base/livez"
+run hello_axum "http://127.0.0.1:$hello_port/"
+run livez_default_logging "http://127.0.0.1:$logged_port/livez"
+echo "bench: the default-logging server wrote $(grep -c '/livez' "$work/access.log" || true) access-log lines" >&2
+: > "$work/access.log"
 run catalog_first_page "$base/api/v1/products"
 run catalog_category_by_price "$base/api/v1/products?category=2&sort=price_asc"
 run keyword_search "$base/api/v1/products?q=$q"
@@ -226,6 +241,12 @@ if "pgbench_tpcb_like" in by_name and "place_order_3_lines" in by_name:
     for name in ("place_order_3_lines", "pgbench_tpcb_like"):
         by_name[name]["baseline"] = "pgbench_tpcb_like"
         by_name[name]["ratio"] = round(by_name[name]["rps"] / pg["rps"], 3)
+# `/livez` with the default log configuration is compared with the bare axum hello world.
+if "hello_axum" in by_name and "livez_default_logging" in by_name:
+    hello = by_name["hello_axum"]
+    for name in ("livez_default_logging", "hello_axum"):
+        by_name[name]["baseline"] = "hello_axum"
+        by_name[name]["ratio"] = round(by_name[name]["rps"] / hello["rps"], 3)
 # Webhook deliveries are compared with order placement in the same run.
 if "stripe_webhook_paid" in by_name and "place_order_3_lines" in by_name:
     hook = by_name["stripe_webhook_paid"]

@@ -101,7 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         "seeding is refused in production: it writes accounts with a published password"
     );
     let settings = Settings::load_for(&cli.config_dir, environment)?;
-    telemetry::init_tracing(&settings.telemetry);
+    let _log_writer = telemetry::init_tracing(&settings.telemetry);
     match cli.command {
         Command::Serve => serve(environment, settings).await,
         Command::Migrate => {
