@@ -407,28 +407,90 @@ pub async fn peer_prices(
     .await
 }
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct BoardRow {
+/// One unit's statistics on the price board, over every public product of the category.
+#[derive(Debug, Clone)]
+pub struct UnitStats {
+    pub unit: String,
+    pub count: i64,
+    pub min_fen: i64,
+    /// The mean of the two middle prices for an even count, rounded down.
+    pub median_fen: i64,
+    pub max_fen: i64,
+}
+
+/// Count, min, median and max of the retail price per unit of a category's public products
+/// (one unit when `unit` is given), by unit. An index-only scan of
+/// `products_public_board_idx`: the whole category's index entries, no table rows.
+///
+/// `percentile_cont` interpolates in double precision, exact for prices below 2^52 fen (the
+/// ladder caps prices at `MAX_UNIT_PRICE_FEN`), so `floor` gives the mean of the two middle
+/// prices rounded down, as `board::median` does for the price alerts.
+#[tracing::instrument(skip(db))]
+pub async fn board_stats(
+    db: impl PgExecutor<'_>,
+    category_id: i32,
+    unit: Option<&str>,
+) -> sqlx::Result<Vec<UnitStats>> {
+    sqlx::query_as!(
+        UnitStats,
+        r#"
+        select unit, count(*) as "count!", min(retail_price_fen) as "min_fen!", max(retail_price_fen) as "max_fen!",
+               floor(percentile_cont(0.5) within group (order by retail_price_fen))::bigint as "median_fen!"
+        from products
+        where category_id = $1 and status = 'listed' and producer_active and ($2::text is null or unit = $2)
+        group by unit
+        order by unit
+        "#,
+        category_id,
+        unit,
+    )
+    .fetch_all(db)
+    .await
+}
+
+/// A public product on the price board, as its own table holds it (names come from the
+/// accounts and regions areas).
+#[derive(Debug, Clone)]
+pub struct BoardOfferRow {
+    pub unit: String,
     pub id: Uuid,
     pub title: String,
+    pub spec: String,
     pub producer_id: Uuid,
     pub origin_adcode: i32,
-    pub unit: String,
-    pub spec: String,
     pub retail_price_fen: i64,
 }
 
-/// Every publicly listed product of a category, by unit and price.
+/// For each of `units`, up to `limit` public products of the category that come after
+/// `after` (retail price, id) in (retail price, id) order: the cheapest offers, a page at a
+/// time. One index range scan of `products_public_board_idx` per unit, stopped at `limit`.
 #[tracing::instrument(skip(db))]
-pub async fn board_rows(db: impl PgExecutor<'_>, category_id: i32) -> sqlx::Result<Vec<BoardRow>> {
+pub async fn board_cheapest(
+    db: impl PgExecutor<'_>,
+    category_id: i32,
+    units: &[String],
+    after: (i64, Uuid),
+    limit: i64,
+) -> sqlx::Result<Vec<BoardOfferRow>> {
     sqlx::query_as!(
-        BoardRow,
+        BoardOfferRow,
         r#"
-        select id, title, producer_id, origin_adcode, unit, spec, retail_price_fen from products
-        where category_id = $1 and status = 'listed' and producer_active
-        order by unit, retail_price_fen, id
+        select u.unit as "unit!", p.id, p.title, p.spec, p.producer_id, p.origin_adcode, p.retail_price_fen
+        from unnest($2::text[]) as u (unit)
+        cross join lateral (
+            select id, title, spec, producer_id, origin_adcode, retail_price_fen from products
+            where category_id = $1 and unit = u.unit and status = 'listed' and producer_active
+              and (retail_price_fen, id) > ($3, $4)
+            order by retail_price_fen, id
+            limit $5
+        ) p
+        order by u.unit, p.retail_price_fen, p.id
         "#,
         category_id,
+        units,
+        after.0,
+        after.1,
+        limit,
     )
     .fetch_all(db)
     .await

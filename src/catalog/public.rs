@@ -5,11 +5,10 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::board::{self, PriceBoard};
 use super::db::{self, PriceChange, PublicQuery, Sort};
 use super::model::{Category, CertificationView, ProductRow, ProductStatus, Tier};
 use crate::accounts;
-use crate::error::{AppError, FieldErrors, Result};
+use crate::error::{AppError, Result};
 use crate::http::pagination::{Cursor, ListParams, Page};
 use crate::regions;
 use crate::state::AppState;
@@ -177,18 +176,6 @@ pub async fn price_history(state: &AppState, id: Uuid, page: &ListParams) -> Res
     db::public_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let rows = db::price_history(&state.db, id, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |c| c.id))
-}
-
-/// A category's price board; 422 naming `category` when there is no such category.
-#[tracing::instrument(skip(state))]
-pub async fn price_board(state: &AppState, category: i64) -> Result<PriceBoard> {
-    let category = match i32::try_from(category).ok() {
-        Some(c) => db::find_category(&state.db, c).await?,
-        None => None,
-    }
-    .ok_or_else(|| FieldErrors::single("category", "no such category"))?;
-    let rows = db::board_rows(&state.db, category.id).await?;
-    Ok(board::build(category, rows))
 }
 
 /// A verified producer's public profile; 404 for any other organization.

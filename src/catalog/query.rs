@@ -7,6 +7,7 @@ use utoipa::IntoParams;
 use uuid::Uuid;
 
 use super::db::{self, PublicQuery, Sort};
+use super::model::{Category, parse_unit};
 use super::search;
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination;
@@ -150,5 +151,57 @@ pub struct PageParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct BoardQuery {
-    pub category: i64,
+    /// A category id (`GET /categories`).
+    category: i64,
+    /// Only this unit: one of 斤, kg, g, 箱, 袋, 瓶, 盒, 罐, 桶, 包, 只, 个, 件, 份, 提, 条, 束.
+    unit: Option<String>,
+    /// How many of the cheapest offers per unit (default 20).
+    #[param(minimum = 1, maximum = 100)]
+    limit: Option<i64>,
+    /// A unit's `cheapest.next_cursor`, to page on through that unit's offers; needs `unit`.
+    cursor: Option<String>,
+}
+
+/// A price-board request, checked.
+#[derive(Debug, Clone)]
+pub struct BoardRequest {
+    pub category: Category,
+    pub unit: Option<String>,
+    pub limit: i64,
+    /// The (retail price, product id) of the last offer of the previous page.
+    pub after: Option<(i64, Uuid)>,
+}
+
+impl BoardQuery {
+    /// The cache key of this query as sent (only valid queries are ever filled).
+    pub fn cache_key(&self) -> String {
+        format!("board:{}", crate::digest::sha256_hex(&[format!("{self:?}").as_bytes()], 16))
+    }
+
+    /// Checks every parameter, reporting all bad ones at once.
+    #[tracing::instrument(skip_all)]
+    pub async fn parse(self, state: &AppState) -> Result<BoardRequest> {
+        let mut errors = FieldErrors::new();
+        let (limit, after) = match pagination::parse::<(i64, Uuid)>(self.limit, self.cursor.as_deref()) {
+            Ok(v) => v,
+            Err(AppError::Validation(e)) => {
+                errors.merge(e);
+                (0, None)
+            }
+            Err(e) => return Err(e),
+        };
+        if self.cursor.is_some() && self.unit.is_none() {
+            errors.add("cursor", "pages through one unit's offers: give `unit` too");
+        }
+        let unit = self.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u)));
+        let category = match i32::try_from(self.category).ok() {
+            Some(c) => db::find_category(&state.db, c).await?,
+            None => None,
+        };
+        if category.is_none() {
+            errors.add("category", "no such category");
+        }
+        errors.into_result()?;
+        Ok(BoardRequest { category: category.expect("checked above"), unit, limit, after })
+    }
 }

@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::alerts;
-use super::board::PriceBoard;
+use super::board::{self, PriceBoard};
 use super::cache::{CachedJson, cached};
 use super::db::{PriceAlert, PriceChange};
 use super::listing::{self, PriceChangeInput, ProductInput, ProductPatch};
@@ -74,18 +74,22 @@ pub async fn price_history(
     cached(&state, &headers, &key, || public::price_history(&state, id, &params)).await
 }
 
-/// A category's price board: per unit, every listed product's retail price and the
-/// min / median / max.
+/// A category's price board: per unit, the count, min, median and max retail price over every
+/// public product, and the cheapest offers (paged per unit with `unit` and `cursor`).
 #[utoipa::path(
     get, path = "/price-board", tag = "catalog", params(BoardQuery),
-    responses((status = 200, body = PriceBoard), (status = 304), (status = 422, body = Problem, content_type = PROBLEM))
+    responses(
+        (status = 200, body = PriceBoard), (status = 304),
+        (status = 422, description = "validation_failed: `category`, `unit`, `limit` or `cursor`", body = Problem, content_type = PROBLEM)
+    )
 )]
 pub async fn price_board(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<BoardQuery>,
 ) -> Result<CachedJson> {
-    cached(&state, &headers, &format!("board:{}", query.category), || public::price_board(&state, query.category)).await
+    let key = query.cache_key();
+    cached(&state, &headers, &key, || async { board::load(&state, query.parse(&state).await?).await }).await
 }
 
 /// A verified producer's public profile.

@@ -1,5 +1,5 @@
-//! The catalog: listings and review, public reads and their cache, price history, the price
-//! board and price alerts.
+//! The catalog: listings and review, public reads and their cache, price history and price
+//! alerts (the price board has its own module, `price_board`).
 
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -115,39 +115,6 @@ async fn the_30_day_low_counts_the_price_in_effect_when_the_window_opened() {
     assert_eq!(lowest_30d(&app, id).await, 700);
     assert_eq!(producer.set_price(id, &[(1, 1200)]).await.status(), 200);
     assert_eq!(lowest_30d(&app, id).await, 700, "a later rise does not lift the low");
-}
-
-#[tokio::test]
-async fn the_price_board_gives_min_median_and_max_per_unit() {
-    let app = TestApp::spawn().await;
-    let producer = app.verified_producer().await;
-    for price in [3000, 1000, 2000] {
-        app.listed_product(&producer, &product_body("苹果", price)).await;
-    }
-    for price in [100, 400, 200, 301] {
-        let mut body = product_body("土豆", price);
-        body["unit"] = json!("斤");
-        app.listed_product(&producer, &body).await;
-    }
-    // A draft does not count.
-    app.create_product(&producer, &product_body("苹果", 10)).await;
-    let board: Value = app.anonymous().get_json("/api/v1/price-board?category=2").await;
-    let unit = |name: &str| board["units"].as_array().unwrap().iter().find(|u| u["unit"] == name).unwrap().clone();
-    let boxes = unit("箱");
-    assert_eq!(
-        (boxes["count"].as_i64(), boxes["min_fen"].as_i64(), boxes["median_fen"].as_i64(), boxes["max_fen"].as_i64()),
-        (Some(3), Some(1000), Some(2000), Some(3000))
-    );
-    assert_eq!(boxes["products"][0]["retail_price_fen"], 1000);
-    let jin = unit("斤");
-    // Even count: the mean of 200 and 301, rounded down.
-    assert_eq!(
-        (jin["count"].as_i64(), jin["min_fen"].as_i64(), jin["median_fen"].as_i64(), jin["max_fen"].as_i64()),
-        (Some(4), Some(100), Some(250), Some(400))
-    );
-    let r = app.anonymous().get("/api/v1/price-board?category=99").await;
-    let problem = assert_problem(r, 422, "validation_failed").await;
-    field_errors(&problem, "category");
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ mod idempotency;
 mod orders;
 mod organizations;
 mod payments;
+mod price_board;
 mod regions;
 mod seed;
 mod sessions;
