@@ -18,7 +18,8 @@ use crate::config::{LogFormat, TelemetrySettings};
 #[must_use = "dropping the guard stops the log writer"]
 pub fn init_tracing(settings: &TelemetrySettings) -> Option<WorkerGuard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
-    let (writer, guard) = NonBlockingBuilder::default().lossy(false).thread_name("log-writer").finish(std::io::stderr());
+    let (writer, guard) =
+        NonBlockingBuilder::default().lossy(false).thread_name("log-writer").finish(std::io::stderr());
     // Colours only for a person at a terminal, not in a file or a log shipper's pipe.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer).with_ansi(ansi);
