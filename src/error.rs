@@ -212,8 +212,10 @@ pub struct Problem {
     pub status: u16,
     pub detail: String,
     pub code: String,
+    /// For `validation_failed`: each bad field (`owner.email`, `lines[2].qty`, `cursor`) with
+    /// its messages.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
     pub errors: Option<FieldErrors>,
     /// For order problems: each offending line, with its product and what is wrong.
     #[serde(skip_serializing_if = "Option::is_none")]

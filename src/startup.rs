@@ -43,9 +43,9 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(health::metrics))
         .nest("/api/v1", api)
         .split_for_parts();
-    let api_doc = Arc::new(api_doc);
-
     let settings = state.settings.clone();
+    let api_doc = Arc::new(openapi::finish(api_doc, &settings.session.cookie_name));
+
     let router = router
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(api_doc.as_ref().clone()) }))
         .route("/docs", get(openapi::docs_page))

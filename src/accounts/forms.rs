@@ -12,33 +12,87 @@ use crate::text::limits;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AccountRequest {
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
+    /// 10 to 128 characters, and not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 128)]
     pub password: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub display_name: String,
+    #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     pub phone: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnterpriseOrgRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     legal_name: String,
+    /// The unified social credit code; its last character must be the check character.
+    #[schema(pattern = r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
     uscc: String,
+    /// A Tianjin district's code (see `GET /api/v1/regions`).
+    #[schema(minimum = 100000, maximum = 999999)]
     district_adcode: i64,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     contact_name: String,
+    #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     contact_phone: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     address: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerOrgRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     legal_name: String,
+    /// The unified social credit code; its last character must be the check character.
+    #[schema(pattern = r"^[0-9A-HJ-NPQRTUWXY]{18}$")]
     uscc: String,
+    /// A Gansu county's code (see `GET /api/v1/regions?level=county`).
+    #[schema(minimum = 100000, maximum = 999999)]
     county_adcode: i64,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     contact_name: String,
+    #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     contact_phone: String,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     address: String,
     /// How the producer brings local farmers income (联农带农).
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     farmer_linkage: String,
     /// How many farming households it works with.
     households: i64,
@@ -68,16 +122,28 @@ pub struct LoginRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The account's password now; a wrong one is 422 naming `current_password`.
     pub current_password: String,
+    /// 10 to 128 characters, and not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 128)]
     pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMember {
+    #[schema(format = Email, max_length = 254)]
     email: String,
+    /// 10 to 128 characters, and not one of the most common passwords.
+    #[schema(min_length = 10, max_length = 128)]
     password: String,
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     display_name: String,
+    #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     phone: Option<String>,
     /// enterprise: purchaser | approver; producer: staff.
     pub role: MemberRole,

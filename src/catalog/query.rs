@@ -30,7 +30,10 @@ pub struct CatalogQuery {
     /// A Gansu prefecture adcode.
     prefecture: Option<i64>,
     producer: Option<Uuid>,
+    #[param(minimum = 0)]
     min_price_fen: Option<i64>,
+    /// Not below `min_price_fen`.
+    #[param(minimum = 0)]
     max_price_fen: Option<i64>,
     /// Only products with a verified certification valid today.
     certified: Option<bool>,

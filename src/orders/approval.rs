@@ -51,6 +51,7 @@ pub async fn approver_of(state: &AppState, user: &CurrentUser, id: Uuid) -> Resu
 #[serde(deny_unknown_fields)]
 pub struct EnterpriseSettingsInput {
     /// Orders by purchasers at or above this total wait for an approver; null turns it off.
+    #[schema(minimum = 0, maximum = 10_000_000_000i64)]
     approval_threshold_fen: Option<i64>,
 }
 

@@ -79,6 +79,7 @@ pub async fn priced(state: &AppState, account_id: Uuid) -> Result<Cart> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CartQty {
+    #[schema(minimum = 1, maximum = 100_000)]
     qty: i64,
 }
 

@@ -33,13 +33,15 @@ use crate::text::{self, Text, limits};
 #[serde(deny_unknown_fields)]
 pub struct LineInput {
     product_id: Uuid,
+    #[schema(minimum = 1, maximum = 100_000)]
     qty: i64,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrderInput {
-    /// Either `lines` or `from_cart: true`.
+    /// Either `lines` (1 to 200) or `from_cart: true`.
+    #[schema(min_items = 1, max_items = 200)]
     lines: Option<Vec<LineInput>>,
     #[serde(default)]
     from_cart: bool,

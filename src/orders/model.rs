@@ -102,10 +102,22 @@ impl GroupStatus {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddress {
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub recipient: String,
+    #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     pub phone: String,
     /// The county or district the goods go to (any division code in the table).
+    #[schema(minimum = 100000, maximum = 999999)]
     pub adcode: i64,
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub detail: String,
 }
 

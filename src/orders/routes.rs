@@ -75,7 +75,7 @@ pub async fn delete_cart_item(
     params(("Idempotency-Key" = String, Header, description = "unique per order attempt; replays return the saved reply")),
     responses(
         (status = 201, body = Order),
-        (status = 400, description = "idempotency_key_required", body = Problem, content_type = PROBLEM),
+        (status = 400, description = "idempotency_key_required | idempotency_key_invalid | malformed_json | unreadable_body", body = Problem, content_type = PROBLEM),
         (status = 403, description = "enterprise_not_verified", body = Problem, content_type = PROBLEM),
         (status = 409, description = "insufficient_stock | too_many_open_orders (`limit` says which) | idempotency_key_in_use", body = Problem, content_type = PROBLEM),
         (status = 422, description = "validation_failed | invalid_lines | idempotency_key_reused", body = Problem, content_type = PROBLEM),
@@ -108,9 +108,10 @@ pub async fn create_order(
 /// stock hoarding as `POST /orders`.
 #[utoipa::path(
     post, path = "/orders/bulk", tag = "orders", params(BulkQuery, ("Idempotency-Key" = String, Header)),
-    request_body(content = String, content_type = "text/csv"),
+    request_body(content = String, content_type = "text/csv", description = "`product_id,qty` per line, UTF-8, header optional, up to 500 lines"),
     responses(
         (status = 201, body = Order),
+        (status = 400, description = "idempotency_key_required | idempotency_key_invalid | unreadable_body", body = Problem, content_type = PROBLEM),
         (status = 403, body = Problem, content_type = PROBLEM),
         (status = 409, description = "insufficient_stock | too_many_open_orders (`limit` says which) | idempotency_key_in_use", body = Problem, content_type = PROBLEM),
         (status = 422, description = "invalid_lines (per-line report)", body = Problem, content_type = PROBLEM),

@@ -13,8 +13,10 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct RegionQuery {
     /// Only divisions of this level.
+    #[param(inline)]
     level: Option<Level>,
     /// Only the direct children of this division.
+    #[param(minimum = 100000, maximum = 999999)]
     parent: Option<i64>,
 }
 

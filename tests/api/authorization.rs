@@ -1390,6 +1390,38 @@ async fn every_documented_operation_has_rows() {
     assert!(documented.len() >= 80, "the document lists {} operations", documented.len());
 }
 
+/// Every status the matrix expects of an operation is one the OpenAPI document declares for it,
+/// and the document declares 401 and 403 only where some role gets them (clients generate code
+/// from the document; schemathesis fails on undeclared statuses).
+#[tokio::test]
+async fn the_document_declares_the_statuses_of_the_matrix() {
+    let app = TestApp::spawn().await;
+    let doc: Value = parse(app.get("/api/v1/openapi.json").await).await;
+    let mut expected: BTreeMap<(String, String), BTreeSet<u16>> = BTreeMap::new();
+    for row in all_rows(&matrix()) {
+        expected.entry(row.operation()).or_default().insert(row.expect.0);
+    }
+    let mut wrong = Vec::new();
+    for ((method, path), statuses) in &expected {
+        let Some(responses) = doc["paths"][path][method]["responses"].as_object() else { continue };
+        let name = format!("{} {path}", method.to_uppercase());
+        for status in statuses {
+            if !responses.contains_key(&status.to_string()) {
+                wrong.push(format!("{name}: answers {status}, not declared"));
+            }
+        }
+        // The shared refusals (not login's own 401 `invalid_credentials` or 403 `account_disabled`).
+        for (status, shared) in [(401u16, "Unauthenticated"), (403, "Forbidden")] {
+            let reference = format!("#/components/responses/{shared}");
+            let declared = responses.get(&status.to_string()).is_some_and(|r| r["$ref"] == reference.as_str());
+            if declared && !statuses.contains(&status) {
+                wrong.push(format!("{name}: declares {status}, which no role gets"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
 // ---- the readable form --------------------------------------------------------------------
 
 const DOC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docs/authorization.md");

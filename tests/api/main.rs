@@ -19,6 +19,7 @@ mod audit;
 mod authorization;
 mod catalog;
 mod cli;
+mod contract;
 mod exports;
 mod health;
 mod helpers;

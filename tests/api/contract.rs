@@ -1,0 +1,131 @@
+//! The OpenAPI document as a contract (issue 11): every `$ref` resolves, operations declare
+//! what they answer, request schemas carry the rules the server enforces, and links lead from
+//! created objects to the operations that use their ids. `make fuzz` checks all of it against
+//! the running server; these catch regressions without the fuzzer.
+
+use serde_json::Value;
+
+use crate::helpers::TestApp;
+
+async fn document() -> Value {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/openapi.json").await.json().await.unwrap()
+}
+
+/// Every `"$ref": "#/..."` in `value`, with where it was found.
+fn refs<'a>(value: &'a Value, at: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        Value::Object(map) => {
+            for (key, v) in map {
+                match (key.as_str(), v) {
+                    ("$ref", Value::String(target)) => out.push((at.clone(), target)),
+                    _ => refs(v, format!("{at}/{key}"), out),
+                }
+            }
+        }
+        Value::Array(items) => items.iter().enumerate().for_each(|(i, v)| refs(v, format!("{at}/{i}"), out)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_reference_of_the_document_resolves() {
+    let doc = document().await;
+    let mut found = Vec::new();
+    refs(&doc, String::new(), &mut found);
+    assert!(found.len() > 100, "only {} references", found.len());
+    let unresolved: Vec<String> = found
+        .iter()
+        .filter(|(_, target)| target.strip_prefix('#').and_then(|pointer| doc.pointer(pointer)).is_none())
+        .map(|(at, target)| format!("{at} → {target}"))
+        .collect();
+    assert!(unresolved.is_empty(), "unresolvable references:\n{}", unresolved.join("\n"));
+}
+
+/// The declared statuses of an operation, references to shared responses included.
+fn statuses(doc: &Value, method: &str, path: &str) -> Vec<String> {
+    let responses = doc["paths"][path][method]["responses"].as_object();
+    responses.unwrap_or_else(|| panic!("{method} {path} is not documented")).keys().cloned().collect()
+}
+
+#[tokio::test]
+async fn operations_declare_what_they_answer_with_shared_problem_responses() {
+    let doc = document().await;
+    for (method, path, wanted) in [
+        ("get", "/api/v1/orders", &["200", "401", "403", "422"][..]),
+        ("put", "/api/v1/cart/items/{product_id}", &["200", "400", "401", "403", "404", "413", "415", "422"]),
+        ("post", "/api/v1/orders", &["201", "400", "401", "403", "409", "413", "415", "422", "429"]),
+        ("get", "/api/v1/producer/products/{id}", &["200", "401", "403", "404"]),
+        ("get", "/api/v1/regions", &["200", "422"]),
+        ("post", "/api/v1/auth/register/consumer", &["201", "400", "409", "413", "415", "422", "429"]),
+    ] {
+        let declared = statuses(&doc, method, path);
+        let missing: Vec<&&str> = wanted.iter().filter(|s| !declared.iter().any(|d| d == *s)).collect();
+        assert!(missing.is_empty(), "{method} {path} does not declare {missing:?} (declares {declared:?})");
+    }
+    let shared = &doc["components"]["responses"];
+    assert_eq!(
+        doc["paths"]["/api/v1/orders"]["get"]["responses"]["401"]["$ref"],
+        "#/components/responses/Unauthenticated"
+    );
+    assert_eq!(
+        shared["ValidationFailed"]["content"]["application/problem+json"]["schema"]["$ref"],
+        "#/components/schemas/Problem"
+    );
+    let errors = &doc["components"]["schemas"]["Problem"]["properties"]["errors"];
+    assert!(errors.to_string().contains("\"array\""), "the 422 `errors` map is typed: {errors}");
+    // Public operations need no session, private ones say which cookie.
+    assert!(doc["paths"]["/api/v1/products"]["get"]["responses"].get("401").is_none());
+    assert_eq!(doc["paths"]["/api/v1/cart"]["get"]["security"][0]["session"], serde_json::json!([]));
+}
+
+#[tokio::test]
+async fn request_schemas_carry_the_rules_the_server_enforces() {
+    let doc = document().await;
+    let schemas = &doc["components"]["schemas"];
+    let account = &schemas["AccountRequest"];
+    assert_eq!(account["additionalProperties"], false);
+    assert_eq!(account["properties"]["email"]["format"], "email");
+    assert_eq!(account["properties"]["password"]["minLength"], 10);
+    assert_eq!(account["properties"]["display_name"]["minLength"], 1);
+    assert_eq!(schemas["CartQty"]["properties"]["qty"]["minimum"], 1);
+    let params = doc["paths"]["/api/v1/orders"]["get"]["parameters"].as_array().unwrap();
+    let param = |name: &str| params.iter().find(|p| p["name"] == name).unwrap().clone();
+    assert_eq!(param("limit")["schema"]["maximum"], 100);
+    assert!(param("cursor")["description"].as_str().unwrap().contains("Opaque"));
+    let level = doc["paths"]["/api/v1/regions"]["get"]["parameters"][0].clone();
+    assert_eq!(level["name"], "level");
+    assert!(level["schema"].to_string().contains("prefecture"), "level is inline: {level}");
+}
+
+#[tokio::test]
+async fn links_lead_from_created_objects_to_the_operations_on_them() {
+    let doc = document().await;
+    let links = &doc["paths"]["/api/v1/orders"]["post"]["responses"]["201"]["links"];
+    for (name, target) in [("GetOrder", "get_order"), ("CancelOrder", "cancel_order"), ("PayOrder", "start_payment")] {
+        assert_eq!(links[name]["operationId"], target, "{name}");
+        assert_eq!(links[name]["parameters"]["id"], "$response.body#/id");
+    }
+    let links = &doc["paths"]["/api/v1/products"]["get"]["responses"]["200"]["links"];
+    assert_eq!(links["PutInCart"]["operationId"], "put_cart_item");
+    // Every link names an operation the document has.
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values().filter_map(|op| op["operationId"].as_str()))
+        .collect();
+    let mut found = Vec::new();
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for response in op["responses"].as_object().unwrap().values() {
+                for link in response["links"].as_object().into_iter().flat_map(|l| l.values()) {
+                    found.push(link["operationId"].as_str().unwrap().to_string());
+                }
+            }
+        }
+    }
+    assert!(found.len() >= 20, "{} links", found.len());
+    let dangling: Vec<&String> = found.iter().filter(|t| !ids.contains(&t.as_str())).collect();
+    assert!(dangling.is_empty(), "links to unknown operations: {dangling:?}");
+}
