@@ -10,6 +10,7 @@ COPY .sqlx ./.sqlx
 COPY src ./src
 COPY migrations ./migrations
 COPY static ./static
+COPY locales ./locales
 COPY tests ./tests
 RUN cargo build --release --locked --bin tonggan
 

@@ -152,6 +152,9 @@ pub struct ServerSettings {
     /// hop in it that is not one of them. Empty: the TCP peer is the client.
     #[serde(default)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The language of problem titles, details and field messages when `Accept-Language`
+    /// names neither Chinese nor English (`zh-CN` or `en`).
+    pub default_language: crate::i18n::Lang,
 }
 
 #[derive(Debug, Clone, Deserialize)]

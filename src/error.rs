@@ -7,22 +7,25 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use crate::i18n::{self, Msg};
+
 pub type Result<T, E = AppError> = std::result::Result<T, E>;
 
 /// The media type of every error reply (RFC 9457).
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// Per-field messages for a 422, keyed by the field's path in the request (`owner.email`).
+/// Per-field messages for a 422, keyed by the field's path in the request (`owner.email`);
+/// written in the request's language.
 #[derive(Debug, Default, Clone, Serialize)]
-pub struct FieldErrors(BTreeMap<String, Vec<String>>);
+pub struct FieldErrors(BTreeMap<String, Vec<Msg>>);
 
 impl FieldErrors {
     pub fn new() -> Self {
         Self::default()
     }
 
-    pub fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
-        self.0.entry(field.into()).or_default().push(message.into());
+    pub fn add(&mut self, field: impl Into<String>, message: Msg) {
+        self.0.entry(field.into()).or_default().push(message);
     }
 
     pub fn merge(&mut self, other: FieldErrors) {
@@ -37,7 +40,7 @@ impl FieldErrors {
 
     /// Parses `value`, recording the message under `field` when it fails, so that one request
     /// reports every bad field at once instead of the first.
-    pub fn check<T, M: Into<String>>(&mut self, field: &str, value: Result<T, M>) -> Option<T> {
+    pub fn check<T>(&mut self, field: &str, value: Result<T, Msg>) -> Option<T> {
         match value {
             Ok(v) => Some(v),
             Err(message) => {
@@ -59,7 +62,7 @@ impl FieldErrors {
         AppError::Validation(self)
     }
 
-    pub fn single(field: impl Into<String>, message: impl Into<String>) -> AppError {
+    pub fn single(field: impl Into<String>, message: Msg) -> AppError {
         let mut errors = Self::new();
         errors.add(field, message);
         AppError::Validation(errors)
@@ -71,19 +74,19 @@ pub enum AppError {
     #[error("the request has invalid fields")]
     Validation(FieldErrors),
     #[error("{detail}")]
-    BadRequest { code: &'static str, detail: String },
+    BadRequest { code: &'static str, detail: Msg },
     #[error("{detail}")]
-    Unprocessable { code: &'static str, detail: String },
+    Unprocessable { code: &'static str, detail: Msg },
     #[error("sign in first")]
     Unauthenticated,
     #[error("email or password is wrong")]
     InvalidCredentials,
     #[error("{detail}")]
-    Forbidden { code: &'static str, detail: String },
+    Forbidden { code: &'static str, detail: Msg },
     #[error("no such resource")]
     NotFound,
     #[error("{detail}")]
-    Conflict { code: &'static str, detail: String },
+    Conflict { code: &'static str, detail: Msg },
     #[error("the request body is larger than allowed")]
     PayloadTooLarge,
     #[error("expected a JSON body (Content-Type: application/json)")]
@@ -96,10 +99,10 @@ pub enum AppError {
     /// Another status with its own code: 402 `card_declined`, 502/503/504
     /// `payment_provider_unavailable`.
     #[error("{detail}")]
-    Status { status: StatusCode, code: &'static str, detail: String },
+    Status { status: StatusCode, code: &'static str, detail: Msg },
     /// Problems with particular lines of an order, each named with its product.
     #[error("{detail}")]
-    Lines { status: StatusCode, code: &'static str, detail: String, lines: serde_json::Value },
+    Lines { status: StatusCode, code: &'static str, detail: Msg, lines: serde_json::Value },
     #[error("database error")]
     Database(#[source] sqlx::Error),
     #[error("redis error")]
@@ -113,23 +116,23 @@ pub enum AppError {
     Limited {
         status: StatusCode,
         code: &'static str,
-        detail: String,
+        detail: Msg,
         limit: serde_json::Value,
         retry_after_secs: Option<u64>,
     },
 }
 
 impl AppError {
-    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::Forbidden { code, detail: detail.into() }
+    pub fn forbidden(code: &'static str, detail: Msg) -> Self {
+        Self::Forbidden { code, detail }
     }
 
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::Conflict { code, detail: detail.into() }
+    pub fn conflict(code: &'static str, detail: Msg) -> Self {
+        Self::Conflict { code, detail }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::BadRequest { code, detail: detail.into() }
+    pub fn bad_request(code: &'static str, detail: Msg) -> Self {
+        Self::BadRequest { code, detail }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -173,20 +176,20 @@ impl AppError {
     }
 }
 
-/// Unique constraints whose violation is the client's doing, answered 409 with a code.
-/// Every other database error is ours and becomes a logged 500.
-const UNIQUE_CONFLICTS: &[(&str, &str, &str)] = &[
-    ("accounts_email_key", "email_taken", "an account with this email already exists"),
-    ("organizations_uscc_key", "uscc_taken", "an organization with this USCC is already registered"),
-    ("payments_bank_reference_key", "bank_reference_used", "this bank reference already confirmed another payment"),
+/// Unique constraints whose violation is the client's doing, answered 409 with a code (whose
+/// catalog message is the detail). Every other database error is ours and becomes a logged 500.
+const UNIQUE_CONFLICTS: &[(&str, &str)] = &[
+    ("accounts_email_key", "email_taken"),
+    ("organizations_uscc_key", "uscc_taken"),
+    ("payments_bank_reference_key", "bank_reference_used"),
 ];
 
 impl AppError {
     /// The 409 that a violation of the named unique constraint stands for, if it is one of
     /// those; also used to refuse early what the constraint would refuse later.
     pub fn unique_conflict(constraint: &str) -> Option<AppError> {
-        let (_, code, detail) = UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)?;
-        Some(AppError::conflict(code, *detail))
+        let (_, code) = UNIQUE_CONFLICTS.iter().find(|(c, ..)| *c == constraint)?;
+        Some(AppError::conflict(code, Msg::new(code)))
     }
 }
 
@@ -208,8 +211,10 @@ pub struct Problem {
     /// A relative URI naming the problem kind: `/docs/errors#{code}`.
     #[serde(rename = "type")]
     pub kind: String,
+    /// Short, the same for every occurrence of the code; in the request's language.
     pub title: String,
     pub status: u16,
+    /// What happened this time; in the request's language.
     pub detail: String,
     pub code: String,
     /// For `validation_failed`: each bad field (`owner.email`, `lines[2].qty`, `cursor`) with
@@ -229,15 +234,32 @@ pub struct Problem {
 }
 
 impl AppError {
-    /// The problem document for this error (also what idempotent replays store).
+    /// What to tell the reader: the call site's message, or the code's own for errors that
+    /// always say the same (`unauthenticated`, `internal_error`, ...).
+    pub fn detail(&self) -> Msg {
+        match self {
+            AppError::BadRequest { detail, .. }
+            | AppError::Unprocessable { detail, .. }
+            | AppError::Forbidden { detail, .. }
+            | AppError::Conflict { detail, .. }
+            | AppError::Status { detail, .. }
+            | AppError::Lines { detail, .. }
+            | AppError::Limited { detail, .. } => detail.clone(),
+            other => Msg::new(other.code()),
+        }
+    }
+
+    /// The problem document for this error (also what idempotent replays store), in the
+    /// request's language.
     pub fn problem(&self) -> Problem {
         let status = self.status();
         let code = self.code();
+        let lang = i18n::current();
         Problem {
             kind: format!("/docs/errors#{code}"),
-            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            title: title(code),
             status: status.as_u16(),
-            detail: self.to_string(),
+            detail: self.detail().render(lang),
             code: code.to_string(),
             errors: match self {
                 AppError::Validation(errors) => Some(errors.clone()),
@@ -281,23 +303,59 @@ pub fn problem_response(status: StatusCode, problem: &Problem, retry_after: Opti
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    headers.insert(header::CONTENT_LANGUAGE, HeaderValue::from_static(i18n::current().tag()));
     if let Some(secs) = retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
     }
     response
 }
 
+/// A code's title in the request's language (`title-{code}` in the catalogs).
+pub fn title(code: &str) -> String {
+    i18n::render(i18n::current(), &format!("title-{code}"), &[])
+}
+
 /// A problem for a status and code outside `AppError` (layer rejections).
-pub fn simple_problem(status: StatusCode, code: &str, detail: &str) -> Response {
+pub fn simple_problem(status: StatusCode, code: &str, detail: Msg) -> Response {
     let problem = Problem {
         kind: format!("/docs/errors#{code}"),
-        title: status.canonical_reason().unwrap_or("Error").to_string(),
+        title: title(code),
         status: status.as_u16(),
-        detail: detail.to_string(),
+        detail: detail.render(i18n::current()),
         code: code.to_string(),
         errors: None,
         lines: None,
         limit: None,
     };
     problem_response(status, &problem, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+
+    #[test]
+    fn errors_that_always_say_the_same_have_words_and_a_title_in_both_languages() {
+        let fixed = [
+            AppError::Validation(FieldErrors::new()),
+            AppError::Unauthenticated,
+            AppError::InvalidCredentials,
+            AppError::NotFound,
+            AppError::PayloadTooLarge,
+            AppError::UnsupportedMediaType,
+            AppError::TooManyAttempts { retry_after_secs: 1 },
+            AppError::Busy { retry_after_secs: 1 },
+            AppError::Internal(anyhow::anyhow!("a cause the reader never sees")),
+        ];
+        let unique = UNIQUE_CONFLICTS.iter().map(|(constraint, _)| AppError::unique_conflict(constraint).unwrap());
+        for error in fixed.into_iter().chain(unique) {
+            for lang in Lang::ALL {
+                assert!(i18n::has(lang, error.detail().id()), "{} has no words in {}", error.code(), lang.tag());
+                assert!(i18n::has(lang, &format!("title-{}", error.code())), "{} has no title", error.code());
+            }
+        }
+        let internal = AppError::Internal(anyhow::anyhow!("secret")).problem();
+        assert!(!internal.detail.contains("secret"));
+    }
 }

@@ -1,5 +1,8 @@
 //! tonggan (同甘): a consumption-assistance marketplace backend. See README.md and docs/.
 
+// First, so that `msg!` is in scope in every module after it.
+#[macro_use]
+pub mod i18n;
 pub mod accounts;
 pub mod audit;
 pub mod cache;

@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 use crate::config::Settings;
 use crate::http::{health, middleware, openapi};
 use crate::state::AppState;
-use crate::{accounts, audit, catalog, jobs, orders, payments, regions, tallies, workflows};
+use crate::{accounts, audit, catalog, i18n, jobs, orders, payments, regions, tallies, workflows};
 
 /// The whole HTTP application. Tests call this with their own state.
 pub fn app(state: AppState) -> Router {
@@ -55,7 +55,9 @@ pub fn app(state: AppState) -> Router {
         .fallback(middleware::not_found)
         .route_layer(axum::middleware::from_fn(middleware::track_metrics))
         .layer(DefaultBodyLimit::max(settings.server.body_limit_bytes));
-    with_layers(router, &settings).with_state(state)
+    with_layers(router, &settings)
+        .layer(axum::middleware::from_fn_with_state(settings.server.default_language, i18n::negotiate))
+        .with_state(state)
 }
 
 /// What every request passes through, outermost first: sensitive headers hidden from logs, a

@@ -4,6 +4,8 @@
 //! `\r`, `\t`) but holds no other control character: NUL in particular, which Postgres
 //! refuses in `text` and `jsonb` (it was a 500 before).
 
+use crate::i18n::Msg;
+
 /// The length limits of free-text fields, in characters.
 pub mod limits {
     /// A person's or contact's name, a shipping recipient.
@@ -29,16 +31,16 @@ pub mod limits {
 pub struct Text(String);
 
 impl Text {
-    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, String> {
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Self, Msg> {
         let text = raw.trim();
         if text.is_empty() {
-            return Err("must not be empty".into());
+            return Err(msg!("text-empty"));
         }
         if text.chars().count() > max_chars {
-            return Err(format!("is too long (at most {max_chars} characters)"));
+            return Err(too_long(max_chars));
         }
         if text.chars().any(|c| c.is_control() && c != '\n') {
-            return Err("must not contain control characters".into());
+            return Err(msg!("text-control-characters"));
         }
         Ok(Self(text.to_string()))
     }
@@ -53,7 +55,7 @@ impl Text {
 }
 
 /// Trimmed text of at most `max_chars` characters, which may be empty.
-pub fn trimmed(raw: &str, max_chars: usize) -> Result<String, String> {
+pub fn trimmed(raw: &str, max_chars: usize) -> Result<String, Msg> {
     let text = raw.trim();
     if text.chars().count() > max_chars {
         return Err(too_long(max_chars));
@@ -62,7 +64,7 @@ pub fn trimmed(raw: &str, max_chars: usize) -> Result<String, String> {
 }
 
 /// Optional free text: trimmed, `None` when absent or blank, at most `max_chars` characters.
-pub fn optional(raw: Option<&str>, max_chars: usize) -> Result<Option<String>, String> {
+pub fn optional(raw: Option<&str>, max_chars: usize) -> Result<Option<String>, Msg> {
     match raw.map(str::trim).filter(|t| !t.is_empty()) {
         Some(text) if text.chars().count() > max_chars => Err(too_long(max_chars)),
         Some(text) => free_text(text).map(|t| Some(t.to_string())),
@@ -71,15 +73,15 @@ pub fn optional(raw: Option<&str>, max_chars: usize) -> Result<Option<String>, S
 }
 
 /// Multi-line text: line breaks and tabs pass, other control characters (NUL among them) do not.
-fn free_text(text: &str) -> Result<&str, String> {
+fn free_text(text: &str) -> Result<&str, Msg> {
     if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
-        return Err("must not contain control characters".into());
+        return Err(msg!("text-control-characters"));
     }
     Ok(text)
 }
 
-fn too_long(max_chars: usize) -> String {
-    format!("is too long (at most {max_chars} characters)")
+fn too_long(max_chars: usize) -> Msg {
+    msg!("text-too-long", max = max_chars)
 }
 
 #[cfg(test)]

@@ -286,7 +286,7 @@ fn registration(
                 i32::try_from(l.households)
                     .ok()
                     .filter(|h| (0..=10_000_000).contains(h))
-                    .ok_or("must be a number of households from 0 to 10,000,000"),
+                    .ok_or_else(|| msg!("range", min = 0, max = 10_000_000)),
             ),
         ),
     };

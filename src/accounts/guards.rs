@@ -30,13 +30,13 @@ where
         let membership = super::producer_membership(&app.db, user.account_id)
             .await?
             .filter(|m| matches!(m.role, MemberRole::Owner | MemberRole::Staff))
-            .ok_or_else(|| AppError::forbidden("forbidden", "only producers manage products"))?;
+            .ok_or_else(|| AppError::forbidden("forbidden", msg!("producers-only")))?;
         match membership.organization_status {
             OrgStatus::Verified => {
                 Ok(ProducerMember { account_id: user.account_id, producer_id: membership.organization_id })
             }
-            OrgStatus::Suspended => Err(AppError::forbidden("producer_suspended", "the producer is suspended")),
-            _ => Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
+            OrgStatus::Suspended => Err(AppError::forbidden("producer_suspended", msg!("producer_suspended"))),
+            _ => Err(AppError::forbidden("producer_not_verified", msg!("producer_not_verified"))),
         }
     }
 }
@@ -60,9 +60,9 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         let app = AppState::from_ref(state);
-        let membership = super::enterprise_membership(&app.db, user.account_id).await?.ok_or_else(|| {
-            AppError::forbidden("forbidden", "only members of an enterprise see its assistance figures")
-        })?;
+        let membership = super::enterprise_membership(&app.db, user.account_id)
+            .await?
+            .ok_or_else(|| AppError::forbidden("forbidden", msg!("enterprise-members-only")))?;
         Ok(EnterpriseMember {
             account_id: user.account_id,
             enterprise_id: membership.organization_id,

@@ -38,10 +38,10 @@ pub async fn managed_by(state: &AppState, user: &CurrentUser, organization_id: U
             OrgStatus::Pending | OrgStatus::Verified => Ok(organization),
             status => Err(AppError::forbidden(
                 "organization_inactive",
-                format!("the organization is {}; its members cannot be changed", status.as_str()),
+                msg!("organization_inactive", status = status.as_str()),
             )),
         },
-        Some(_) => Err(AppError::forbidden("forbidden", "only the organization's owner may manage members")),
+        Some(_) => Err(AppError::forbidden("forbidden", msg!("owner-manages-members"))),
     }
 }
 
@@ -50,8 +50,8 @@ fn check_grantable(organization: &Organization, role: MemberRole) -> Result<()> 
         return Ok(());
     }
     let allowed = match organization.kind {
-        OrgKind::Enterprise => "must be purchaser or approver",
-        OrgKind::Producer => "must be staff",
+        OrgKind::Enterprise => msg!("one-of", allowed = "purchaser, approver"),
+        OrgKind::Producer => msg!("one-of", allowed = "staff"),
     };
     Err(FieldErrors::single("role", allowed))
 }
@@ -87,7 +87,7 @@ pub async fn add(state: &AppState, organization: &Organization, request: &NewMem
 async fn changeable_member(db: &sqlx::PgPool, organization_id: Uuid, account_id: Uuid) -> Result<Member> {
     let member = db::find_member(db, organization_id, account_id).await?.ok_or(AppError::NotFound)?;
     if member.role == MemberRole::Owner {
-        return Err(AppError::conflict("owner_immutable", "the owner's membership cannot be changed or removed"));
+        return Err(AppError::conflict("owner_immutable", msg!("owner_immutable")));
     }
     Ok(member)
 }

@@ -6,15 +6,17 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::ValidateEmail;
 
+use crate::i18n::Msg;
+
 /// A lower-cased, trimmed email address, so that `A@x.cn` and `a@x.cn` are one account.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Msg> {
         let email = raw.trim().to_lowercase();
         if email.len() > 254 || !email.validate_email() {
-            return Err("must be a valid email address");
+            return Err(msg!("email-invalid"));
         }
         Ok(Self(email))
     }
@@ -99,16 +101,16 @@ impl std::fmt::Debug for Password {
 }
 
 impl Password {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Msg> {
         let chars = raw.chars().count();
         if chars < 10 {
-            return Err("must be at least 10 characters");
+            return Err(msg!("password-too-short", min = 10));
         }
         if chars > 128 {
-            return Err("must be at most 128 characters");
+            return Err(msg!("password-too-long", max = 128));
         }
         if COMMON_PASSWORDS.iter().any(|p| p.eq_ignore_ascii_case(raw)) {
-            return Err("is too common; choose another");
+            return Err(msg!("password-too-common"));
         }
         Ok(Self(raw.to_string().into()))
     }
@@ -125,14 +127,14 @@ impl Password {
 pub struct Phone(String);
 
 impl Phone {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Msg> {
         let phone = raw.trim();
         let body = phone.strip_prefix('+').unwrap_or(phone);
         let digits = body.chars().filter(char::is_ascii_digit).count();
         let shape_ok = body.chars().all(|c| c.is_ascii_digit() || c == '-' || c == ' ')
             && body.starts_with(|c: char| c.is_ascii_digit());
         if !shape_ok || !(7..=15).contains(&digits) {
-            return Err("must be a phone number of 7 to 15 digits");
+            return Err(msg!("phone-invalid"));
         }
         Ok(Self(phone.to_string()))
     }
@@ -154,21 +156,21 @@ pub struct Uscc(String);
 const USCC_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
 impl Uscc {
-    pub fn parse(raw: &str) -> Result<Self, &'static str> {
+    pub fn parse(raw: &str) -> Result<Self, Msg> {
         let code = raw.trim().to_ascii_uppercase();
         // Characters, not bytes: a byte count lets 16 ASCII characters and one two-byte
         // character through, and the slicing below would then cut that character in half.
         if code.chars().count() != 18 {
-            return Err("must be 18 characters");
+            return Err(msg!("uscc-length"));
         }
         if !code.is_ascii() {
-            return Err("contains characters outside the USCC alphabet (I, O, S, V and Z are not used)");
+            return Err(msg!("uscc-alphabet"));
         }
         let Some(expected) = Self::check_char(&code[..17]) else {
-            return Err("contains characters outside the USCC alphabet (I, O, S, V and Z are not used)");
+            return Err(msg!("uscc-alphabet"));
         };
         if code.as_bytes()[17] != expected as u8 {
-            return Err("has a wrong check character");
+            return Err(msg!("uscc-check-character"));
         }
         Ok(Self(code))
     }
@@ -313,11 +315,11 @@ mod tests {
     #[test]
     fn the_design_examples_of_uscc_are_judged_right() {
         assert!(Uscc::parse("91350100M000100Y43").is_ok());
-        assert_eq!(Uscc::parse("91350100M000100Y4A"), Err("has a wrong check character"));
+        assert_eq!(Uscc::parse("91350100M000100Y4A"), Err(msg!("uscc-check-character")));
         assert!(Uscc::parse("91350100M000100Y4").is_err());
         assert!(Uscc::parse("9135010OM000100Y43").is_err());
         // 18 bytes, 17 characters: once a panic (slicing inside the last character).
-        assert_eq!(Uscc::parse("91350100M000100Yé"), Err("must be 18 characters"));
+        assert_eq!(Uscc::parse("91350100M000100Yé"), Err(msg!("uscc-length")));
         assert!(Uscc::parse("91350100M000100Y4é").is_err());
     }
 

@@ -57,8 +57,8 @@ pub async fn register_organization(
     };
     if !region_ok {
         let message = match org.kind {
-            OrgKind::Enterprise => "must be the code of a Tianjin district",
-            OrgKind::Producer => "must be the code of a Gansu county",
+            OrgKind::Enterprise => msg!("tianjin-district"),
+            OrgKind::Producer => msg!("gansu-county"),
         };
         let mut errors = FieldErrors::new();
         errors.add(format!("organization.{}", org.region_field), message);

@@ -76,7 +76,7 @@ pub async fn apply(
     let Some(next) = decision.transition(current.status) else {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!("a {} organization cannot be {}", current.status.as_str(), decision.past_tense()),
+            msg!("organization-transition", from = current.status.as_str(), to = decision.past_tense()),
         ));
     };
     let organization = db::set_organization_status(tx, organization_id, next, reason).await?;

@@ -64,7 +64,7 @@ pub async fn login(
     };
     state.login_throttle.record_success(attempt).await?;
     if credentials.status != "active" {
-        return Err(AppError::forbidden("account_disabled", "this account has been disabled"));
+        return Err(AppError::forbidden("account_disabled", msg!("account_disabled")));
     }
     let session_id = state.sessions.create(credentials.id, credentials.role, issued_at).await?;
     let device_cookie = device::issue(&state.settings.login_throttle, email, Utc::now().timestamp());
@@ -93,7 +93,7 @@ pub async fn change_password(
     let mut errors = FieldErrors::new();
     let new = errors.check("new_password", Password::parse(new));
     if new.as_ref().is_some_and(|n| n.expose() == current) {
-        errors.add("new_password", "must differ from the current password");
+        errors.add("new_password", msg!("password-unchanged"));
     }
     let credentials = db::find_credentials_by_id(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
     // Guesses at the current password through a stolen session count like failed logins.
@@ -105,7 +105,7 @@ pub async fn change_password(
     {
         state.login_throttle.record_success(attempt).await?;
     } else {
-        errors.add("current_password", "is wrong");
+        errors.add("current_password", msg!("password-wrong"));
     }
     let new = match new {
         Some(new) if errors.is_empty() => new,

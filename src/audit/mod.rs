@@ -36,7 +36,7 @@ async fn list(state: &AppState, q: &AuditQuery, page: &ListParams<i64>) -> Resul
         to: q.to,
     };
     if filter.target_id.is_some() && filter.target_kind.is_none() {
-        return Err(FieldErrors::single("target_id", "needs target_kind"));
+        return Err(FieldErrors::single("target_id", msg!("required-with", other = "target_kind")));
     }
     let rows = db::list(&state.db, &filter, page.after(), page.fetch()).await?;
     Ok(page.page(rows, |row| row.seq).map(AuditEntry::from))

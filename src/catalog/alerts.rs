@@ -66,7 +66,7 @@ pub async fn resolve(state: &AppState, admin: &CurrentUser, id: Uuid, note: Opti
     let mut tx = state.db.begin().await?;
     let Some(alert) = db::resolve_alert(&mut *tx, id, admin.account_id, note).await? else {
         if db::alert_exists(&mut *tx, id).await? {
-            return Err(AppError::conflict("invalid_transition", "the alert is already resolved"));
+            return Err(AppError::conflict("invalid_transition", msg!("alert-already-resolved")));
         }
         return Err(AppError::NotFound);
     };

@@ -18,6 +18,7 @@ use super::search;
 use crate::accounts::{self, model::OrgStatus};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::http::pagination::{ListParams, Page};
+use crate::i18n::Msg;
 use crate::identity::CurrentUser;
 use crate::regions::{self, model::Adcode};
 use crate::state::AppState;
@@ -151,7 +152,7 @@ async fn check_category(state: &AppState, raw: Option<i64>, errors: &mut FieldEr
     match i32::try_from(raw).ok() {
         Some(c) if db::find_category(&state.db, c).await?.is_some() => Ok(Some(c)),
         _ => {
-            errors.add("category_id", "no such category");
+            errors.add("category_id", msg!("no-such-category"));
             Ok(None)
         }
     }
@@ -163,7 +164,7 @@ async fn check_origin(state: &AppState, raw: Option<i64>, errors: &mut FieldErro
     match Adcode::parse(raw) {
         Ok(a) if regions::is_gansu_county(&state.db, a).await? => Ok(Some(a.get())),
         _ => {
-            errors.add("origin_adcode", "must be the code of a Gansu county");
+            errors.add("origin_adcode", msg!("gansu-county"));
             Ok(None)
         }
     }
@@ -236,9 +237,9 @@ fn changes(c: Checked, current: &ProductRow) -> ProductChanges {
 }
 
 /// Trimmed, non-empty text of at most `max` characters.
-fn required_text(raw: &str, max: usize) -> Result<String, String> {
+fn required_text(raw: &str, max: usize) -> Result<String, Msg> {
     let value = text::trimmed(raw, max)?;
-    if value.is_empty() { Err("must not be empty".into()) } else { Ok(value) }
+    if value.is_empty() { Err(msg!("text-empty")) } else { Ok(value) }
 }
 
 /// Commits a catalog write: public reads are retired before and after the commit.
@@ -257,9 +258,9 @@ pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: Pr
     match accounts::share_lock_status(&mut tx, producer_id).await? {
         Some(OrgStatus::Verified) => {}
         Some(OrgStatus::Suspended) => {
-            return Err(AppError::forbidden("producer_suspended", "the producer is suspended"));
+            return Err(AppError::forbidden("producer_suspended", msg!("producer_suspended")));
         }
-        _ => return Err(AppError::forbidden("producer_not_verified", "the producer has not been verified yet")),
+        _ => return Err(AppError::forbidden("producer_not_verified", msg!("producer_not_verified"))),
     }
     let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
     db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
@@ -367,7 +368,11 @@ async fn transition(
     if !allowed.contains(&current.status) {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!("a product that is {:?} cannot become {:?}", current.status, to).to_lowercase(),
+            msg!(
+                "product-transition",
+                from = format!("{:?}", current.status).to_lowercase(),
+                to = format!("{to:?}").to_lowercase()
+            ),
         ));
     }
     let updated = db::set_status(&mut tx, id, to, reason).await?;
@@ -414,14 +419,11 @@ pub async fn decide_certification(state: &AppState, admin: &CurrentUser, id: Uui
     let mut tx = state.db.begin().await?;
     let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
     let Some(status) = current.cert_status else {
-        return Err(AppError::conflict("no_certification", "the product has no certification to decide on"));
+        return Err(AppError::conflict("no_certification", msg!("no_certification")));
     };
     let to = if verify { CertStatus::Verified } else { CertStatus::Revoked };
     if status == to {
-        return Err(AppError::conflict(
-            "invalid_transition",
-            format!("the certification is already {}", status.as_str()),
-        ));
+        return Err(AppError::conflict("invalid_transition", msg!("certification-already", status = status.as_str())));
     }
     let updated = db::set_cert_status(&mut tx, id, to).await?;
     let action = if verify { "certification.verify" } else { "certification.revoke" };

@@ -6,6 +6,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use crate::i18n::Msg;
+
 /// Highest unit price accepted: 100,000 yuan. Anything above is a typo in fen vs yuan.
 pub const MAX_UNIT_PRICE_FEN: i64 = 10_000_000;
 /// Largest quantity a tier may start at, and largest stock.
@@ -34,33 +36,33 @@ pub struct Tier {
 pub struct Ladder(Vec<Tier>);
 
 impl Ladder {
-    pub fn parse(tiers: Vec<Tier>) -> Result<Self, String> {
+    pub fn parse(tiers: Vec<Tier>) -> Result<Self, Msg> {
         if tiers.is_empty() {
-            return Err("must have at least one tier".into());
+            return Err(msg!("ladder-empty"));
         }
         if tiers.len() > MAX_TIERS {
-            return Err(format!("may have at most {MAX_TIERS} tiers"));
+            return Err(msg!("ladder-too-many-tiers", max = MAX_TIERS));
         }
         if tiers[0].min_qty != 1 {
-            return Err("the first tier must start at min_qty 1 (the retail price)".into());
+            return Err(msg!("ladder-first-tier"));
         }
         for (i, tier) in tiers.iter().enumerate() {
             if tier.unit_price_fen <= 0 {
-                return Err(format!("tier {i}: unit_price_fen must be positive"));
+                return Err(msg!("ladder-price-not-positive", tier = i));
             }
             if tier.unit_price_fen > MAX_UNIT_PRICE_FEN {
-                return Err(format!("tier {i}: unit_price_fen must be at most {MAX_UNIT_PRICE_FEN}"));
+                return Err(msg!("ladder-price-too-high", tier = i, max = MAX_UNIT_PRICE_FEN));
             }
             if tier.min_qty > MAX_QTY {
-                return Err(format!("tier {i}: min_qty must be at most {MAX_QTY}"));
+                return Err(msg!("ladder-qty-too-high", tier = i, max = MAX_QTY));
             }
             if i > 0 {
                 let prev = tiers[i - 1];
                 if tier.min_qty <= prev.min_qty {
-                    return Err(format!("tier {i}: min_qty must be greater than the previous tier's"));
+                    return Err(msg!("ladder-qty-not-rising", tier = i));
                 }
                 if tier.unit_price_fen > prev.unit_price_fen {
-                    return Err(format!("tier {i}: unit_price_fen must not be above the previous tier's"));
+                    return Err(msg!("ladder-price-rising", tier = i));
                 }
             }
         }
@@ -82,14 +84,14 @@ impl Ladder {
     }
 }
 
-pub fn parse_unit(raw: &str) -> Result<String, String> {
+pub fn parse_unit(raw: &str) -> Result<String, Msg> {
     let unit = raw.trim();
-    if UNITS.contains(&unit) { Ok(unit.to_string()) } else { Err(format!("must be one of {}", UNITS.join(", "))) }
+    if UNITS.contains(&unit) { Ok(unit.to_string()) } else { Err(msg!("one-of", allowed = UNITS.join(", "))) }
 }
 
-pub fn parse_images(raw: &[String]) -> Result<Vec<String>, String> {
+pub fn parse_images(raw: &[String]) -> Result<Vec<String>, Msg> {
     if raw.len() > MAX_IMAGES {
-        return Err(format!("may list at most {MAX_IMAGES} images"));
+        return Err(msg!("images-too-many", max = MAX_IMAGES));
     }
     raw.iter()
         .enumerate()
@@ -97,17 +99,17 @@ pub fn parse_images(raw: &[String]) -> Result<Vec<String>, String> {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() && s.len() <= 2000 => {
                 Ok(u.to_string())
             }
-            _ => Err(format!("image {i} must be an http(s) URL")),
+            _ => Err(msg!("image-not-url", index = i)),
         })
         .collect()
 }
 
-pub fn parse_stock(raw: i64) -> Result<i32, String> {
-    if (0..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(format!("must be from 0 to {MAX_QTY}")) }
+pub fn parse_stock(raw: i64) -> Result<i32, Msg> {
+    if (0..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(msg!("range", min = 0, max = MAX_QTY)) }
 }
 
-pub fn parse_min_order_qty(raw: i64) -> Result<i32, String> {
-    if (1..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(format!("must be from 1 to {MAX_QTY}")) }
+pub fn parse_min_order_qty(raw: i64) -> Result<i32, Msg> {
+    if (1..=MAX_QTY).contains(&raw) { Ok(raw as i32) } else { Err(msg!("range", min = 1, max = MAX_QTY)) }
 }
 
 #[derive(Debug, Clone, Deserialize, ToSchema)]
@@ -131,23 +133,23 @@ pub struct Certification {
 }
 
 impl Certification {
-    pub fn parse(input: &CertificationInput) -> Result<Self, Vec<(&'static str, String)>> {
+    pub fn parse(input: &CertificationInput) -> Result<Self, Vec<(&'static str, Msg)>> {
         let mut errors = Vec::new();
         let number = input.number.trim();
         let issuer = input.issuer.trim();
         if number.is_empty() || number.chars().count() > 64 {
-            errors.push(("certification.number", "must be 1 to 64 characters".to_string()));
+            errors.push(("certification.number", msg!("length-between", min = 1, max = 64)));
         }
         if issuer.is_empty() || issuer.chars().count() > 100 {
-            errors.push(("certification.issuer", "must be 1 to 100 characters".to_string()));
+            errors.push(("certification.issuer", msg!("length-between", min = 1, max = 100)));
         }
         for (field, value) in [("certification.number", number), ("certification.issuer", issuer)] {
             if value.chars().any(char::is_control) {
-                errors.push((field, "must not contain control characters".to_string()));
+                errors.push((field, msg!("text-control-characters")));
             }
         }
         if input.valid_until < input.valid_from {
-            errors.push(("certification.valid_until", "must not be before valid_from".to_string()));
+            errors.push(("certification.valid_until", msg!("not-before", other = "valid_from")));
         }
         if errors.is_empty() {
             Ok(Self {

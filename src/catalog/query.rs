@@ -67,7 +67,7 @@ impl CatalogQuery {
         let mut terms = Vec::new();
         if let Some(q) = &self.q {
             if q.chars().count() > Q_MAX {
-                errors.add("q", format!("must be at most {Q_MAX} characters"));
+                errors.add("q", msg!("text-too-long", max = Q_MAX));
             }
             terms = q.split_whitespace().filter_map(search::term_grams).take(MAX_TERMS).collect();
         }
@@ -75,7 +75,7 @@ impl CatalogQuery {
             Some(c) => match i32::try_from(c).ok() {
                 Some(c) if db::find_category(&state.db, c).await?.is_some() => Some(c),
                 _ => {
-                    errors.add("category", "no such category");
+                    errors.add("category", msg!("no-such-category"));
                     None
                 }
             },
@@ -112,7 +112,7 @@ async fn counties(
     if let Some(c) = county {
         match Adcode::parse(c) {
             Ok(a) if regions::is_gansu_county(&state.db, a).await? => counties = Some(vec![a.get()]),
-            _ => errors.add("county", "must be the code of a Gansu county"),
+            _ => errors.add("county", msg!("gansu-county")),
         }
     }
     if let Some(p) = prefecture {
@@ -124,7 +124,7 @@ async fn counties(
                     None => in_prefecture,
                 });
             }
-            _ => errors.add("prefecture", "must be the code of a Gansu prefecture"),
+            _ => errors.add("prefecture", msg!("gansu-prefecture")),
         }
     }
     Ok(counties)
@@ -134,13 +134,13 @@ async fn counties(
 fn check_price_range(min: Option<i64>, max: Option<i64>, errors: &mut FieldErrors) {
     for (field, value) in [("min_price_fen", min), ("max_price_fen", max)] {
         if value.is_some_and(|v| v < 0) {
-            errors.add(field, "must not be negative");
+            errors.add(field, msg!("not-negative"));
         }
     }
     if let (Some(min), Some(max)) = (min, max)
         && min > max
     {
-        errors.add("max_price_fen", "must not be below min_price_fen");
+        errors.add("max_price_fen", msg!("not-below", other = "min_price_fen"));
     }
 }
 
@@ -194,7 +194,7 @@ impl BoardQuery {
             Err(e) => return Err(e),
         };
         if self.cursor.is_some() && self.unit.is_none() {
-            errors.add("cursor", "pages through one unit's offers: give `unit` too");
+            errors.add("cursor", msg!("board-cursor-needs-unit"));
         }
         let unit = self.unit.as_deref().and_then(|u| errors.check("unit", parse_unit(u)));
         let category = match i32::try_from(self.category).ok() {
@@ -202,7 +202,7 @@ impl BoardQuery {
             None => None,
         };
         if category.is_none() {
-            errors.add("category", "no such category");
+            errors.add("category", msg!("no-such-category"));
         }
         errors.into_result()?;
         Ok(BoardRequest { category: category.expect("checked above"), unit, limit, after })

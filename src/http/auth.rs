@@ -62,7 +62,7 @@ where
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         match user.role {
             AccountRole::Admin | AccountRole::Auditor => Ok(Staff(user)),
-            _ => Err(AppError::forbidden("forbidden", "only platform staff may do this")),
+            _ => Err(AppError::forbidden("forbidden", msg!("staff-only"))),
         }
     }
 }
@@ -82,7 +82,7 @@ where
         let user = <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
         match user.role {
             AccountRole::Admin => Ok(Admin(user)),
-            _ => Err(AppError::forbidden("forbidden", "only platform admins may do this")),
+            _ => Err(AppError::forbidden("forbidden", msg!("admins-only"))),
         }
     }
 }

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::error::{AppError, FieldErrors};
+use crate::i18n::Msg;
 use crate::state::AppState;
 
 /// A JSON body. Syntax errors are 400 `malformed_json`; a body of the wrong shape (unknown
@@ -57,7 +58,10 @@ pub fn parse_json<T: DeserializeOwned>(is_json: bool, bytes: &[u8]) -> Result<T,
         Err(err) => {
             let inner = err.inner();
             if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-                return Err(AppError::bad_request("malformed_json", format!("the body is not valid JSON: {inner}")));
+                return Err(AppError::bad_request(
+                    "malformed_json",
+                    msg!("malformed_json", detail = inner.to_string()),
+                ));
             }
             let (field, message) = field_and_message(&err.path().to_string(), &strip_position(&inner.to_string()));
             Err(FieldErrors::single(field, message))
@@ -69,7 +73,7 @@ pub fn body_rejection(rejection: BytesRejection) -> AppError {
     if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
         AppError::PayloadTooLarge
     } else {
-        AppError::bad_request("unreadable_body", rejection.body_text())
+        AppError::bad_request("unreadable_body", msg!("unreadable_body", detail = rejection.body_text()))
     }
 }
 
@@ -82,8 +86,10 @@ fn strip_position(message: &str) -> String {
 }
 
 /// serde reports unknown and missing fields at the parent's path with the name in the
-/// message; name the field itself so clients can highlight it.
-fn field_and_message(path: &str, message: &str) -> (String, String) {
+/// message; name the field itself so clients can highlight it. serde's own words (which quote
+/// the value and the expected type) stay in the message as its `detail`, after words of the
+/// reader's language saying what kind of mistake it is.
+fn field_and_message(path: &str, message: &str) -> (String, Msg) {
     let named = ["unknown field `", "missing field `"]
         .iter()
         .find_map(|prefix| message.strip_prefix(prefix))
@@ -96,9 +102,20 @@ fn field_and_message(path: &str, message: &str) -> (String, String) {
         None if parent.is_empty() => "body".to_string(),
         None => parent.to_string(),
     };
-    let message =
-        if message.starts_with("unknown field `") { "is not a known field".to_string() } else { message.to_string() };
-    (printable(&field), printable(&message))
+    let detail = printable(message);
+    let message = if message.starts_with("unknown field `") {
+        msg!("field-unknown")
+    } else if message.starts_with("missing field `") {
+        msg!("field-missing")
+    } else if message.starts_with("invalid type: ") {
+        msg!("field-invalid-type", detail = detail)
+    } else if let Some(rest) = message.strip_prefix("unknown variant `") {
+        let expected = rest.split_once("expected ").map(|(_, e)| e.trim_start_matches("one of ")).unwrap_or("");
+        msg!("field-unknown-variant", detail = detail.clone(), expected = printable(expected))
+    } else {
+        msg!("field-invalid", detail = detail)
+    };
+    (printable(&field), message)
 }
 
 /// serde's messages quote the submitted value (`unknown variant `…``), and field names come
@@ -242,6 +259,8 @@ mod tests {
         assert_eq!(field_and_message("organization", "unknown field `x`, expected one of `a`").0, "organization.x");
         assert_eq!(field_and_message(".", "missing field `email`").0, "email");
         assert_eq!(field_and_message("owner.email", "invalid type: integer `1`, expected a string").0, "owner.email");
-        assert_eq!(field_and_message("method", "unknown variant `a\0b`").1, "unknown variant `a\\u{0}b`");
+        let (_, message) = field_and_message("method", "unknown variant `a\0b`, expected `card`");
+        assert_eq!(message.render(crate::i18n::Lang::En), "unknown variant `a\\u{0}b`, expected `card`");
+        assert_eq!(field_and_message(".", "missing field `email`").1.render(crate::i18n::Lang::En), "is required");
     }
 }

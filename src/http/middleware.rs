@@ -35,11 +35,7 @@ pub async fn not_found() -> AppError {
 
 /// The CSRF layer's refusal, as a problem document.
 pub fn csrf_rejection(_: tower_http::csrf::ProtectionError) -> Response {
-    simple_problem(
-        StatusCode::FORBIDDEN,
-        "csrf_rejected",
-        "cross-site state-changing requests are refused; send the request from the site itself",
-    )
+    simple_problem(StatusCode::FORBIDDEN, "csrf_rejected", msg!("csrf_rejected"))
 }
 
 /// Errors that layers or the router produce on their own (405, 408, ...) come without a body;
@@ -53,10 +49,10 @@ pub async fn problem_for_bare_errors(req: Request, next: Next) -> Response {
         return response;
     }
     let (code, detail) = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this method is not allowed on this resource"),
-        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "the request took too long"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "the request body is larger than allowed"),
-        _ => ("http_error", status.canonical_reason().unwrap_or("error")),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", msg!("method_not_allowed")),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", msg!("request_timeout")),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", msg!("payload_too_large")),
+        _ => ("http_error", msg!("http_error", status = status.as_u16() as i64)),
     };
     let mut problem = simple_problem(status, code, detail);
     for name in [axum::http::header::ALLOW, axum::http::header::RETRY_AFTER] {

@@ -18,7 +18,7 @@ pub fn parse<K: DeserializeOwned>(limit: Option<i64>, cursor: Option<&str>) -> R
     let mut errors = FieldErrors::new();
     let limit = limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
-        errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
+        errors.add("limit", msg!("range", min = 1, max = MAX_LIMIT));
     }
     let key = match cursor {
         None => None,
@@ -74,12 +74,12 @@ impl Cursor {
         URL_SAFE_NO_PAD.encode(serde_json::to_vec(key).expect("cursor keys serialize"))
     }
 
-    pub fn decode<K: DeserializeOwned>(raw: &str) -> Result<K, &'static str> {
+    pub fn decode<K: DeserializeOwned>(raw: &str) -> Result<K, crate::i18n::Msg> {
         URL_SAFE_NO_PAD
             .decode(raw)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or("is not a cursor this service issued")
+            .ok_or_else(|| msg!("cursor-unknown"))
     }
 }
 

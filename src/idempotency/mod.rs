@@ -40,14 +40,11 @@ pub enum Claim {
 /// The key from the request headers: required, 1 to 255 visible ASCII characters.
 pub fn key_from(headers: &HeaderMap) -> Result<String> {
     let Some(value) = headers.get(HEADER) else {
-        return Err(AppError::bad_request("idempotency_key_required", "send an Idempotency-Key header"));
+        return Err(AppError::bad_request("idempotency_key_required", msg!("idempotency_key_required")));
     };
     match value.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => Ok(k.to_string()),
-        _ => Err(AppError::bad_request(
-            "idempotency_key_invalid",
-            "the Idempotency-Key must be 1 to 255 visible ASCII characters",
-        )),
+        _ => Err(AppError::bad_request("idempotency_key_invalid", msg!("idempotency_key_invalid"))),
     }
 }
 
@@ -78,22 +75,19 @@ pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) ->
         if record.request_hash != hash {
             return Err(AppError::Unprocessable {
                 code: "idempotency_key_reused",
-                detail: "this Idempotency-Key was used with a different request".into(),
+                detail: msg!("idempotency_key_reused"),
             });
         }
         if record.state == "in_flight" {
             if db::reclaim_key(&state.db, account_id, key, hash, retention, in_flight).await? {
                 return Ok(Claim::Run);
             }
-            return Err(AppError::conflict(
-                "idempotency_key_in_use",
-                "a request with this Idempotency-Key is still running",
-            ));
+            return Err(AppError::conflict("idempotency_key_in_use", msg!("idempotency_key_in_use")));
         }
         let status = record.response_status.and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
         return Ok(Claim::Replay(status, record.response_body.unwrap_or(serde_json::Value::Null)));
     }
-    Err(AppError::conflict("idempotency_key_in_use", "a request with this Idempotency-Key is still running"))
+    Err(AppError::conflict("idempotency_key_in_use", msg!("idempotency_key_in_use")))
 }
 
 /// What a request under a key came to.

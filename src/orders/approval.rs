@@ -40,7 +40,7 @@ pub async fn approver_of(state: &AppState, user: &CurrentUser, id: Uuid) -> Resu
     }
     if !buyer.sees_all_of_enterprise() {
         if order.buyer_id == buyer.account_id() {
-            return Err(AppError::forbidden("forbidden", "only approvers and owners decide on orders"));
+            return Err(AppError::forbidden("forbidden", msg!("approvers-only")));
         }
         return Err(AppError::NotFound);
     }
@@ -70,11 +70,11 @@ pub async fn set_threshold(
 ) -> Result<EnterpriseSettings> {
     let buyer = buyer_of(state, user).await?;
     let Buyer::Enterprise { organization_id, role: MemberRole::Owner, .. } = buyer else {
-        return Err(AppError::forbidden("forbidden", "only the enterprise's owner sets its ordering policy"));
+        return Err(AppError::forbidden("forbidden", msg!("owner-sets-policy")));
     };
     let threshold = input.approval_threshold_fen;
     if threshold.is_some_and(|t| !(0..=MAX_THRESHOLD_FEN).contains(&t)) {
-        return Err(FieldErrors::single("approval_threshold_fen", "must be from 0 to 10,000,000,000"));
+        return Err(FieldErrors::single("approval_threshold_fen", msg!("range", min = 0, max = MAX_THRESHOLD_FEN)));
     }
     db::set_approval_threshold(&state.db, organization_id, threshold).await?;
     Ok(EnterpriseSettings { organization_id, approval_threshold_fen: threshold })

@@ -76,10 +76,10 @@ pub fn parse_csv(body: &[u8]) -> Result<(Vec<CsvLine>, Vec<serde_json::Value>)> 
         }
     }
     if lines.len() + problems.len() > MAX_CSV_LINES {
-        return Err(FieldErrors::single("body", format!("at most {MAX_CSV_LINES} lines")));
+        return Err(FieldErrors::single("body", msg!("csv-too-many-lines", max = MAX_CSV_LINES)));
     }
     if lines.is_empty() && problems.is_empty() {
-        return Err(FieldErrors::single("body", "the file has no lines"));
+        return Err(FieldErrors::single("body", msg!("csv-no-lines")));
     }
     Ok((lines, problems))
 }
@@ -90,9 +90,9 @@ pub fn refusal(mut problems: Vec<serde_json::Value>) -> AppError {
     problems.sort_by_key(|p| p["row"].as_u64().unwrap_or(0));
     let only_stock = problems.iter().all(|p| p["problem"] == "insufficient_stock");
     let (status, code, detail) = if only_stock {
-        (StatusCode::CONFLICT, "insufficient_stock", "not enough stock for some rows of the file")
+        (StatusCode::CONFLICT, "insufficient_stock", msg!("csv-rows-short"))
     } else {
-        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_lines", "some rows of the file cannot be ordered as they are")
+        (StatusCode::UNPROCESSABLE_ENTITY, "invalid_lines", msg!("csv-rows-invalid"))
     };
-    AppError::Lines { status, code, detail: detail.into(), lines: problems.into() }
+    AppError::Lines { status, code, detail, lines: problems.into() }
 }

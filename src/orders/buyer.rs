@@ -60,12 +60,9 @@ pub async fn buyer_of(state: &AppState, user: &CurrentUser) -> Result<Buyer> {
         AccountRole::Enterprise => {
             let membership = accounts::enterprise_membership(&state.db, user.account_id)
                 .await?
-                .ok_or_else(|| AppError::forbidden("forbidden", "this account belongs to no enterprise"))?;
+                .ok_or_else(|| AppError::forbidden("forbidden", msg!("no-enterprise")))?;
             if membership.organization_status != OrgStatus::Verified {
-                return Err(AppError::forbidden(
-                    "enterprise_not_verified",
-                    "the enterprise is not verified; it cannot place or manage orders",
-                ));
+                return Err(AppError::forbidden("enterprise_not_verified", msg!("enterprise_not_verified")));
             }
             Ok(Buyer::Enterprise {
                 account_id: user.account_id,
@@ -73,6 +70,6 @@ pub async fn buyer_of(state: &AppState, user: &CurrentUser) -> Result<Buyer> {
                 role: membership.role,
             })
         }
-        _ => Err(AppError::forbidden("forbidden", "only consumers and enterprise members buy")),
+        _ => Err(AppError::forbidden("forbidden", msg!("buyers-only"))),
     }
 }

@@ -88,17 +88,14 @@ pub struct CartQty {
 #[tracing::instrument(skip(state))]
 pub async fn put(state: &AppState, account_id: Uuid, product_id: Uuid, body: CartQty) -> Result<Cart> {
     if body.qty <= 0 || body.qty > MAX_LINE_QTY {
-        return Err(FieldErrors::single("qty", format!("must be from 1 to {MAX_LINE_QTY}")));
+        return Err(FieldErrors::single("qty", msg!("range", min = 1, max = MAX_LINE_QTY)));
     }
     if !catalog::orderable(&state.db, &[product_id]).await?.iter().any(|p| p.public) {
         return Err(AppError::NotFound);
     }
     let mut tx = state.db.begin().await?;
     if !db::put_cart_item(&mut tx, account_id, product_id, body.qty as i32, MAX_CART_ITEMS as i64).await? {
-        return Err(AppError::Unprocessable {
-            code: "cart_full",
-            detail: format!("the cart holds at most {MAX_CART_ITEMS} products; order or remove some first"),
-        });
+        return Err(AppError::Unprocessable { code: "cart_full", detail: msg!("cart_full", max = MAX_CART_ITEMS) });
     }
     tx.commit().await?;
     priced(state, account_id).await

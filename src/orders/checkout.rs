@@ -62,7 +62,7 @@ async fn check_shipping(state: &AppState, a: &ShippingAddress, errors: &mut Fiel
         Err(_) => false,
     };
     if !known {
-        errors.add("shipping_address.adcode", "must be a division code from /api/v1/regions");
+        errors.add("shipping_address.adcode", msg!("adcode-unknown"));
     }
     Ok(())
 }
@@ -78,7 +78,7 @@ async fn invoice_for(
 ) -> Result<Option<Invoice>> {
     let Some(mut invoice) = invoice else { return Ok(None) };
     let Some(org) = buyer.organization_id() else {
-        errors.add("invoice", "only enterprise orders carry invoice details");
+        errors.add("invoice", msg!("invoice-enterprise-only"));
         return Ok(None);
     };
     errors.check("invoice.title", Text::parse(&invoice.title, limits::ADDRESS));
@@ -110,19 +110,19 @@ pub async fn place_json(
             db::cart_items(&state.db, buyer.account_id()).await?.into_iter().map(|(p, q)| (p, q as i64)).collect()
         }
         _ => {
-            errors.add("lines", "give either lines or from_cart: true");
+            errors.add("lines", msg!("lines-or-cart"));
             Vec::new()
         }
     };
     if raw.is_empty() && errors.is_empty() {
-        errors.add(if input.from_cart { "from_cart" } else { "lines" }, "the order has no lines");
+        errors.add(if input.from_cart { "from_cart" } else { "lines" }, msg!("order-no-lines"));
     }
     if raw.len() > MAX_JSON_LINES {
-        errors.add("lines", format!("at most {MAX_JSON_LINES} lines; use /orders/bulk for more"));
+        errors.add("lines", msg!("order-too-many-lines", max = MAX_JSON_LINES));
     }
     let po_number = errors.check("po_number", text::optional(input.po_number.as_deref(), limits::PO_NUMBER));
     if po_number.as_ref().is_some_and(Option::is_some) && buyer.organization_id().is_none() {
-        errors.add("po_number", "only enterprise orders carry a purchase-order number");
+        errors.add("po_number", msg!("po-number-enterprise-only"));
     }
     let invoice = invoice_for(state, buyer, input.invoice.clone(), &mut errors).await?;
     let Some(po_number) = po_number.filter(|_| errors.is_empty()) else {
@@ -154,7 +154,7 @@ pub async fn place_bulk(
     po_number: Option<&str>,
 ) -> Result<Order> {
     let Some(org_id) = buyer.organization_id() else {
-        return Err(AppError::forbidden("forbidden", "bulk orders are for enterprises"));
+        return Err(AppError::forbidden("forbidden", msg!("bulk-for-enterprises")));
     };
     admit_creation(state, buyer.account_id(), client).await?;
     let (lines, mut problems) = bulk::parse_csv(csv)?;
@@ -277,7 +277,7 @@ pub fn check_lines(lines: &[(Uuid, i64)]) -> Result<Vec<Wanted>> {
         Err(AppError::Lines {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid_lines",
-            detail: "some lines of the order are not valid".into(),
+            detail: msg!("order-lines-invalid"),
             lines: problems.into(),
         })
     }
@@ -404,7 +404,7 @@ fn check_against(products: &BTreeMap<Uuid, Orderable>, wanted: &[Wanted]) -> Res
         return Err(AppError::Lines {
             status: StatusCode::UNPROCESSABLE_ENTITY,
             code: "invalid_lines",
-            detail: "some lines of the order cannot be bought".into(),
+            detail: msg!("order-lines-not-buyable"),
             lines: invalid.into(),
         });
     }
@@ -412,7 +412,7 @@ fn check_against(products: &BTreeMap<Uuid, Orderable>, wanted: &[Wanted]) -> Res
         return Err(AppError::Lines {
             status: StatusCode::CONFLICT,
             code: "insufficient_stock",
-            detail: "not enough stock for some lines".into(),
+            detail: msg!("order-lines-short"),
             lines: short.into(),
         });
     }

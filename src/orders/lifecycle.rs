@@ -13,7 +13,7 @@ use crate::error::{AppError, Result};
 use crate::state::AppState;
 
 fn invalid(from: &str, to: &str) -> AppError {
-    AppError::conflict("invalid_transition", format!("an order that is {from} cannot become {to}"))
+    AppError::conflict("invalid_transition", msg!("order-transition", from = from, to = to))
 }
 
 /// Returns an unpaid order's reserved stock and closes it as `to` (cancelled or expired).
@@ -116,10 +116,7 @@ pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option
         return Err(invalid(order.status.as_str(), "pending_payment"));
     }
     if order.expires_at <= Utc::now() {
-        return Err(AppError::conflict(
-            "order_expired",
-            "the order's approval hold has run out; it is expiring and its stock goes back",
-        ));
+        return Err(AppError::conflict("order_expired", msg!("order_expired")));
     }
     let deadline = Utc::now() + Duration::seconds(state.settings.orders.payment_window_secs as i64);
     db::set_order_status(&mut tx, order_id, OrderStatus::PendingPayment, Some(deadline)).await?;
@@ -158,7 +155,7 @@ pub async fn ship(
     if group.status != GroupStatus::Paid {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!("a group that is {} cannot be shipped", group.status.as_str()),
+            msg!("group-cannot-ship", status = group.status.as_str()),
         ));
     }
     let shipped = db::ship_group(&mut tx, group_id, carrier, tracking_no).await?;
@@ -197,7 +194,7 @@ pub async fn confirm_receipt(state: &AppState, order_id: Uuid, group_id: Uuid, a
     if group.status != GroupStatus::Shipped {
         return Err(AppError::conflict(
             "invalid_transition",
-            format!("a group that is {} cannot be confirmed as received", group.status.as_str()),
+            msg!("group-cannot-receive", status = group.status.as_str()),
         ));
     }
     complete(&mut tx, &group, Some(actor)).await?;

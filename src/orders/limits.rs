@@ -88,27 +88,22 @@ pub async fn hold_within_limits(
         }
     };
     let (max_orders, max_units) = scope.limits(settings);
-    let who = match scope {
-        Scope::Consumer(_) => "this account",
-        Scope::Enterprise(_) => "this enterprise (all its members together)",
-    };
     let (name, max, detail) = if held.open_orders >= max_orders {
         (
             format!("max_open_orders_per_{}", scope.name()),
             max_orders,
-            format!(
-                "{who} already has {} unpaid orders, the most allowed at once; pay for or cancel one first",
-                held.open_orders
-            ),
+            msg!("open-orders-limit", scope = scope.name(), open_orders = held.open_orders),
         )
     } else if held.reserved_units.saturating_add(order_units) > max_units {
         (
             format!("max_reserved_units_per_{}", scope.name()),
             max_units,
-            format!(
-                "this order's {order_units} units and the {} held by unpaid orders of {who} would pass the \
-                 limit of {max_units} units; pay for or cancel an order, or order less",
-                held.reserved_units
+            msg!(
+                "reserved-units-limit",
+                scope = scope.name(),
+                order_units = order_units,
+                reserved_units = held.reserved_units,
+                max = max_units
             ),
         )
     } else {
@@ -147,16 +142,18 @@ pub async fn admit_creation(state: &AppState, account_id: Uuid, client: IpAddr) 
         Verdict::Admitted => Ok(()),
         Verdict::Refused { counter, retry_after_secs } => {
             let (name, max, whose) = match counter {
-                0 => ("max_creates_per_account", settings.max_creates_per_account, "this account"),
-                _ => ("max_creates_per_client", settings.max_creates_per_client, "this address"),
+                0 => ("max_creates_per_account", settings.max_creates_per_account, "account"),
+                _ => ("max_creates_per_client", settings.max_creates_per_client, "address"),
             };
             Err(AppError::Limited {
                 status: StatusCode::TOO_MANY_REQUESTS,
                 code: "too_many_orders",
-                detail: format!(
-                    "{whose} made {max} order attempts in this {} s window, the most allowed; try again in \
-                     {retry_after_secs} s",
-                    settings.create_window_secs
+                detail: msg!(
+                    "order-rate-limit",
+                    whose = whose,
+                    max = max,
+                    window_secs = settings.create_window_secs,
+                    retry_after_secs = retry_after_secs
                 ),
                 limit: json!({
                     "name": name,

@@ -94,13 +94,13 @@ pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> R
             Ok(*order)
         }
         PayOutcome::AlreadyPaid { .. } => db::find_order(&state.db, order_id).await?.ok_or(AppError::NotFound),
-        PayOutcome::NotPayable { status: OrderStatus::AwaitingApproval, .. } => {
-            Err(AppError::conflict("invalid_transition", "an order that is awaiting_approval cannot become paid"))
-        }
-        PayOutcome::NotPayable { status, .. } => Err(AppError::conflict(
-            "order_not_payable",
-            format!("the order is {}; the payment must be refunded", status.as_str()),
+        PayOutcome::NotPayable { status: OrderStatus::AwaitingApproval, .. } => Err(AppError::conflict(
+            "invalid_transition",
+            msg!("order-transition", from = "awaiting_approval", to = "paid"),
         )),
+        PayOutcome::NotPayable { status, .. } => {
+            Err(AppError::conflict("order_not_payable", msg!("order-not-payable-refund", status = status.as_str())))
+        }
     }
 }
 

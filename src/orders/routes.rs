@@ -130,7 +130,7 @@ pub async fn create_bulk_order(
 ) -> Result<Response> {
     let buyer = buyer_of(&state, &user).await?;
     if buyer.organization_id().is_none() {
-        return Err(crate::error::AppError::forbidden("forbidden", "bulk orders are for enterprises"));
+        return Err(crate::error::AppError::forbidden("forbidden", msg!("bulk-for-enterprises")));
     }
     let key = idempotency::key_from(&headers)?;
     let mut fingerprint = uri.path().as_bytes().to_vec();

@@ -98,17 +98,17 @@ pub async fn request(state: &AppState, who: Requester, order_id: Uuid, body: Ref
             Some(Text::parse(r, limits::PO_NUMBER).map_err(|m| FieldErrors::single("bank_reference", m))?)
         }
         (Some(_), Requester::Producer { .. }) => {
-            return Err(FieldErrors::single("bank_reference", "only admins record outgoing transfers"));
+            return Err(FieldErrors::single("bank_reference", msg!("bank-reference-admin-only")));
         }
     };
     let mut tx = state.db.begin().await?;
     let order = orders::lock(&mut tx, order_id).await?;
     if !matches!(order.status, OrderStatus::Paid | OrderStatus::Completed | OrderStatus::Refunded) {
-        return Err(AppError::conflict("order_not_paid", format!("the order is {}", order.status.as_str())));
+        return Err(AppError::conflict("order_not_paid", msg!("order-is", status = order.status.as_str())));
     }
     let payment = db::lock_succeeded_payment(&mut tx, order_id)
         .await?
-        .ok_or_else(|| AppError::conflict("order_not_paid", "the order has no payment to refund"))?;
+        .ok_or_else(|| AppError::conflict("order_not_paid", msg!("order-no-payment")))?;
     let paid = db::lock_paid_lines(&mut tx, order_id).await?;
     let units = units_of(&body, who, &paid)?;
     let refund_id = Uuid::now_v7();
@@ -165,10 +165,7 @@ fn over_refund(e: sqlx::Error) -> AppError {
     if let sqlx::Error::Database(db) = &e
         && db.constraint() == Some("paid_lines_refund_within_paid")
     {
-        return AppError::Unprocessable {
-            code: "refund_exceeds_paid",
-            detail: "a refund may not exceed what was paid for a line".into(),
-        };
+        return AppError::Unprocessable { code: "refund_exceeds_paid", detail: msg!("refund_exceeds_paid") };
     }
     e.into()
 }
@@ -180,12 +177,12 @@ fn units_of(body: &RefundRequest, who: Requester, paid: &[PaidLineRow]) -> Resul
         Requester::Admin { .. } => None,
     };
     let scope = match (own_group, body.group_id) {
-        (Some(_), Some(_)) => return Err(FieldErrors::single("group_id", "is implied by the producer's group")),
+        (Some(_), Some(_)) => return Err(FieldErrors::single("group_id", msg!("group-implied"))),
         (Some(g), None) | (None, Some(g)) => Some(g),
         (None, None) => None,
     };
     if scope.is_some_and(|g| !paid.iter().any(|l| l.group_id == g)) {
-        return Err(FieldErrors::single("group_id", "is not a paid group of this order"));
+        return Err(FieldErrors::single("group_id", msg!("group-not-paid")));
     }
     let in_scope: Vec<&PaidLineRow> = paid.iter().filter(|l| scope.is_none_or(|g| l.group_id == g)).collect();
     match (&body.lines, body.full) {
@@ -193,10 +190,7 @@ fn units_of(body: &RefundRequest, who: Requester, paid: &[PaidLineRow]) -> Resul
         (Some(requested), None | Some(false)) if !requested.is_empty() && body.group_id.is_none() => {
             requested_units(requested, &in_scope)
         }
-        _ => Err(FieldErrors::single(
-            "lines",
-            "give either lines (each with line_id and qty) or full: true (with group_id for one group)",
-        )),
+        _ => Err(FieldErrors::single("lines", msg!("refund-lines-or-full"))),
     }
 }
 
@@ -208,7 +202,7 @@ fn everything_left(lines: &[&PaidLineRow]) -> Result<Units> {
         .filter(|(_, (qty, amount))| *qty > 0 && *amount > 0)
         .collect();
     if units.is_empty() {
-        return Err(AppError::conflict("nothing_to_refund", "everything paid has been refunded already"));
+        return Err(AppError::conflict("nothing_to_refund", msg!("nothing_to_refund")));
     }
     Ok(Units { lines: units })
 }
@@ -246,16 +240,11 @@ fn requested_units(requested: &[RefundLineInput], lines: &[&PaidLineRow]) -> Res
     }
     let exceeds = problems.iter().any(|p| p["problem"] == "refund_exceeds_paid");
     let (code, detail) = if exceeds {
-        ("refund_exceeds_paid", "a refund may not exceed what was paid for a line")
+        ("refund_exceeds_paid", msg!("refund_exceeds_paid"))
     } else {
-        ("invalid_lines", "some lines of the refund are not valid")
+        ("invalid_lines", msg!("refund-lines-invalid"))
     };
-    Err(AppError::Lines {
-        status: StatusCode::UNPROCESSABLE_ENTITY,
-        code,
-        detail: detail.into(),
-        lines: problems.into(),
-    })
+    Err(AppError::Lines { status: StatusCode::UNPROCESSABLE_ENTITY, code, detail, lines: problems.into() })
 }
 
 /// Opens the full refund of money that could not pay its order (no lines, no ledger rows: the
@@ -415,14 +404,14 @@ pub async fn complete_bank_refund(
     let refund = db::lock_refund(&mut tx, refund_id).await?.ok_or(AppError::NotFound)?;
     let payment = db::find_payment(&mut *tx, refund.payment_id).await?.ok_or(AppError::NotFound)?;
     if payment.method != Method::BankTransfer {
-        return Err(AppError::conflict("invalid_transition", "Stripe completes card refunds, not admins"));
+        return Err(AppError::conflict("invalid_transition", msg!("card-refunds-by-stripe")));
     }
     if refund.status != RefundStatus::Pending {
-        return Err(AppError::conflict("invalid_transition", format!("the refund is {}", refund.status.as_str())));
+        return Err(AppError::conflict("invalid_transition", msg!("refund-is", status = refund.status.as_str())));
     }
     let entry = complete_in(&mut tx, refund_id, Some(reference.as_str()), admin.into()).await.map_err(|e| match e {
         AppError::Database(sqlx::Error::Database(d)) if d.constraint() == Some("refunds_bank_reference_key") => {
-            AppError::conflict("bank_reference_used", "this bank reference already recorded another refund")
+            AppError::conflict("bank_reference_used", msg!("bank-reference-used-refund"))
         }
         other => other,
     })?;

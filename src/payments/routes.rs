@@ -166,7 +166,7 @@ pub async fn producer_refund(
     body: Bytes,
 ) -> Result<Response> {
     if !state.settings.payments.producer_refunds_enabled {
-        return Err(AppError::forbidden("producer_refunds_disabled", "refunds are made by platform admins"));
+        return Err(AppError::forbidden("producer_refunds_disabled", msg!("producer_refunds_disabled")));
     }
     let order_id = orders::order_of_own_group(&state, me.producer_id, group_id).await?;
     let who = Requester::Producer { account_id: me.account_id, group_id };

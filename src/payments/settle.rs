@@ -151,26 +151,26 @@ pub async fn confirm_bank_transfer(
     match order.status {
         OrderStatus::PendingPayment => {}
         OrderStatus::Paid | OrderStatus::Completed | OrderStatus::Refunded => {
-            return Err(AppError::conflict("order_already_paid", "the order is already paid"));
+            return Err(AppError::conflict("order_already_paid", msg!("order_already_paid")));
         }
         OrderStatus::AwaitingApproval => {
-            return Err(AppError::conflict("invalid_transition", "the order is awaiting approval"));
+            return Err(AppError::conflict("invalid_transition", msg!("order-awaiting-approver")));
         }
         status => {
             return Err(AppError::conflict(
                 "order_not_payable",
-                format!("the order is {}; return the transfer to the enterprise", status.as_str()),
+                msg!("order-not-payable-transfer", status = status.as_str()),
             ));
         }
     }
-    let payment =
-        db::lock_open_payment(&mut tx, order_id).await?.filter(|p| p.method == Method::BankTransfer).ok_or_else(
-            || AppError::conflict("bank_transfer_not_started", "no bank transfer was started for this order"),
-        )?;
+    let payment = db::lock_open_payment(&mut tx, order_id)
+        .await?
+        .filter(|p| p.method == Method::BankTransfer)
+        .ok_or_else(|| AppError::conflict("bank_transfer_not_started", msg!("bank_transfer_not_started")))?;
     if amount != order.total_fen {
         return Err(AppError::Unprocessable {
             code: "amount_mismatch",
-            detail: format!("{amount} fen received for an order of {} fen", order.total_fen),
+            detail: msg!("amount_mismatch", amount = amount, total = order.total_fen),
         });
     }
     db::confirm_transfer(&mut tx, payment.id, reference.as_str(), received_on, admin.account_id).await?;
@@ -197,17 +197,15 @@ pub async fn confirm_bank_transfer(
 fn check_confirmation(body: &BankConfirmation) -> Result<(i64, Text, NaiveDate)> {
     let mut errors = FieldErrors::new();
     if body.amount_fen <= 0 {
-        errors.add("amount_fen", "must be a positive number of fen");
+        errors.add("amount_fen", msg!("positive-fen"));
     }
     let reference = errors.check("bank_reference", Text::parse(&body.bank_reference, limits::PO_NUMBER));
     let received_on = errors.check(
         "received_at",
-        NaiveDate::parse_from_str(body.received_at.trim(), "%Y-%m-%d")
-            .map_err(|_| "must be a date, YYYY-MM-DD".to_string())
-            .and_then(|d| {
-                let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
-                if d > today { Err("must not be in the future".to_string()) } else { Ok(d) }
-            }),
+        NaiveDate::parse_from_str(body.received_at.trim(), "%Y-%m-%d").map_err(|_| msg!("date-format")).and_then(|d| {
+            let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+            if d > today { Err(msg!("date-in-future")) } else { Ok(d) }
+        }),
     );
     match (reference, received_on) {
         (Some(reference), Some(day)) if errors.is_empty() => Ok((body.amount_fen, reference, day)),

@@ -24,7 +24,7 @@ pub async fn start(state: &AppState, user: &CurrentUser, order_id: Uuid, method:
     let buyer = orders::buyer_of(state, user).await?;
     orders::visible_order(state, &buyer, order_id).await?;
     if method == Method::BankTransfer && matches!(buyer, Buyer::Consumer { .. }) {
-        return Err(AppError::forbidden("forbidden", "bank transfers (对公转账) are for enterprises; pay by card"));
+        return Err(AppError::forbidden("forbidden", msg!("transfer-enterprise-only")));
     }
     let mut tx = state.db.begin().await?;
     let order = orders::lock(&mut tx, order_id).await?;
@@ -39,16 +39,13 @@ pub async fn start(state: &AppState, user: &CurrentUser, order_id: Uuid, method:
 fn payable(order: &OrderRow) -> Result<()> {
     match order.status {
         OrderStatus::PendingPayment => Ok(()),
-        OrderStatus::AwaitingApproval => Err(AppError::conflict(
-            "invalid_transition",
-            "the order is awaiting an approver; it can be paid once approved",
-        )),
+        OrderStatus::AwaitingApproval => Err(AppError::conflict("invalid_transition", msg!("order-awaiting-approver"))),
         OrderStatus::Paid | OrderStatus::Completed | OrderStatus::Refunded => {
-            Err(AppError::conflict("order_already_paid", "the order is already paid"))
+            Err(AppError::conflict("order_already_paid", msg!("order_already_paid")))
         }
         OrderStatus::Expired | OrderStatus::Cancelled => Err(AppError::conflict(
             "order_not_payable",
-            format!("the order is {}; place it again", order.status.as_str()),
+            msg!("order-not-payable-again", status = order.status.as_str()),
         )),
     }
 }
@@ -82,7 +79,7 @@ async fn open_payment(
     // backstop.
     db::insert_open_payment(tx, &new)
         .await?
-        .ok_or_else(|| AppError::conflict("payment_in_progress", "another payment of this order was just started"))
+        .ok_or_else(|| AppError::conflict("payment_in_progress", msg!("payment_in_progress")))
 }
 
 /// `TG` and 12 characters of the payment id's random part: short enough to type into a bank's
@@ -152,29 +149,27 @@ async fn start_transfer(
 /// the stored idempotency key.
 fn provider_error(e: StripeError) -> AppError {
     use axum::http::StatusCode;
-    let unavailable = |status: StatusCode, detail: String| AppError::Status {
+    let unavailable = |status: StatusCode, why: &'static str| AppError::Status {
         status,
         code: "payment_provider_unavailable",
-        detail: format!("{detail}; the order can still be paid: try again"),
+        detail: msg!("payment_provider_unavailable", why = why),
     };
     match e {
-        StripeError::CardDeclined { message } => {
-            AppError::Status { status: StatusCode::PAYMENT_REQUIRED, code: "card_declined", detail: message }
-        }
-        StripeError::RateLimited => unavailable(StatusCode::SERVICE_UNAVAILABLE, "the payment provider is busy".into()),
-        StripeError::Conflict => unavailable(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the payment provider is still handling the last attempt".into(),
-        ),
-        StripeError::Timeout => {
-            unavailable(StatusCode::GATEWAY_TIMEOUT, "the payment provider did not answer in time".into())
-        }
+        StripeError::CardDeclined { message } => AppError::Status {
+            status: StatusCode::PAYMENT_REQUIRED,
+            code: "card_declined",
+            detail: msg!("card_declined", detail = message),
+        },
+        StripeError::RateLimited => unavailable(StatusCode::SERVICE_UNAVAILABLE, "busy"),
+        StripeError::Conflict => unavailable(StatusCode::SERVICE_UNAVAILABLE, "conflict"),
+        StripeError::Timeout => unavailable(StatusCode::GATEWAY_TIMEOUT, "timeout"),
         StripeError::Unavailable { status } => {
-            unavailable(StatusCode::BAD_GATEWAY, format!("the payment provider failed ({status:?})"))
+            tracing::warn!(?status, "payment provider failed");
+            unavailable(StatusCode::BAD_GATEWAY, "failed")
         }
         StripeError::Transport(why) | StripeError::Decode(why) => {
             tracing::error!(why, "payment provider call failed");
-            unavailable(StatusCode::BAD_GATEWAY, "the payment provider could not be reached".into())
+            unavailable(StatusCode::BAD_GATEWAY, "unreachable")
         }
         StripeError::Invalid { message } => {
             AppError::Internal(anyhow::anyhow!("Stripe refused our request: {message}"))

@@ -22,16 +22,16 @@ pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> 
     let now = chrono::Utc::now().timestamp();
     verify_signature(signature, body, state.settings.stripe.webhook_secret.expose_secret(), now).map_err(|e| {
         let why = match e {
-            SignatureError::Missing => "the Stripe-Signature header is missing",
-            SignatureError::Malformed => "the Stripe-Signature header is malformed",
-            SignatureError::Mismatch => "the signature does not match the body",
-            SignatureError::Stale => "the signature's timestamp is more than 300 s away",
+            SignatureError::Missing => "missing",
+            SignatureError::Malformed => "malformed",
+            SignatureError::Mismatch => "mismatch",
+            SignatureError::Stale => "stale",
         };
-        AppError::bad_request("invalid_signature", why)
+        AppError::bad_request("invalid_signature", msg!("invalid_signature", why = why))
     })?;
     let event = parse_event(body).map_err(|e| {
         tracing::error!(error = %e, body = %String::from_utf8_lossy(body), "signed Stripe event that does not parse");
-        AppError::bad_request("malformed_event", format!("the event cannot be read: {e}"))
+        AppError::bad_request("malformed_event", msg!("malformed_event", detail = e.to_string()))
     })?;
     tracing::info!(event = %event.id, kind = %event.kind, "Stripe event");
     let mut tx = state.db.begin().await?;

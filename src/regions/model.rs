@@ -1,6 +1,8 @@
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::i18n::Msg;
+
 /// A six-digit GB/T 2260 division code. Parsing only checks the shape; whether the code
 /// names a real division of the right kind is asked of the regions table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, sqlx::Type)]
@@ -9,12 +11,8 @@ use utoipa::ToSchema;
 pub struct Adcode(i32);
 
 impl Adcode {
-    pub fn parse(value: i64) -> Result<Self, &'static str> {
-        if (100_000..=999_999).contains(&value) {
-            Ok(Self(value as i32))
-        } else {
-            Err("must be a six-digit administrative division code")
-        }
+    pub fn parse(value: i64) -> Result<Self, Msg> {
+        if (100_000..=999_999).contains(&value) { Ok(Self(value as i32)) } else { Err(msg!("adcode-shape")) }
     }
 
     pub fn get(self) -> i32 {

@@ -59,12 +59,12 @@ async fn figures(
 #[tracing::instrument(skip(state))]
 pub async fn issue(state: &AppState, member: &EnterpriseMember, year: Option<i32>) -> Result<CertificateIssued> {
     if !matches!(member.role, MemberRole::Owner | MemberRole::Approver) {
-        return Err(AppError::forbidden("forbidden", "only the enterprise's owner and approvers issue certificates"));
+        return Err(AppError::forbidden("forbidden", msg!("certificate-issuers-only")));
     }
     let year = year_or_current(year)?;
     let today = shanghai_today();
     if year > today.year() {
-        return Err(FieldErrors::single("year", "is still to come"));
+        return Err(FieldErrors::single("year", msg!("year-to-come")));
     }
     let enterprise = accounts::find_organization(&state.db, member.enterprise_id).await?.ok_or(AppError::NotFound)?;
     let (period_from, period_to) = period(year, today);
@@ -73,7 +73,7 @@ pub async fn issue(state: &AppState, member: &EnterpriseMember, year: Option<i32
         return Err(AppError::Status {
             status: axum::http::StatusCode::UNPROCESSABLE_ENTITY,
             code: "nothing_to_certify",
-            detail: format!("the enterprise has no assistance purchases in {year} to certify"),
+            detail: msg!("nothing_to_certify", year = year),
         });
     }
     let code: String = rand::random::<[u8; 16]>().iter().map(|b| format!("{b:02x}")).collect();

@@ -23,7 +23,7 @@ const YEARS: std::ops::RangeInclusive<i32> = 2000..=2200;
 pub fn year_or_current(year: Option<i32>) -> Result<i32> {
     let year = year.unwrap_or_else(|| shanghai_today().year());
     if !YEARS.contains(&year) {
-        return Err(FieldErrors::single("year", "must be between 2000 and 2200"));
+        return Err(FieldErrors::single("year", msg!("range", min = 2000, max = 2200)));
     }
     Ok(year)
 }
@@ -98,39 +98,39 @@ fn checked_target(body: &TargetBody) -> Result<(i32, i64, Option<i32>, Option<i6
     let parsed = match (body.amount_fen, body.percent, body.budget_fen) {
         (Some(amount), None, None) => {
             if amount <= 0 {
-                errors.add("amount_fen", "must be a positive amount in fen");
+                errors.add("amount_fen", msg!("positive-fen"));
             }
             (amount, None, None)
         }
         (None, Some(percent), Some(budget)) => {
             let bp = (percent * 100.0).round();
             if !(1.0..=10_000.0).contains(&bp) || (percent * 100.0 - bp).abs() > 1e-6 {
-                errors.add("percent", "must be more than 0 and at most 100, with at most two decimals");
+                errors.add("percent", msg!("target-percent"));
             }
             if budget <= 0 {
-                errors.add("budget_fen", "must be a positive amount in fen");
+                errors.add("budget_fen", msg!("positive-fen"));
             }
             let bp = bp as i64;
             let amount = ((i128::from(budget) * i128::from(bp) + 5_000) / 10_000).clamp(0, i128::from(i64::MAX)) as i64;
             if errors.is_empty() && amount < 1 {
-                errors.add("budget_fen", "gives a target of less than one fen");
+                errors.add("budget_fen", msg!("target-below-one-fen"));
             }
             (amount, Some(bp as i32), Some(budget))
         }
         (Some(_), _, _) => {
-            errors.add("amount_fen", "give either amount_fen, or percent and budget_fen");
+            errors.add("amount_fen", msg!("target-amount-or-percent"));
             (0, None, None)
         }
         (None, Some(_), None) => {
-            errors.add("budget_fen", "is required with percent");
+            errors.add("budget_fen", msg!("required-with", other = "percent"));
             (0, None, None)
         }
         (None, None, Some(_)) => {
-            errors.add("percent", "is required with budget_fen");
+            errors.add("percent", msg!("required-with", other = "budget_fen"));
             (0, None, None)
         }
         (None, None, None) => {
-            errors.add("amount_fen", "give amount_fen, or percent and budget_fen");
+            errors.add("amount_fen", msg!("target-amount-or-percent"));
             (0, None, None)
         }
     };
@@ -143,7 +143,7 @@ fn checked_target(body: &TargetBody) -> Result<(i32, i64, Option<i32>, Option<i6
 #[tracing::instrument(skip(state))]
 pub async fn set_target(state: &AppState, member: &EnterpriseMember, body: &TargetBody) -> Result<Target> {
     if member.role != MemberRole::Owner {
-        return Err(AppError::forbidden("forbidden", "only the enterprise's owner sets its assistance target"));
+        return Err(AppError::forbidden("forbidden", msg!("owner-sets-target")));
     }
     let (year, amount_fen, percent_bp, budget_fen) = checked_target(body)?;
     let row = TargetRow {
@@ -173,7 +173,7 @@ pub async fn targets(state: &AppState, q: &TargetsQuery) -> Result<Vec<TargetSta
     let year = year_or_current(q.year)?;
     let limit = q.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
-        return Err(FieldErrors::single("limit", "must be between 1 and 500"));
+        return Err(FieldErrors::single("limit", msg!("range", min = 1, max = 500)));
     }
     let targets = db::targets_of_year(&state.db, year).await?;
     let bought: HashMap<String, i64> = db::tally(&state.db, Dimension::Enterprise, &TallyFilter::year(year), i64::MAX)

@@ -45,6 +45,7 @@ use uuid::Uuid;
 use super::engine;
 use super::model::{BuyerKind, Dimension, TallyFilter, TallyRow};
 use crate::error::{AppError, FieldErrors, Result};
+use crate::i18n::Msg;
 use crate::identity::CurrentUser;
 use crate::payments::{
     self,
@@ -125,11 +126,11 @@ impl DayRange {
         let to = errors.check("to", day(to));
         let (from, to) = (from?, to?);
         if to < from {
-            errors.add("to", "must not be before from");
+            errors.add("to", msg!("not-before", other = "from"));
             return None;
         }
         if (to - from).num_days() + 1 > MAX_DAYS {
-            errors.add("to", format!("must be at most {MAX_DAYS} days from from, counting both"));
+            errors.add("to", msg!("range-too-long", max = MAX_DAYS));
             return None;
         }
         Some(DayRange { from, to })
@@ -146,10 +147,10 @@ impl DayRange {
     }
 }
 
-fn day(value: Option<&str>) -> Result<NaiveDate, &'static str> {
+fn day(value: Option<&str>) -> Result<NaiveDate, Msg> {
     match value.map(str::trim) {
-        None | Some("") => Err("is required: a day, YYYY-MM-DD (Asia/Shanghai)"),
-        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| "must be a date, YYYY-MM-DD"),
+        None | Some("") => Err(msg!("day-required")),
+        Some(value) => NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|_| msg!("date-format")),
     }
 }
 
@@ -177,7 +178,7 @@ impl TalliesExport {
         let mut errors = FieldErrors::new();
         let range = DayRange::parse(q.from.as_deref(), q.to.as_deref(), &mut errors);
         if q.group_by.is_none() {
-            errors.add("group_by", "is required: the dimension to group by");
+            errors.add("group_by", msg!("group-by-required"));
         }
         match (range, q.group_by) {
             (Some(range), Some(group_by)) if errors.is_empty() => Ok(TalliesExport {

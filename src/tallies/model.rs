@@ -147,7 +147,7 @@ impl TallyQuery {
         check_range(&mut errors, self.from, self.to);
         let limit = self.limit.unwrap_or(DEFAULT_LIMIT);
         if !(1..=MAX_LIMIT).contains(&limit) {
-            errors.add("limit", format!("must be between 1 and {MAX_LIMIT}"));
+            errors.add("limit", msg!("range", min = 1, max = MAX_LIMIT));
         }
         errors.into_result()?;
         let filter = TallyFilter {
@@ -172,7 +172,7 @@ pub fn check_range(errors: &mut FieldErrors, from: Option<NaiveDate>, to: Option
     if let (Some(from), Some(to)) = (from, to)
         && to < from
     {
-        errors.add("to", "must not be before from");
+        errors.add("to", msg!("not-before", other = "from"));
     }
 }
 

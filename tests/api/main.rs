@@ -26,6 +26,7 @@ mod helpers;
 mod hoarding;
 mod hostile_input;
 mod idempotency;
+mod messages;
 mod orders;
 mod organizations;
 mod payments;
