@@ -137,6 +137,9 @@ pub struct OrdersSettings {
 pub struct CatalogSettings {
     pub cache_enabled: bool,
     pub cache_ttl_secs: u64,
+    /// The memory tier in front of each Redis read cache (catalog, tallies), in bytes of
+    /// replies per instance; 0 turns it off (every read then asks Redis).
+    pub local_cache_max_bytes: u64,
     pub alert_above_median_pct: u32,
     pub alert_above_low_pct: u32,
 }

@@ -10,6 +10,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Request, StatusCode};
 use axum::routing::get;
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::csrf::CsrfLayer;
@@ -101,6 +102,9 @@ fn with_layers(router: Router<AppState>, settings: &Settings) -> Router<AppState
 /// Serves until ctrl-c or SIGTERM, letting in-flight requests finish.
 pub async fn serve(listener: TcpListener, state: AppState) -> anyhow::Result<()> {
     jobs::spawn(state.clone());
+    let redis = redis::Client::open(state.settings.redis.url.expose_secret()).context("invalid Redis URL")?;
+    tokio::spawn(state.catalog_cache.clone().follow(redis.clone()));
+    tokio::spawn(state.ledger_cache.clone().follow(redis));
     let app = app(state);
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown_signal())

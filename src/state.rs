@@ -85,6 +85,7 @@ impl AppState {
                 "catalog",
                 settings.catalog.cache_ttl_secs,
                 settings.catalog.cache_enabled,
+                settings.catalog.local_cache_max_bytes,
             ),
             ledger_cache: ReadCache::new(
                 redis.clone(),
@@ -92,6 +93,7 @@ impl AppState {
                 "ledger",
                 settings.catalog.cache_ttl_secs,
                 settings.catalog.cache_enabled,
+                settings.catalog.local_cache_max_bytes,
             ),
             hasher: PasswordHasher::new(&settings.password)?,
             stripe: StripeClient::new(&settings.stripe)?,

@@ -220,6 +220,78 @@ async fn a_stampede_of_misses_on_one_key_loads_from_postgres_once() {
     assert_eq!(app.catalog_loads() - before, 1);
 }
 
+/// Waits until `app`'s memory tier follows the generation bumps (the subscription starts with
+/// the server).
+async fn following(app: &TestApp) {
+    for _ in 0..500 {
+        if app.state.catalog_cache.is_following() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("the catalog cache never subscribed to its generation bumps");
+}
+
+async fn retail_price(app: &TestApp, id: Uuid) -> i64 {
+    let p: Value = parse(app.anonymous().product(id).await).await;
+    p["retail_price_fen"].as_i64().unwrap()
+}
+
+/// Reads through `app` until the price is `price`; panics after two seconds (the documented
+/// bound is milliseconds by pub/sub, at most `cache::POLL` when a message is lost).
+async fn seen_within_two_seconds(app: &TestApp, id: Uuid, price: i64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    while retail_price(app, id).await != price {
+        assert!(std::time::Instant::now() < deadline, "the new price did not reach the other instance");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_price_set_through_one_instance_is_seen_through_another_within_the_bound() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    following(&app).await;
+    following(&other).await;
+    let producer = app.verified_producer().await;
+    let id = app.listed_product(&producer, &product_body("静宁苹果", 1000)).await;
+    // Both instances hold the reply in memory, and the second read asks Redis nothing.
+    for instance in [&app, &other] {
+        assert_eq!(retail_price(instance, id).await, 1000);
+        let hits = instance.state.catalog_cache.memory_hits();
+        assert_eq!(retail_price(instance, id).await, 1000);
+        assert_eq!(instance.state.catalog_cache.memory_hits(), hits + 1, "served from memory");
+    }
+    assert_eq!(app.as_(&producer).set_price(id, &[(1, 1200)]).await.status(), 200);
+    // The writing instance never serves the old reply once the write is answered...
+    assert_eq!(retail_price(&app, id).await, 1200);
+    // ...and the other one sees the bump as soon as Redis delivers it.
+    seen_within_two_seconds(&other, id, 1200).await;
+    // A write through the other instance reaches the first the same way.
+    assert_eq!(other.as_(&producer).set_price(id, &[(1, 1100)]).await.status(), 200);
+    assert_eq!(retail_price(&other, id).await, 1100);
+    seen_within_two_seconds(&app, id, 1100).await;
+}
+
+#[tokio::test]
+async fn an_instance_whose_subscription_breaks_subscribes_again_and_keeps_up() {
+    let app = TestApp::spawn().await;
+    let other = app.second_instance().await;
+    following(&other).await;
+    let producer = app.verified_producer().await;
+    let id = app.listed_product(&producer, &product_body("岷县当归", 3000)).await;
+    assert_eq!(retail_price(&other, id).await, 3000);
+    // Every subscriber connection is cut (other tests' too: they read through Redis until
+    // they have subscribed again, which is what this checks).
+    let mut redis = app.redis.clone();
+    let _: i64 = redis::cmd("CLIENT").arg("KILL").arg("TYPE").arg("pubsub").query_async(&mut redis).await.unwrap();
+    assert_eq!(app.as_(&producer).set_price(id, &[(1, 3300)]).await.status(), 200);
+    seen_within_two_seconds(&other, id, 3300).await;
+    following(&other).await;
+    assert_eq!(app.as_(&producer).set_price(id, &[(1, 3500)]).await.status(), 200);
+    seen_within_two_seconds(&other, id, 3500).await;
+}
+
 async fn futures_join<T>(handles: impl Iterator<Item = tokio::task::JoinHandle<T>>) -> Vec<T> {
     let mut out = Vec::new();
     for h in handles.collect::<Vec<_>>() {
