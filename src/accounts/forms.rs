@@ -41,6 +41,7 @@ pub struct EnterpriseOrgRequest {
     uscc: String,
     /// A Tianjin district's code (see `GET /api/v1/regions`).
     #[schema(minimum = 100000, maximum = 999999)]
+    #[serde(deserialize_with = "crate::http::whole::int")]
     district_adcode: i64,
     #[schema(
         min_length = 1,
@@ -72,6 +73,7 @@ pub struct ProducerOrgRequest {
     uscc: String,
     /// A Gansu county's code (see `GET /api/v1/regions?level=county`).
     #[schema(minimum = 100000, maximum = 999999)]
+    #[serde(deserialize_with = "crate::http::whole::int")]
     county_adcode: i64,
     #[schema(
         min_length = 1,
@@ -95,6 +97,7 @@ pub struct ProducerOrgRequest {
     )]
     farmer_linkage: String,
     /// How many farming households it works with.
+    #[serde(deserialize_with = "crate::http::whole::int")]
     households: i64,
 }
 
@@ -158,6 +161,11 @@ pub struct MemberRoleChange {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: String,
 }
 

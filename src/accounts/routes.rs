@@ -231,6 +231,10 @@ pub async fn list_members(
 }
 
 /// Adds a member account (owner only).
+///
+/// Rules beyond the schema (422 `validation_failed` naming the field): `role` must be one an
+/// organization of this kind gives (an enterprise: `purchaser` or `approver`; a producer:
+/// `staff`), and `password` not one of the most common passwords.
 #[utoipa::path(
     post, path = "/organizations/{id}/members", tag = "organizations", request_body = NewMember,
     params(("id" = Uuid, Path)),
@@ -255,6 +259,9 @@ pub async fn add_member(
 }
 
 /// Changes a member's role (owner only; the owner's own membership cannot change).
+///
+/// Rule beyond the schema (422 `validation_failed` naming `role`): `role` must be one an
+/// organization of this kind gives (an enterprise: `purchaser` or `approver`; a producer: `staff`).
 #[utoipa::path(
     patch, path = "/organizations/{id}/members/{account_id}", tag = "organizations", request_body = MemberRoleChange,
     params(("id" = Uuid, Path), ("account_id" = Uuid, Path)),

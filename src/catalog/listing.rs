@@ -28,21 +28,37 @@ use crate::trail::Entry;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductInput {
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     category_id: i64,
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     title: String,
     #[serde(default)]
+    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     description: String,
     /// A Gansu county adcode.
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 100000, maximum = 999999)]
     origin_adcode: i64,
     /// 斤, kg, g, 箱, 袋, 瓶, 盒, 罐, 桶, 包, 只, 个, 件, 份, 提, 条, 束
     unit: String,
     #[serde(default)]
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     spec: String,
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 0, maximum = 1000000)]
     stock: i64,
     #[serde(default)]
+    #[schema(max_items = 10)]
     images: Vec<String>,
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 1, maximum = 1000000)]
     min_order_qty: i64,
+    #[schema(min_items = 1, max_items = 10)]
     tiers: Vec<Tier>,
     certification: Option<CertificationInput>,
 }
@@ -55,15 +71,32 @@ fn one() -> i64 {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductPatch {
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
+    #[schema(minimum = 1, maximum = 2147483647)]
     category_id: Option<i64>,
+    #[schema(
+        min_length = 1,
+        max_length = 120,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+    )]
     title: Option<String>,
+    #[schema(max_length = 5000, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     description: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
+    #[schema(minimum = 100000, maximum = 999999)]
     origin_adcode: Option<i64>,
     unit: Option<String>,
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     spec: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
+    #[schema(minimum = 0, maximum = 1000000)]
     stock: Option<i64>,
+    #[schema(max_items = 10)]
     images: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
+    #[schema(minimum = 1, maximum = 1000000)]
     min_order_qty: Option<i64>,
+    #[schema(min_items = 1, max_items = 10)]
     tiers: Option<Vec<Tier>>,
     /// Replaces the certification; its verification starts over.
     certification: Option<CertificationInput>,
@@ -471,7 +504,9 @@ pub async fn patch(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PriceChangeInput {
+    #[schema(min_items = 1, max_items = 10)]
     tiers: Vec<Tier>,
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     reason: Option<String>,
 }
 

@@ -25,7 +25,11 @@ pub const UNITS: &[&str] =
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tier {
     /// The quantity from which this unit price applies.
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 1, maximum = 1000000)]
     pub min_qty: i64,
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 1, maximum = 10000000)]
     pub unit_price_fen: i64,
 }
 
@@ -116,8 +120,18 @@ pub fn parse_min_order_qty(raw: i64) -> Result<i32, Msg> {
 #[serde(deny_unknown_fields)]
 pub struct CertificationInput {
     /// The 认定 certificate number.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub number: String,
     /// The issuing authority.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub issuer: String,
     pub valid_from: NaiveDate,
     pub valid_until: NaiveDate,

@@ -131,6 +131,11 @@ pub async fn producer_products(
 }
 
 /// Creates a draft product; its first ladder is the start of its price history.
+///
+/// Rules beyond the schema (422 `validation_failed` naming the field): `category_id` must name an
+/// existing category and `origin_adcode` a Gansu county in the region table; the tiers' `min_qty`
+/// start at 1 and rise, their `unit_price_fen` never rise; a certification's `valid_until` is not
+/// before its `valid_from`; an image URL is at most 2,000 bytes.
 #[utoipa::path(
     post, path = "/producer/products", tag = "producer", request_body = ProductInput,
     responses((status = 201, body = Product), (status = 403, body = Problem, content_type = PROBLEM), (status = 422, body = Problem, content_type = PROBLEM))
@@ -159,6 +164,11 @@ pub async fn producer_product(
 
 /// Edits a product. Changing title, description, category or origin of a listed product sends
 /// it back to review; prices (recorded in the history) and stock do not.
+///
+/// Rules beyond the schema (422 `validation_failed` naming the field): `category_id` must name an
+/// existing category and `origin_adcode` a Gansu county in the region table; the tiers' `min_qty`
+/// start at 1 and rise, their `unit_price_fen` never rise; a certification's `valid_until` is not
+/// before its `valid_from`; an image URL is at most 2,000 bytes.
 #[utoipa::path(
     patch, path = "/producer/products/{id}", tag = "producer", params(("id" = Uuid, Path)), request_body = ProductPatch,
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = PROBLEM), (status = 422, body = Problem, content_type = PROBLEM))
@@ -201,6 +211,9 @@ pub async fn delist_product(
 
 /// Replaces the price ladder. The change is public at once and appended to the history; a
 /// price far above its peers or its own 30-day low raises an alert for admins.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `tiers`): the tiers' `min_qty` start
+/// at 1 and rise, their `unit_price_fen` never rise.
 #[utoipa::path(
     put, path = "/producer/products/{id}/prices", tag = "producer", params(("id" = Uuid, Path)), request_body = PriceChangeInput,
     responses((status = 200, body = Product), (status = 404, body = Problem, content_type = PROBLEM), (status = 422, body = Problem, content_type = PROBLEM))
@@ -218,6 +231,8 @@ pub async fn set_prices(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StockInput {
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 0, maximum = 1000000)]
     stock: i64,
 }
 
@@ -275,6 +290,11 @@ pub async fn approve(State(state): State<AppState>, admin: Admin, Path(id): Path
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectInput {
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     reason: String,
 }
 
@@ -345,6 +365,7 @@ pub async fn price_alerts(
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveInput {
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     note: Option<String>,
 }
 

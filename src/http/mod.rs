@@ -7,3 +7,4 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod whole;

@@ -202,6 +202,8 @@ pub fn finish(doc: utoipa::openapi::OpenApi, session_cookie: &str) -> serde_json
             "description": "the session cookie `POST /api/v1/auth/login` sets" } }),
     );
 
+    body_schemas(&mut doc["components"]["schemas"]);
+
     let Some(paths) = doc["paths"].as_object_mut() else { return doc };
     for (path, item) in paths.iter_mut() {
         let Some(item) = item.as_object_mut() else { continue };
@@ -242,7 +244,9 @@ pub fn finish(doc: utoipa::openapi::OpenApi, session_cookie: &str) -> serde_json
                     if let Some(schema) = param.get_mut("schema") {
                         not_null(schema);
                     }
-                    if param["in"] == "query" && param["name"] == "limit" {
+                    // A page's `limit` is 1 to 100 unless its operation states other bounds
+                    // (tallies and targets take up to 500).
+                    if param["in"] == "query" && param["name"] == "limit" && param["schema"].get("maximum").is_none() {
                         param["schema"]["minimum"] = json!(1);
                         param["schema"]["maximum"] = json!(crate::http::pagination::MAX_LIMIT);
                     }
@@ -290,5 +294,66 @@ fn not_null(schema: &mut serde_json::Value) {
         if rest.len() == 1 {
             *schema = rest[0].clone();
         }
+    }
+}
+
+/// What the request bodies' attributes cannot say: the list of units, the form of image URLs,
+/// and the two shapes of an assistance target.
+fn body_schemas(schemas: &mut serde_json::Value) {
+    use serde_json::json;
+    let units = json!(crate::catalog::model::UNITS);
+    // An absolute http(s) URL with a host, at most 2,000 bytes (the check counts bytes, so the
+    // length is stated for ASCII; other characters are refused past 2,000 bytes).
+    let image =
+        json!({ "type": "string", "maxLength": 2000, "pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://[^\s/?#@]+(?:[/?#]\S*)?$" });
+    for name in ["ProductInput", "ProductPatch"] {
+        let Some(properties) = schemas.get_mut(name).and_then(|s| s.get_mut("properties")) else { continue };
+        if let Some(unit) = properties.get_mut("unit") {
+            unit["enum"] = units.clone();
+        }
+        if let Some(images) = properties.get_mut("images") {
+            images["items"] = image.clone();
+        }
+    }
+    // `{"year", "amount_fen"}` or `{"year", "percent", "budget_fen"}`; a field of the other
+    // shape may be given as `null`.
+    if let Some(target) = schemas.get_mut("TargetBody") {
+        let year = target["properties"]["year"].clone();
+        let description = target.get("description").cloned().unwrap_or(json!(""));
+        let none = json!({ "type": "null" });
+        let positive = json!({ "type": "integer", "format": "int64", "minimum": 1 });
+        *target = json!({
+            "description": description,
+            "oneOf": [
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["amount_fen"],
+                    "properties": {
+                        "year": year.clone(),
+                        "amount_fen": positive.clone(),
+                        "percent": none.clone(),
+                        "budget_fen": none.clone(),
+                    },
+                },
+                {
+                    "type": "object",
+                    "additionalProperties": false,
+                    "required": ["percent", "budget_fen"],
+                    "properties": {
+                        "year": year,
+                        "amount_fen": none,
+                        "percent": {
+                            "type": "number",
+                            "description": "Percent of the budget: more than 0, at most 100, at most two decimals.",
+                            "exclusiveMinimum": 0,
+                            "maximum": 100,
+                            "multipleOf": 0.01,
+                        },
+                        "budget_fen": positive,
+                    },
+                },
+            ],
+        });
     }
 }

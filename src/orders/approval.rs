@@ -19,6 +19,7 @@ const MAX_THRESHOLD_FEN: i64 = 10_000_000_000;
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NoteInput {
+    #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     note: Option<String>,
 }
 
@@ -52,6 +53,7 @@ pub async fn approver_of(state: &AppState, user: &CurrentUser, id: Uuid) -> Resu
 pub struct EnterpriseSettingsInput {
     /// Orders by purchasers at or above this total wait for an approver; null turns it off.
     #[schema(minimum = 0, maximum = 10_000_000_000i64)]
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
     approval_threshold_fen: Option<i64>,
 }
 

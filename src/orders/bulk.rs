@@ -14,6 +14,7 @@ use crate::error::{AppError, FieldErrors, Result};
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct BulkQuery {
+    #[param(max_length = 64, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     pub po_number: Option<String>,
 }
 

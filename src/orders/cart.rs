@@ -80,6 +80,7 @@ pub async fn priced(state: &AppState, account_id: Uuid) -> Result<Cart> {
 #[serde(deny_unknown_fields)]
 pub struct CartQty {
     #[schema(minimum = 1, maximum = 100_000)]
+    #[serde(deserialize_with = "crate::http::whole::int")]
     qty: i64,
 }
 

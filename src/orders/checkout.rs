@@ -34,6 +34,7 @@ use crate::text::{self, Text, limits};
 pub struct LineInput {
     product_id: Uuid,
     #[schema(minimum = 1, maximum = 100_000)]
+    #[serde(deserialize_with = "crate::http::whole::int")]
     qty: i64,
 }
 
@@ -47,6 +48,7 @@ pub struct OrderInput {
     from_cart: bool,
     shipping_address: ShippingAddress,
     /// Enterprise orders only: the buyer's purchase-order number.
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     po_number: Option<String>,
     /// Enterprise orders only; `tax_id` defaults to the enterprise's USCC.
     invoice: Option<Invoice>,

@@ -112,6 +112,7 @@ pub struct ShippingAddress {
     pub phone: String,
     /// The county or district the goods go to (any division code in the table).
     #[schema(minimum = 100000, maximum = 999999)]
+    #[serde(deserialize_with = "crate::http::whole::int")]
     pub adcode: i64,
     #[schema(
         min_length = 1,
@@ -124,6 +125,11 @@ pub struct ShippingAddress {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Invoice {
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub title: String,
     /// A USCC (统一社会信用代码); defaults to the enterprise's own.
     pub tax_id: Option<String>,

@@ -181,10 +181,18 @@ pub enum PaymentStarted {
 #[serde(deny_unknown_fields)]
 pub struct BankConfirmation {
     /// What arrived, in fen; must be the order's total.
+    #[serde(deserialize_with = "crate::http::whole::int")]
+    #[schema(minimum = 1)]
     pub amount_fen: i64,
     /// The bank's reference of the incoming transfer; one reference confirms one order only.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub bank_reference: String,
-    /// The day the money arrived, `YYYY-MM-DD` (Asia/Shanghai).
+    /// The day the money arrived, `YYYY-MM-DD` (Asia/Shanghai), not in the future.
+    #[schema(format = Date)]
     pub received_at: String,
 }
 
@@ -192,6 +200,7 @@ pub struct BankConfirmation {
 #[serde(deny_unknown_fields)]
 pub struct RefundLineInput {
     pub line_id: Uuid,
+    #[serde(deserialize_with = "crate::http::whole::int")]
     pub qty: i64,
 }
 
@@ -203,9 +212,19 @@ pub struct RefundRequest {
     pub full: Option<bool>,
     /// Admins only, with `full`: refund one group (one producer's part) of the order in full.
     pub group_id: Option<Uuid>,
+    #[schema(
+        min_length = 1,
+        max_length = 500,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub reason: String,
     /// Admins only, for an order paid by bank transfer: the reference of the outgoing transfer
     /// that returned the money (the refund completes at once). Without it the refund waits.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub bank_reference: Option<String>,
 }
 
@@ -213,6 +232,11 @@ pub struct RefundRequest {
 #[serde(deny_unknown_fields)]
 pub struct BankRefundCompletion {
     /// The reference of the outgoing transfer that returned the money.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0009\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub bank_reference: String,
 }
 

@@ -78,6 +78,9 @@ pub async fn stripe_webhook(State(state): State<AppState>, headers: HeaderMap, b
 }
 
 /// An admin confirms that an enterprise's bank transfer arrived; the order is paid.
+///
+/// Rules beyond the schema: `received_at` must not be in the future (Asia/Shanghai), 422
+/// `validation_failed` naming it; `amount_fen` must be the order's total, else 422 `amount_mismatch`.
 #[utoipa::path(
     post, path = "/admin/bank-transfers/{order_id}/confirm", tag = "admin", request_body = BankConfirmation,
     params(("order_id" = Uuid, Path)),

@@ -74,12 +74,14 @@ const FILE_CHUNK: usize = 64 * 1024;
 #[into_params(parameter_in = Query)]
 pub struct TalliesExportQuery {
     /// What to group by. Required.
-    #[param(inline)]
+    #[param(inline, required = true)]
     pub group_by: Option<Dimension>,
     /// The first day, `YYYY-MM-DD` (Asia/Shanghai). Required.
+    #[param(required = true, value_type = String, format = Date)]
     pub from: Option<String>,
     /// The last day, included, `YYYY-MM-DD` (Asia/Shanghai). Required; at most 366 days from
     /// `from`, counting both.
+    #[param(required = true, value_type = String, format = Date)]
     pub to: Option<String>,
     pub buyer: Option<Uuid>,
     pub enterprise: Option<Uuid>,
@@ -102,9 +104,11 @@ pub struct TalliesExportQuery {
 #[into_params(parameter_in = Query)]
 pub struct LedgerExportQuery {
     /// The first day, `YYYY-MM-DD` (Asia/Shanghai). Required.
+    #[param(required = true, value_type = String, format = Date)]
     pub from: Option<String>,
     /// The last day, included, `YYYY-MM-DD` (Asia/Shanghai). Required; at most 366 days from
     /// `from`, counting both.
+    #[param(required = true, value_type = String, format = Date)]
     pub to: Option<String>,
     /// Puts the rows of one group together (groups in the order of their ids or codes, rows by
     /// time within each); `day`, `month`, `year` and no `group_by` list rows by time.

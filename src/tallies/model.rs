@@ -264,13 +264,16 @@ pub struct TallyReply {
 #[serde(deny_unknown_fields)]
 pub struct TargetBody {
     #[schema(minimum = 2000, maximum = 2200)]
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
     pub year: Option<i32>,
     /// The target in fen; or give `percent` and `budget_fen`.
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
     pub amount_fen: Option<i64>,
     /// Percent of the budget, up to two decimals, more than 0 and at most 100.
     pub percent: Option<f64>,
     #[schema(minimum = 1)]
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
     pub budget_fen: Option<i64>,
 }
 
@@ -337,6 +340,7 @@ pub struct YearQuery {
 #[serde(deny_unknown_fields)]
 pub struct CertificateRequest {
     #[schema(minimum = 2000, maximum = 2200)]
+    #[serde(default, deserialize_with = "crate::http::whole::opt")]
     pub year: Option<i32>,
 }
 

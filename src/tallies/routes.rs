@@ -20,6 +20,8 @@ use crate::http::extract::{Json, Path, Query};
 use crate::state::AppState;
 
 /// Purchase totals grouped by one dimension, net of refunds, largest amount first.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`.
 #[utoipa::path(
     get, path = "/admin/tallies", tag = "tallies", params(TallyQuery),
     responses(
@@ -56,6 +58,8 @@ pub async fn summary(State(state): State<AppState>, _staff: Staff) -> Result<Res
 
 /// Fen-exact reconciliation of tallies, ledger, order lines and money, for orders paid in a
 /// range of Shanghai days; `ok` is false and every difference is listed when anything differs.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`.
 #[utoipa::path(
     get, path = "/admin/reconciliation", tag = "tallies", params(ReconciliationQuery),
     responses(
@@ -96,6 +100,9 @@ pub async fn enterprise_assistance(
 
 /// Sets the enterprise's annual assistance target (预留份额): `{"year", "amount_fen"}` or
 /// `{"year", "percent", "budget_fen"}`. The owner only; purchasers and approvers read it.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `budget_fen`): `percent` of
+/// `budget_fen` must come to at least one fen.
 #[utoipa::path(
     put, path = "/enterprise/assistance/target", tag = "tallies", request_body = TargetBody,
     responses(
@@ -115,6 +122,10 @@ pub async fn set_target(
 
 /// Issues an assistance-purchase certificate for a year (owner and approvers); the code is
 /// shown only in this reply.
+///
+/// Rules beyond the schema: `year` must not be after the current year (Asia/Shanghai), 422
+/// `validation_failed` naming `year`; the enterprise must have bought in that year, else 422
+/// `nothing_to_certify`.
 #[utoipa::path(
     post, path = "/enterprise/assistance/certificates", tag = "tallies", request_body = CertificateRequest,
     responses(
@@ -171,6 +182,8 @@ pub async fn targets(
 }
 
 /// The signed-in producer's own sales, net of refunds, by month, product and buyer kind.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`.
 #[utoipa::path(
     get, path = "/producer/sales", tag = "producer", params(SalesQuery),
     responses(
@@ -208,6 +221,9 @@ pub async fn anomalies(State(state): State<AppState>, _staff: Staff) -> Result<a
 /// Every group of a tally (`GET /admin/tallies` without a top-N) over a range of days and the
 /// same filters, largest amount first, as CSV (UTF-8 with a byte order mark, CRLF lines),
 /// streamed as it is read. Audit-logged as `export.tallies_csv`.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`, and
+/// the range is at most 366 days, counting both.
 #[utoipa::path(
     get, path = "/admin/exports/tallies.csv", tag = "tallies", params(TalliesExportQuery),
     responses(
@@ -229,6 +245,9 @@ pub async fn export_tallies_csv(
 
 /// The same groups as an XLSX workbook (amounts and counts as numbers). Audit-logged as
 /// `export.tallies_xlsx`.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`, and
+/// the range is at most 366 days, counting both.
 #[utoipa::path(
     get, path = "/admin/exports/tallies.xlsx", tag = "tallies", params(TalliesExportQuery),
     responses(
@@ -250,6 +269,9 @@ pub async fn export_tallies_xlsx(
 
 /// The assistance ledger rows whose money moved in a range of days, as CSV (UTF-8 with a byte
 /// order mark, CRLF lines), streamed as it is read. Audit-logged as `export.ledger_csv`.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`, and
+/// the range is at most 366 days, counting both.
 #[utoipa::path(
     get, path = "/admin/exports/ledger.csv", tag = "tallies", params(LedgerExportQuery),
     responses(
@@ -271,6 +293,9 @@ pub async fn export_ledger_csv(
 
 /// The same rows as an XLSX workbook (amounts and quantities as numbers), written in constant
 /// memory and then streamed. Audit-logged as `export.ledger_xlsx`.
+///
+/// Rule beyond the schema (422 `validation_failed` naming `to`): `to` is not before `from`, and
+/// the range is at most 366 days, counting both.
 #[utoipa::path(
     get, path = "/admin/exports/ledger.xlsx", tag = "tallies", params(LedgerExportQuery),
     responses(

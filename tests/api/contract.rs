@@ -3,9 +3,9 @@
 //! created objects to the operations that use their ids. `make fuzz` checks all of it against
 //! the running server; these catch regressions without the fuzzer.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, assert_problem, parse};
 
 async fn document() -> Value {
     let app = TestApp::spawn().await;
@@ -96,6 +96,70 @@ async fn request_schemas_carry_the_rules_the_server_enforces() {
     let level = doc["paths"]["/api/v1/regions"]["get"]["parameters"][0].clone();
     assert_eq!(level["name"], "level");
     assert!(level["schema"].to_string().contains("prefecture"), "level is inline: {level}");
+
+    // Products, prices and stock: lengths, ranges, the list of units, image URLs.
+    let product = &schemas["ProductInput"]["properties"];
+    assert_eq!(product["title"]["maxLength"], 120);
+    assert_eq!(product["stock"]["maximum"], 1_000_000);
+    assert_eq!(product["unit"]["enum"][0], "斤");
+    assert_eq!(product["images"]["maxItems"], 10);
+    assert!(product["images"]["items"]["pattern"].as_str().unwrap().contains("://"));
+    assert_eq!(product["tiers"]["maxItems"], 10);
+    assert_eq!(schemas["ProductPatch"]["properties"]["spec"]["maxLength"], 200);
+    assert_eq!(schemas["Tier"]["properties"]["unit_price_fen"]["maximum"], 10_000_000);
+    assert_eq!(schemas["StockInput"]["properties"]["stock"]["minimum"], 0);
+    assert_eq!(schemas["CertificationInput"]["properties"]["number"]["maxLength"], 64);
+    // Reasons, notes and shipping.
+    for (schema, field, max) in [
+        ("RejectInput", "reason", 500),
+        ("ReasonRequest", "reason", 500),
+        ("RefundRequest", "reason", 500),
+        ("NoteInput", "note", 500),
+        ("ResolveInput", "note", 500),
+        ("ShipInput", "carrier", 50),
+        ("ShipInput", "tracking_no", 64),
+        ("BankRefundCompletion", "bank_reference", 64),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(property["maxLength"], max, "{schema}.{field}: {property}");
+        assert!(property["pattern"].is_string(), "{schema}.{field}: {property}");
+    }
+    assert_eq!(schemas["ShipInput"]["properties"]["carrier"]["minLength"], 1);
+    // A target is an amount or a percentage of a budget, never both.
+    let shapes = schemas["TargetBody"]["oneOf"].as_array().unwrap();
+    assert_eq!(shapes.len(), 2);
+    assert_eq!(shapes[1]["properties"]["percent"]["maximum"], 100);
+    // Days of exports are required dates; a bulk order's purchase-order number is bounded.
+    let params = doc["paths"]["/api/v1/admin/exports/ledger.csv"]["get"]["parameters"].as_array().unwrap();
+    let from = params.iter().find(|p| p["name"] == "from").unwrap();
+    assert_eq!(from["required"], true);
+    assert_eq!(from["schema"]["format"], "date");
+    let params = doc["paths"]["/api/v1/orders/bulk"]["post"]["parameters"].as_array().unwrap();
+    let po = params.iter().find(|p| p["name"] == "po_number").unwrap();
+    assert_eq!(po["schema"]["maxLength"], 64);
+    // Pages take 1 to 100; the operations that state other bounds keep them.
+    let params = doc["paths"]["/api/v1/admin/targets"]["get"]["parameters"].as_array().unwrap();
+    let limit = params.iter().find(|p| p["name"] == "limit").unwrap();
+    assert_eq!(limit["schema"]["maximum"], 500);
+}
+
+/// JSON Schema's `integer` is any number whose fractional part is zero: `7.0` is the integer 7,
+/// and the body fields the document calls integers take it. `7.5` is still refused.
+#[tokio::test]
+async fn integers_written_as_whole_floats_are_integers() {
+    let app = TestApp::spawn().await;
+    let producer = app.verified_producer().await;
+    let product = app.stocked_product(&producer, 5, 1000).await;
+    let caller = app.as_(&producer);
+    let path = format!("/api/v1/producer/products/{product}/stock");
+    let reply: Value = parse(caller.put(&path, &json!({ "stock": 7.0 })).await).await;
+    assert_eq!(reply["stock"], 7);
+    let problem = assert_problem(caller.put(&path, &json!({ "stock": 7.5 })).await, 422, "validation_failed").await;
+    assert!(problem.errors.contains_key("stock"), "{problem:?}");
+    let buyer = app.as_(&app.consumer().await);
+    let cart = format!("/api/v1/cart/items/{product}");
+    let reply: Value = parse(buyer.put(&cart, &json!({ "qty": 2.0 })).await).await;
+    assert_eq!(reply["items"][0]["qty"], 2);
 }
 
 #[tokio::test]
