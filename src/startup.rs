@@ -45,7 +45,7 @@ pub fn app(state: AppState) -> Router {
         .nest("/api/v1", api)
         .split_for_parts();
     let settings = state.settings.clone();
-    let api_doc = Arc::new(openapi::finish(api_doc, &settings.session.cookie_name));
+    let api_doc = Arc::new(openapi::finish(api_doc, &settings.session.cookie_name, catalog::model::UNITS));
 
     let router = router
         .route("/api/v1/openapi.json", get(move || async move { axum::Json(api_doc.as_ref().clone()) }))

@@ -187,7 +187,7 @@ const SHARED: &[(&str, &str, &str)] = &[
 ];
 
 /// The served document: the collected one, completed as described above.
-pub fn finish(doc: utoipa::openapi::OpenApi, session_cookie: &str) -> serde_json::Value {
+pub fn finish(doc: utoipa::openapi::OpenApi, session_cookie: &str, units: &[&str]) -> serde_json::Value {
     use serde_json::{Value, json};
     let mut doc = serde_json::to_value(doc).expect("the OpenAPI document serializes");
     let problem = json!({ "application/problem+json": { "schema": { "$ref": "#/components/schemas/Problem" } } });
@@ -202,7 +202,7 @@ pub fn finish(doc: utoipa::openapi::OpenApi, session_cookie: &str) -> serde_json
             "description": "the session cookie `POST /api/v1/auth/login` sets" } }),
     );
 
-    body_schemas(&mut doc["components"]["schemas"]);
+    body_schemas(&mut doc["components"]["schemas"], units);
 
     let Some(paths) = doc["paths"].as_object_mut() else { return doc };
     for (path, item) in paths.iter_mut() {
@@ -297,11 +297,12 @@ fn not_null(schema: &mut serde_json::Value) {
     }
 }
 
-/// What the request bodies' attributes cannot say: the list of units, the form of image URLs,
+/// What the request bodies' attributes cannot say: the list of units (`units`, the catalog's, passed in
+/// by startup since this module sits below the areas), the form of image URLs,
 /// and the two shapes of an assistance target.
-fn body_schemas(schemas: &mut serde_json::Value) {
+fn body_schemas(schemas: &mut serde_json::Value, units: &[&str]) {
     use serde_json::json;
-    let units = json!(crate::catalog::model::UNITS);
+    let units = json!(units);
     // An absolute http(s) URL with a host, at most 2,000 bytes (the check counts bytes, so the
     // length is stated for ASCII; other characters are refused past 2,000 bytes).
     let image =
