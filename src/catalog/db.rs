@@ -873,6 +873,29 @@ pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) 
     .await
 }
 
+/// Takes `qtys[i]` from the stock of `ids[i]` (ids distinct) where there is that much; the
+/// products taken from, with their stock after. A product missing from the answer was short.
+#[tracing::instrument(skip_all, fields(n = ids.len()))]
+pub async fn take_stocks(
+    tx: &mut Transaction<'_, Postgres>,
+    ids: &[Uuid],
+    qtys: &[i32],
+) -> sqlx::Result<Vec<(Uuid, i32)>> {
+    let rows = sqlx::query!(
+        r#"
+        update products p set stock = p.stock - t.qty
+        from unnest($1::uuid[], $2::int[]) as t(id, qty)
+        where p.id = t.id and p.stock >= t.qty
+        returning p.id, p.stock
+        "#,
+        ids as &[Uuid],
+        qtys as &[i32],
+    )
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r.stock)).collect())
+}
+
 /// Puts reserved units back; the stock after. The sum saturates at the column's limit
 /// (2,147,483,647) instead of failing: the producer may have raised the stock while the units
 /// were out, and an integer overflow here would make the order impossible to expire, cancel or

@@ -98,6 +98,24 @@ pub async fn take_stock_if_unchanged(
     Ok(after.map(|after| flips(after + qty, after, product.min_order_qty)))
 }
 
+/// Reserves what a batch of orders takes, `taken` being (product as locked, units) with each
+/// product once. Fails unless every product had enough, since the caller locked them and
+/// counted; `Ok(changed)` says whether public reads must be invalidated (a product went out
+/// of stock).
+pub async fn take_stocks(
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    taken: &[(&Orderable, i32)],
+) -> crate::error::Result<bool> {
+    let ids: Vec<Uuid> = taken.iter().map(|(p, _)| p.id).collect();
+    let qtys: Vec<i32> = taken.iter().map(|(_, q)| *q).collect();
+    let after = db::take_stocks(tx, &ids, &qtys).await?;
+    if after.len() != taken.len() {
+        let moved = anyhow::anyhow!("stock moved under a lock: {} of {} products taken", after.len(), taken.len());
+        return Err(crate::error::AppError::Internal(moved));
+    }
+    Ok(taken.iter().any(|(p, q)| flips(p.stock, p.stock - q, p.min_order_qty)))
+}
+
 /// Returns reserved units; whether public reads must be invalidated.
 pub async fn return_stock(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,

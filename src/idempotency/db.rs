@@ -93,6 +93,31 @@ pub async fn finish_key(
     Ok(())
 }
 
+/// `finish_key` for many keys at once: `keys[i]` of `account_ids[i]` gets `bodies[i]`.
+#[tracing::instrument(skip_all, fields(n = keys.len()))]
+pub async fn finish_keys(
+    db: impl PgExecutor<'_>,
+    account_ids: &[Uuid],
+    keys: &[&str],
+    status: i32,
+    bodies: &[serde_json::Value],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        update idempotency_keys k set state = 'done', response_status = $3, response_body = t.body
+        from unnest($1::uuid[], $2::text[], $4::jsonb[]) as t(account_id, key, body)
+        where k.account_id = t.account_id and k.key = t.key
+        "#,
+        account_ids as &[Uuid],
+        keys as &[&str],
+        status,
+        bodies as &[serde_json::Value],
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<()> {
     sqlx::query!(

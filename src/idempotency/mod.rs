@@ -170,6 +170,23 @@ pub async fn finish_in(
     Ok(())
 }
 
+/// `finish_in` for many requests' replies at once: `(account, key, reply)` each.
+pub async fn finish_all_in<T: Serialize>(
+    db: impl PgExecutor<'_>,
+    status: StatusCode,
+    replies: &[(Uuid, &str, &T)],
+) -> Result<()> {
+    let accounts: Vec<Uuid> = replies.iter().map(|(a, _, _)| *a).collect();
+    let keys: Vec<&str> = replies.iter().map(|(_, k, _)| *k).collect();
+    let bodies = replies
+        .iter()
+        .map(|(_, _, r)| serde_json::to_value(r))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(anyhow::Error::from)?;
+    db::finish_keys(db, &accounts, &keys, status.as_u16() as i32, &bodies).await?;
+    Ok(())
+}
+
 /// Stores a client error as the key's reply; on a server error the key is released so that the
 /// client can retry. So is it on a 429: "too many, try again after `Retry-After`" is an answer
 /// about when, not about the request, and a retry with the same key after the wait must run

@@ -1,4 +1,4 @@
-//! The cart: a buyer's list of products and quantities, priced live through checkout's own
+//! The cart: a buyer's list of products and quantities, priced live through placement's own
 //! pricing, with what would stop each line from being ordered.
 
 use std::collections::HashMap;
@@ -7,9 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::checkout;
 use super::db;
 use super::model::{MAX_CART_ITEMS, MAX_LINE_QTY};
+use super::placing;
 use crate::catalog::{self, Orderable};
 use crate::error::{AppError, FieldErrors, Result};
 use crate::state::AppState;
@@ -51,7 +51,7 @@ pub async fn priced(state: &AppState, account_id: Uuid) -> Result<Cart> {
     for (product_id, qty) in items {
         let product = products.get(&product_id);
         let unavailable = !product.is_some_and(|p| p.public);
-        let price = product.and_then(|p| checkout::unit_price(p, qty).ok());
+        let price = product.and_then(|p| placing::unit_price(p, qty).ok());
         let short = product.is_some_and(|p| p.stock < qty);
         let below = product.is_some_and(|p| qty < p.min_order_qty);
         let line_total = price.map(|p| p * qty as i64);

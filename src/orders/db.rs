@@ -41,79 +41,87 @@ macro_rules! query_group {
     };
 }
 
-pub struct NewOrder<'a> {
-    pub id: Uuid,
-    pub buyer_id: Uuid,
-    pub organization_id: Option<Uuid>,
-    pub status: OrderStatus,
-    pub total_fen: i64,
-    pub shipping_address: &'a ShippingAddress,
-    pub po_number: Option<&'a str>,
-    pub invoice: Option<&'a Invoice>,
-    pub expires_at: DateTime<Utc>,
+/// New orders in columns, one entry per order: what a placement batch writes at once.
+#[derive(Debug, Default)]
+pub struct NewOrders {
+    pub ids: Vec<Uuid>,
+    pub buyer_ids: Vec<Uuid>,
+    pub organization_ids: Vec<Option<Uuid>>,
+    pub statuses: Vec<&'static str>,
+    pub totals: Vec<i64>,
+    pub shipping_addresses: Vec<serde_json::Value>,
+    pub po_numbers: Vec<Option<String>>,
+    pub invoices: Vec<Option<serde_json::Value>>,
+    pub expires_at: Vec<DateTime<Utc>>,
 }
 
-#[tracing::instrument(skip_all)]
-pub async fn insert_order(tx: &mut Transaction<'_, Postgres>, o: &NewOrder<'_>) -> sqlx::Result<()> {
+/// New fulfilment groups in columns (all pending).
+#[derive(Debug, Default)]
+pub struct NewGroups {
+    pub ids: Vec<Uuid>,
+    pub order_ids: Vec<Uuid>,
+    pub producer_ids: Vec<Uuid>,
+    pub subtotals: Vec<i64>,
+}
+
+/// Writes a placement batch's orders, groups, lines and first history entries: four
+/// statements however many orders, so that a batch costs about what one order did.
+#[tracing::instrument(skip_all, fields(orders = o.ids.len(), lines = lines.len()))]
+pub async fn insert_placed(
+    tx: &mut Transaction<'_, Postgres>,
+    o: &NewOrders,
+    g: &NewGroups,
+    lines: &[(Uuid, &OrderLine)],
+) -> sqlx::Result<()> {
+    // The nullable columns' arrays are `Vec<Option<_>>`, which the macros' parameter check
+    // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.
     sqlx::query!(
         r#"
         insert into orders (id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, expires_at)
-        values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[],
+                             $8::jsonb[], $9::timestamptz[])
         "#,
-        o.id,
-        o.buyer_id,
-        o.organization_id,
-        o.status.as_str(),
-        o.total_fen,
-        Json(o.shipping_address) as _,
-        o.po_number,
-        o.invoice.map(Json) as _,
-        o.expires_at,
+        &o.ids,
+        &o.buyer_ids,
+        &o.organization_ids as _,
+        &o.statuses as &[&str],
+        &o.totals,
+        &o.shipping_addresses,
+        &o.po_numbers as _,
+        &o.invoices as _,
+        &o.expires_at,
     )
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-#[tracing::instrument(skip(tx))]
-pub async fn insert_group(
-    tx: &mut Transaction<'_, Postgres>,
-    id: Uuid,
-    order_id: Uuid,
-    producer_id: Uuid,
-    subtotal_fen: i64,
-) -> sqlx::Result<()> {
     sqlx::query!(
-        r#"insert into order_groups (id, order_id, producer_id, status, subtotal_fen) values ($1, $2, $3, 'pending', $4)"#,
-        id,
-        order_id,
-        producer_id,
-        subtotal_fen,
+        r#"
+        insert into order_groups (id, order_id, producer_id, status, subtotal_fen)
+        select id, order_id, producer_id, 'pending', subtotal
+        from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::bigint[]) as t(id, order_id, producer_id, subtotal)
+        "#,
+        &g.ids,
+        &g.order_ids,
+        &g.producer_ids,
+        &g.subtotals,
     )
     .execute(&mut **tx)
     .await?;
-    Ok(())
-}
-
-/// Inserts an order's lines in one statement.
-#[tracing::instrument(skip_all, fields(lines = lines.len()))]
-pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, lines: &[OrderLine]) -> sqlx::Result<()> {
-    let ids: Vec<Uuid> = lines.iter().map(|l| l.id).collect();
-    let groups: Vec<Uuid> = lines.iter().map(|l| l.group_id).collect();
-    let products: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
-    let titles: Vec<&str> = lines.iter().map(|l| l.title.as_str()).collect();
-    let qtys: Vec<i32> = lines.iter().map(|l| l.qty).collect();
-    let prices: Vec<i64> = lines.iter().map(|l| l.unit_price_fen).collect();
-    let totals: Vec<i64> = lines.iter().map(|l| l.line_total_fen).collect();
+    let ids: Vec<Uuid> = lines.iter().map(|(_, l)| l.id).collect();
+    let order_ids: Vec<Uuid> = lines.iter().map(|(o, _)| *o).collect();
+    let groups: Vec<Uuid> = lines.iter().map(|(_, l)| l.group_id).collect();
+    let products: Vec<Uuid> = lines.iter().map(|(_, l)| l.product_id).collect();
+    let titles: Vec<&str> = lines.iter().map(|(_, l)| l.title.as_str()).collect();
+    let qtys: Vec<i32> = lines.iter().map(|(_, l)| l.qty).collect();
+    let prices: Vec<i64> = lines.iter().map(|(_, l)| l.unit_price_fen).collect();
+    let totals: Vec<i64> = lines.iter().map(|(_, l)| l.line_total_fen).collect();
     sqlx::query!(
         r#"
         insert into order_lines (id, order_id, group_id, product_id, title, qty, unit_price_fen, line_total_fen)
-        select id, $2::uuid, group_id, product_id, title, qty, price, total
-        from unnest($1::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bigint[], $8::bigint[])
-            as t(id, group_id, product_id, title, qty, price, total)
+        select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[], $7::bigint[],
+                             $8::bigint[])
         "#,
         &ids,
-        order_id,
+        &order_ids,
         &groups,
         &products,
         // A cast turns off the macros' parameter check, which wants a `Vec<String>` for text[].
@@ -124,6 +132,32 @@ pub async fn insert_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, li
     )
     .execute(&mut **tx)
     .await?;
+    let history_ids: Vec<Uuid> = o.ids.iter().map(|_| Uuid::now_v7()).collect();
+    sqlx::query!(
+        r#"
+        insert into order_status_history (id, order_id, actor_id, to_status)
+        select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[])
+        "#,
+        &history_ids,
+        &o.ids,
+        &o.buyer_ids,
+        &o.statuses as &[&str],
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Orders by id, in no particular order.
+#[tracing::instrument(skip_all, fields(n = ids.len()))]
+pub async fn find_orders(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<OrderRow>> {
+    query_order!("select ", " from orders where id = any($1)", ids).fetch_all(db).await
+}
+
+/// Empties the carts of these accounts (orders placed from the cart).
+#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
+pub async fn clear_carts(tx: &mut Transaction<'_, Postgres>, account_ids: &[Uuid]) -> sqlx::Result<()> {
+    sqlx::query!(r#"delete from cart_items where account_id = any($1)"#, account_ids).execute(&mut **tx).await?;
     Ok(())
 }
 
@@ -534,12 +568,6 @@ pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product
         .map(|r| r.rows_affected() > 0)
 }
 
-#[tracing::instrument(skip(tx))]
-pub async fn clear_cart(tx: &mut Transaction<'_, Postgres>, account_id: Uuid) -> sqlx::Result<()> {
-    sqlx::query!(r#"delete from cart_items where account_id = $1"#, account_id).execute(&mut **tx).await?;
-    Ok(())
-}
-
 // ---- enterprise settings ------------------------------------------------------------------
 
 #[tracing::instrument(skip(db))]
@@ -674,52 +702,76 @@ pub struct Held {
     pub reserved_units: i64,
 }
 
-/// Serializes the placements of one buyer scope (`consumer` or `enterprise`, and its id) until
-/// the transaction ends, so that two orders cannot both count the same room under a limit.
-#[tracing::instrument(skip(tx))]
-pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scope: &str, id: Uuid) -> sqlx::Result<()> {
+/// Serializes the placements of these buyer scopes (each `consumer` or `enterprise` with its
+/// id) until the transaction ends, so that two orders cannot both count the same room under a
+/// limit. The locks are taken in key order, one after another, so that two batches with
+/// overlapping scopes queue instead of deadlocking.
+#[tracing::instrument(skip_all, fields(n = ids.len()))]
+pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scopes: &[&str], ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query!(
-        r#"select pg_advisory_xact_lock(hashtextextended('open_orders:' || $1::text || ':' || $2::uuid::text, 0))"#,
-        scope,
-        id,
+        r#"
+        select pg_advisory_xact_lock(k) from (
+            select distinct hashtextextended('open_orders:' || scope || ':' || id::text, 0) as k
+            from unnest($1::text[], $2::uuid[]) as t(scope, id)
+            order by k
+        ) as keys
+        "#,
+        scopes as &[&str],
+        ids as &[Uuid],
     )
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// A consumer's unpaid orders and the units they hold (through `orders_open_consumer_idx`).
-#[tracing::instrument(skip(db))]
-pub async fn open_orders_of_consumer(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Held> {
-    sqlx::query_as!(
-        Held,
+/// What each of these consumers' own unpaid orders hold (through `orders_open_consumer_idx`);
+/// a consumer without any is left out.
+#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
+pub async fn open_orders_of_consumers(
+    db: impl PgExecutor<'_>,
+    account_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Held)>> {
+    let rows = sqlx::query!(
         r#"
-        select count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
+        select o.buyer_id, count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
         from orders o
         cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
-        where o.buyer_id = $1 and o.organization_id is null
+        where o.buyer_id = any($1) and o.organization_id is null
           and o.status in ('awaiting_approval', 'pending_payment')
+        group by o.buyer_id
         "#,
-        account_id,
+        account_ids,
     )
-    .fetch_one(db)
-    .await
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.buyer_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
+        .collect())
 }
 
-/// An enterprise's unpaid orders, all members' together, and the units they hold (through
-/// `orders_open_organization_idx`).
-#[tracing::instrument(skip(db))]
-pub async fn open_orders_of_enterprise(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Held> {
-    sqlx::query_as!(
-        Held,
+/// What each of these enterprises' unpaid orders hold, all members' together (through
+/// `orders_open_organization_idx`); an enterprise without any is left out.
+#[tracing::instrument(skip_all, fields(n = organization_ids.len()))]
+pub async fn open_orders_of_enterprises(
+    db: impl PgExecutor<'_>,
+    organization_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Held)>> {
+    let rows = sqlx::query!(
         r#"
-        select count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
+        select o.organization_id as "organization_id!", count(*) as "open_orders!",
+               coalesce(sum(u.units), 0)::bigint as "reserved_units!"
         from orders o
         cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
-        where o.organization_id = $1 and o.status in ('awaiting_approval', 'pending_payment')
+        where o.organization_id = any($1) and o.status in ('awaiting_approval', 'pending_payment')
+        group by o.organization_id
         "#,
-        organization_id,
+        organization_ids,
     )
-    .fetch_one(db)
-    .await
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.organization_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
+        .collect())
 }

@@ -12,6 +12,7 @@
 //!
 //! A refusal reserves and writes nothing.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
@@ -20,15 +21,15 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::buyer::Buyer;
-use super::db;
+use super::db::{self, Held};
 use crate::config::OrdersSettings;
 use crate::error::{AppError, Result};
 use crate::rate_limit::{self, Counter, Verdict};
 use crate::state::AppState;
 
 /// Whose unpaid orders count together.
-#[derive(Debug, Clone, Copy)]
-enum Scope {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub(super) enum Scope {
     /// A consumer's own orders.
     Consumer(Uuid),
     /// Every order placed for the enterprise, by any of its members.
@@ -36,7 +37,7 @@ enum Scope {
 }
 
 impl Scope {
-    fn of(buyer: &Buyer) -> Self {
+    pub(super) fn of(buyer: &Buyer) -> Self {
         match buyer.organization_id() {
             Some(org) => Scope::Enterprise(org),
             None => Scope::Consumer(buyer.account_id()),
@@ -47,6 +48,12 @@ impl Scope {
         match self {
             Scope::Consumer(_) => "consumer",
             Scope::Enterprise(_) => "enterprise",
+        }
+    }
+
+    fn id(self) -> Uuid {
+        match self {
+            Scope::Consumer(id) | Scope::Enterprise(id) => id,
         }
     }
 
@@ -64,29 +71,43 @@ impl Scope {
     }
 }
 
-/// Takes the scope's placement lock and refuses the order (409 `too_many_open_orders`) when
-/// it would take the scope past either limit: one more open order than allowed, or more units
-/// reserved than allowed, `order_units` counted. Runs first in every transaction that places
-/// an order, before any product row is locked, so the lock order is always scope, then
-/// products; the lock is held until the order commits or rolls back.
-#[tracing::instrument(skip(settings, tx, buyer), fields(buyer = %buyer.account_id()))]
-pub async fn hold_within_limits(
-    settings: &OrdersSettings,
+/// Takes the placement locks of these buyer scopes and says what each holds now. Runs first
+/// in every transaction that places orders, before any product row is locked, so the lock
+/// order is always scopes (in key order), then products (in id order); the locks are held
+/// until the orders commit or roll back, so that parallel placements count each other.
+#[tracing::instrument(skip_all, fields(scopes = scopes.len()))]
+pub(super) async fn lock_and_count(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    buyer: &Buyer,
-    order_units: i64,
-) -> Result<()> {
-    let scope = Scope::of(buyer);
-    let held = match scope {
-        Scope::Consumer(account) => {
-            db::lock_open_orders(tx, scope.name(), account).await?;
-            db::open_orders_of_consumer(&mut **tx, account).await?
+    scopes: &[Scope],
+) -> Result<HashMap<Scope, Held>> {
+    let mut distinct = scopes.to_vec();
+    distinct.sort();
+    distinct.dedup();
+    let names: Vec<&str> = distinct.iter().map(|s| s.name()).collect();
+    let ids: Vec<Uuid> = distinct.iter().map(|s| s.id()).collect();
+    db::lock_open_orders(tx, &names, &ids).await?;
+    let mut held: HashMap<Scope, Held> =
+        distinct.iter().map(|s| (*s, Held { open_orders: 0, reserved_units: 0 })).collect();
+    let consumers: Vec<Uuid> = distinct.iter().filter(|s| matches!(s, Scope::Consumer(_))).map(|s| s.id()).collect();
+    if !consumers.is_empty() {
+        for (id, h) in db::open_orders_of_consumers(&mut **tx, &consumers).await? {
+            held.insert(Scope::Consumer(id), h);
         }
-        Scope::Enterprise(org) => {
-            db::lock_open_orders(tx, scope.name(), org).await?;
-            db::open_orders_of_enterprise(&mut **tx, org).await?
+    }
+    let enterprises: Vec<Uuid> =
+        distinct.iter().filter(|s| matches!(s, Scope::Enterprise(_))).map(|s| s.id()).collect();
+    if !enterprises.is_empty() {
+        for (id, h) in db::open_orders_of_enterprises(&mut **tx, &enterprises).await? {
+            held.insert(Scope::Enterprise(id), h);
         }
-    };
+    }
+    Ok(held)
+}
+
+/// Refuses an order (409 `too_many_open_orders`) that would take its scope past either limit:
+/// one more open order than allowed, or more units reserved than allowed, `order_units`
+/// counted, given what the scope `held` under its lock.
+pub(super) fn within_limits(settings: &OrdersSettings, scope: Scope, held: Held, order_units: i64) -> Result<()> {
     let (max_orders, max_units) = scope.limits(settings);
     let (name, max, detail) = if held.open_orders >= max_orders {
         (

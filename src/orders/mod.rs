@@ -11,6 +11,7 @@ mod lifecycle;
 mod limits;
 pub mod model;
 mod payment;
+mod placing;
 mod read;
 mod routes;
 pub mod seeding;
@@ -28,8 +29,11 @@ pub use model::PaidLine;
 pub use payment::{
     PayOutcome, PaymentMethod, extend_deadline, lock, mark_paid, order_of_own_group, paid_lines, pay_in, record_refund,
 };
+pub use placing::{Placement, Wanted, place_together};
 pub use read::visible_order;
 
+/// The area's routes. Each call makes its own queue of orders to place (`placing`): one per
+/// router, so one per instance.
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::get_cart))
@@ -45,6 +49,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::producer_groups))
         .routes(routes!(routes::ship_group))
         .routes(routes!(routes::admin_orders))
+        .layer(axum::Extension(placing::Placements::default()))
 }
 
 /// The titles order lines were bought under (what the receipt shows, whatever the product is

@@ -1,6 +1,7 @@
 //! Handlers for carts, orders, approvals, fulfilment and the admin order list. Each parses,
 //! authorizes, calls the area's logic and shapes the reply.
 
+use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
@@ -18,6 +19,7 @@ use super::checkout::{self, OrderInput};
 use super::db::OrderFilter;
 use super::lifecycle;
 use super::model::{GroupStatus, Order, OrderStatus};
+use super::placing::Placements;
 use super::read::{self, ProducerGroup};
 use crate::accounts::ProducerMember;
 use crate::error::FieldErrors;
@@ -85,6 +87,7 @@ pub async fn delete_cart_item(
 )]
 pub async fn create_order(
     State(state): State<AppState>,
+    Extension(placements): Extension<Placements>,
     user: CurrentUser,
     ClientIp(client): ClientIp,
     uri: Uri,
@@ -96,7 +99,7 @@ pub async fn create_order(
     let hash = idempotency::request_hash(uri.path(), &body);
     let json = is_json(&headers);
     let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_json(&state, &buyer, client, &key, json, &body)
+        checkout::place_json(&state, &placements, &buyer, client, &key, json, &body)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))
@@ -119,8 +122,11 @@ pub async fn create_order(
             headers(("Retry-After" = u64, description = "seconds until the window that refused ends"))),
     )
 )]
+// An axum handler's arguments are its extractors: one each is the clearest way to list them.
+#[allow(clippy::too_many_arguments)]
 pub async fn create_bulk_order(
     State(state): State<AppState>,
+    Extension(placements): Extension<Placements>,
     user: CurrentUser,
     ClientIp(client): ClientIp,
     uri: Uri,
@@ -138,7 +144,7 @@ pub async fn create_bulk_order(
     let hash = idempotency::request_hash(&String::from_utf8_lossy(&fingerprint), &body);
     let po = query.po_number.as_deref();
     let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_bulk(&state, &buyer, client, &key, &body, po)
+        checkout::place_bulk(&state, &placements, &buyer, client, &key, &body, po)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))

@@ -30,6 +30,7 @@ mod messages;
 mod orders;
 mod organizations;
 mod payments;
+mod placing;
 mod price_board;
 mod regions;
 mod seed;
