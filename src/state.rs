@@ -20,9 +20,23 @@ use crate::stripe::StripeClient;
 use crate::telemetry;
 use crate::throttle::{LoginThrottle, SignupThrottle};
 
-/// Everything a handler may need. Cheap to clone: pools and handles are shared.
+/// Everything a handler may need, behind one `Arc`: axum clones the state for every request
+/// (every handler call and every layer with state), and cloning this is one atomic increment,
+/// where cloning the fields one by one was some twenty — measurable on `/livez` (issue 12).
+/// Fields are read through `Deref` (`state.db`).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// What an [`AppState`] shares.
+pub struct Shared {
     pub db: PgPool,
     pub redis: ConnectionManager,
     pub sessions: SessionStore,
@@ -75,7 +89,7 @@ impl AppState {
         let db = db_pool(&settings)?;
         let redis = redis_manager(&settings)?;
         let prefix = settings.redis.key_prefix.clone();
-        Ok(Self {
+        Ok(Self(Arc::new(Shared {
             sessions: SessionStore::new(redis.clone(), &prefix, &settings.session),
             login_throttle: LoginThrottle::new(redis.clone(), &prefix, &settings.login_throttle),
             signup_throttle: SignupThrottle::new(redis.clone(), &prefix, &settings.signup_throttle),
@@ -101,6 +115,6 @@ impl AppState {
             db,
             redis,
             settings: Arc::new(settings),
-        })
+        })))
     }
 }

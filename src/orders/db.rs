@@ -53,6 +53,8 @@ pub struct NewOrders {
     pub po_numbers: Vec<Option<String>>,
     pub invoices: Vec<Option<serde_json::Value>>,
     pub expires_at: Vec<DateTime<Utc>>,
+    /// Units over all lines: what the order holds against its buyer's limits.
+    pub units: Vec<i64>,
 }
 
 /// New fulfilment groups in columns (all pending).
@@ -77,9 +79,10 @@ pub async fn insert_placed(
     // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.
     sqlx::query!(
         r#"
-        insert into orders (id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice, expires_at)
+        insert into orders (id, buyer_id, organization_id, status, total_fen, shipping_address, po_number, invoice,
+                            expires_at, units)
         select * from unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::bigint[], $6::jsonb[], $7::text[],
-                             $8::jsonb[], $9::timestamptz[])
+                             $8::jsonb[], $9::timestamptz[], $10::bigint[])
         "#,
         &o.ids,
         &o.buyer_ids,
@@ -90,6 +93,7 @@ pub async fn insert_placed(
         &o.po_numbers as _,
         &o.invoices as _,
         &o.expires_at,
+        &o.units,
     )
     .execute(&mut **tx)
     .await?;
@@ -724,54 +728,28 @@ pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scopes: &[&str
     Ok(())
 }
 
-/// What each of these consumers' own unpaid orders hold (through `orders_open_consumer_idx`);
-/// a consumer without any is left out.
-#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
-pub async fn open_orders_of_consumers(
+/// What each of these buyer scopes (`scopes[i]`, `ids[i]`) holds in unpaid orders, from the
+/// running totals the `orders` triggers keep (`open_order_holds`); a scope that never held an
+/// unpaid order is left out.
+#[tracing::instrument(skip_all, fields(n = ids.len()))]
+pub async fn open_holds(
     db: impl PgExecutor<'_>,
-    account_ids: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, Held)>> {
+    scopes: &[&str],
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<(String, Uuid, Held)>> {
     let rows = sqlx::query!(
         r#"
-        select o.buyer_id, count(*) as "open_orders!", coalesce(sum(u.units), 0)::bigint as "reserved_units!"
-        from orders o
-        cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
-        where o.buyer_id = any($1) and o.organization_id is null
-          and o.status in ('awaiting_approval', 'pending_payment')
-        group by o.buyer_id
+        select h.scope, h.scope_id, h.open_orders, h.reserved_units
+        from open_order_holds h
+        join unnest($1::text[], $2::uuid[]) as t(scope, id) on h.scope = t.scope and h.scope_id = t.id
         "#,
-        account_ids,
+        scopes as &[&str],
+        ids as &[Uuid],
     )
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.buyer_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
-        .collect())
-}
-
-/// What each of these enterprises' unpaid orders hold, all members' together (through
-/// `orders_open_organization_idx`); an enterprise without any is left out.
-#[tracing::instrument(skip_all, fields(n = organization_ids.len()))]
-pub async fn open_orders_of_enterprises(
-    db: impl PgExecutor<'_>,
-    organization_ids: &[Uuid],
-) -> sqlx::Result<Vec<(Uuid, Held)>> {
-    let rows = sqlx::query!(
-        r#"
-        select o.organization_id as "organization_id!", count(*) as "open_orders!",
-               coalesce(sum(u.units), 0)::bigint as "reserved_units!"
-        from orders o
-        cross join lateral (select sum(l.qty) as units from order_lines l where l.order_id = o.id) u
-        where o.organization_id = any($1) and o.status in ('awaiting_approval', 'pending_payment')
-        group by o.organization_id
-        "#,
-        organization_ids,
-    )
-    .fetch_all(db)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.organization_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
+        .map(|r| (r.scope, r.scope_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
         .collect())
 }

@@ -263,6 +263,7 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, accepted: &[Accep
         orders.po_numbers.push(p.po_number.clone());
         orders.invoices.push(p.invoice.as_ref().map(serde_json::to_value).transpose().map_err(anyhow::Error::from)?);
         orders.expires_at.push(a.expires_at);
+        orders.units.push(p.wanted.iter().map(|w| i64::from(w.qty)).sum());
         for (producer_id, (group_id, subtotal)) in &a.priced.groups {
             groups.ids.push(*group_id);
             groups.order_ids.push(a.order_id);
