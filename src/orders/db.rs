@@ -728,28 +728,51 @@ pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scopes: &[&str
     Ok(())
 }
 
-/// What each of these buyer scopes (`scopes[i]`, `ids[i]`) holds in unpaid orders, from the
-/// running totals the `orders` triggers keep (`open_order_holds`); a scope that never held an
-/// unpaid order is left out.
-#[tracing::instrument(skip_all, fields(n = ids.len()))]
-pub async fn open_holds(
+/// What each of these consumers' own unpaid orders hold (through `orders_open_consumer_idx`,
+/// one row per open order); a consumer without any is left out.
+#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
+pub async fn open_orders_of_consumers(
     db: impl PgExecutor<'_>,
-    scopes: &[&str],
-    ids: &[Uuid],
-) -> sqlx::Result<Vec<(String, Uuid, Held)>> {
+    account_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Held)>> {
     let rows = sqlx::query!(
         r#"
-        select h.scope, h.scope_id, h.open_orders, h.reserved_units
-        from open_order_holds h
-        join unnest($1::text[], $2::uuid[]) as t(scope, id) on h.scope = t.scope and h.scope_id = t.id
+        select buyer_id, count(*) as "open_orders!", coalesce(sum(units), 0)::bigint as "reserved_units!"
+        from orders
+        where buyer_id = any($1) and organization_id is null and status in ('awaiting_approval', 'pending_payment')
+        group by buyer_id
         "#,
-        scopes as &[&str],
-        ids as &[Uuid],
+        account_ids,
     )
     .fetch_all(db)
     .await?;
     Ok(rows
         .into_iter()
-        .map(|r| (r.scope, r.scope_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
+        .map(|r| (r.buyer_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
+        .collect())
+}
+
+/// What each of these enterprises' unpaid orders hold, all members' together (through
+/// `orders_open_organization_idx`); an enterprise without any is left out.
+#[tracing::instrument(skip_all, fields(n = organization_ids.len()))]
+pub async fn open_orders_of_enterprises(
+    db: impl PgExecutor<'_>,
+    organization_ids: &[Uuid],
+) -> sqlx::Result<Vec<(Uuid, Held)>> {
+    let rows = sqlx::query!(
+        r#"
+        select organization_id as "organization_id!", count(*) as "open_orders!",
+               coalesce(sum(units), 0)::bigint as "reserved_units!"
+        from orders
+        where organization_id = any($1) and status in ('awaiting_approval', 'pending_payment')
+        group by organization_id
+        "#,
+        organization_ids,
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.organization_id, Held { open_orders: r.open_orders, reserved_units: r.reserved_units }))
         .collect())
 }

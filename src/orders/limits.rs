@@ -88,9 +88,18 @@ pub(super) async fn lock_and_count(
     db::lock_open_orders(tx, &names, &ids).await?;
     let mut held: HashMap<Scope, Held> =
         distinct.iter().map(|s| (*s, Held { open_orders: 0, reserved_units: 0 })).collect();
-    for (name, id, h) in db::open_holds(&mut **tx, &names, &ids).await? {
-        let scope = if name == "enterprise" { Scope::Enterprise(id) } else { Scope::Consumer(id) };
-        held.insert(scope, h);
+    let consumers: Vec<Uuid> = distinct.iter().filter(|s| matches!(s, Scope::Consumer(_))).map(|s| s.id()).collect();
+    if !consumers.is_empty() {
+        for (id, h) in db::open_orders_of_consumers(&mut **tx, &consumers).await? {
+            held.insert(Scope::Consumer(id), h);
+        }
+    }
+    let enterprises: Vec<Uuid> =
+        distinct.iter().filter(|s| matches!(s, Scope::Enterprise(_))).map(|s| s.id()).collect();
+    if !enterprises.is_empty() {
+        for (id, h) in db::open_orders_of_enterprises(&mut **tx, &enterprises).await? {
+            held.insert(Scope::Enterprise(id), h);
+        }
     }
     Ok(held)
 }
