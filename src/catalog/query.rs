@@ -69,7 +69,14 @@ impl CatalogQuery {
             if q.chars().count() > Q_MAX {
                 errors.add("q", msg!("text-too-long", max = Q_MAX));
             }
-            terms = q.split_whitespace().filter_map(search::term_grams).take(MAX_TERMS).collect();
+            // Control characters (a NUL, which Postgres refuses in text) separate terms as
+            // spaces do: they cannot be part of a title or description anyway.
+            terms = q
+                .split(|c: char| c.is_whitespace() || c.is_control())
+                .filter(|t| !t.is_empty())
+                .filter_map(search::term_grams)
+                .take(MAX_TERMS)
+                .collect();
         }
         let category = match self.category {
             Some(c) => match i32::try_from(c).ok() {

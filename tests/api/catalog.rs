@@ -325,6 +325,9 @@ async fn keyword_search_finds_two_character_chinese_words_in_titles_and_descript
     assert_eq!(found, expected);
     assert_eq!(public_ids(&app, "q=苹果").await, vec![apple.to_string()]);
     assert_eq!(public_ids(&app, "q=牛肉 临夏").await, vec![beef.to_string()]);
+    // A control character (a NUL, which Postgres refuses in text; the fuzzer sent one) separates
+    // terms as a space does.
+    assert_eq!(public_ids(&app, "q=牛肉%00临夏").await, vec![beef.to_string()]);
     assert!(public_ids(&app, "q=羊肉").await.is_empty());
     // The search uses the n-gram index (seq scans disabled to show the plan can use it at any size).
     let mut tx = app.db.begin().await.unwrap();
