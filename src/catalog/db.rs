@@ -819,6 +819,7 @@ pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeB
 pub struct Orderable {
     pub id: Uuid,
     pub producer_id: Uuid,
+    pub category_id: i32,
     pub title: String,
     pub stock: i32,
     pub min_order_qty: i32,
@@ -833,7 +834,7 @@ pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) ->
     sqlx::query_as!(
         Orderable,
         r#"
-        select id, producer_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
+        select id, producer_id, category_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
                (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id for update
         "#,
@@ -849,7 +850,7 @@ pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Ve
     sqlx::query_as!(
         Orderable,
         r#"
-        select id, producer_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
+        select id, producer_id, category_id, title, stock, min_order_qty, tiers as "tiers: Json<Vec<Tier>>",
                (status = 'listed' and producer_active) as "public!"
         from products where id = any($1) order by id
         "#,
@@ -896,14 +897,26 @@ pub async fn take_stocks(
     Ok(rows.into_iter().map(|r| (r.id, r.stock)).collect())
 }
 
+/// A product's stock after units came back, with what says whether it is in stock and where
+/// it is listed.
+pub struct Returned {
+    pub stock: i32,
+    pub min_order_qty: i32,
+    pub category_id: i32,
+}
+
 /// Puts reserved units back; the stock after. The sum saturates at the column's limit
 /// (2,147,483,647) instead of failing: the producer may have raised the stock while the units
 /// were out, and an integer overflow here would make the order impossible to expire, cancel or
 /// refund. Units beyond that limit are not real stock anyway.
 #[tracing::instrument(skip(tx))]
-pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(
-        r#"update products set stock = least(stock::bigint + $2, 2147483647)::integer where id = $1 returning stock"#,
+pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<Returned> {
+    sqlx::query_as!(
+        Returned,
+        r#"
+        update products set stock = least(stock::bigint + $2, 2147483647)::integer where id = $1
+        returning stock, min_order_qty, category_id
+        "#,
         id,
         i64::from(qty)
     )
@@ -930,11 +943,6 @@ pub async fn remove_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32
     .execute(&mut **tx)
     .await?;
     Ok(())
-}
-
-#[tracing::instrument(skip(db))]
-pub async fn min_order_qty(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<i32> {
-    sqlx::query_scalar!(r#"select min_order_qty from products where id = $1"#, id).fetch_one(db).await
 }
 
 /// Takes stock only if the product is still listed, with the same ladder and minimum order it

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::alerts;
+use super::cache::scope;
 use super::db::{self, ProductChanges, ProductFields};
 use super::model::{
     CertStatus, Certification, CertificationInput, DESCRIPTION_MAX, Ladder, ProductRow, ProductStatus, SPEC_MAX,
@@ -275,9 +276,11 @@ fn required_text(raw: &str, max: usize) -> Result<String, Msg> {
     if value.is_empty() { Err(msg!("text-empty")) } else { Ok(value) }
 }
 
-/// Commits a catalog write: public reads are retired before and after the commit.
-async fn commit(state: &AppState, tx: Transaction<'_, Postgres>) -> Result<()> {
-    state.catalog_cache.commit(tx).await
+/// Commits a write to one product: its public reads (`scope::of_product`: its pages, its
+/// categories' lists and boards, the lists across categories) are retired before and after the
+/// commit; other products' pages stay cached.
+async fn commit(state: &AppState, tx: Transaction<'_, Postgres>, id: Uuid, categories: &[i32]) -> Result<()> {
+    state.catalog_cache.commit_scoped(tx, &scope::of_product(id, categories)).await
 }
 
 /// Inserts a new product. The route let only a verified producer in, but an admin may suspend
@@ -298,7 +301,7 @@ pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: Pr
     let row = db::insert_product(&mut tx, producer_id, true, &fields).await?;
     db::insert_price_change(&mut tx, row.id, actor, None, &fields.tiers, None).await?;
     alerts::check(&mut tx, &state.settings.catalog, &row, None).await?;
-    commit(state, tx).await?;
+    commit(state, tx, row.id, &[row.category_id]).await?;
     Ok(row)
 }
 
@@ -342,7 +345,7 @@ async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checke
         db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), tiers, None).await?;
         alerts::check(&mut tx, &state.settings.catalog, &updated, Some(before)).await?;
     }
-    commit(state, tx).await?;
+    commit(state, tx, id, &[current.category_id, updated.category_id]).await?;
     Ok(updated)
 }
 
@@ -364,16 +367,16 @@ pub async fn set_prices(
     let updated = db::set_tiers(&mut tx, id, ladder.tiers()).await?;
     db::insert_price_change(&mut tx, id, actor, Some(&current.tiers.0), ladder.tiers(), reason).await?;
     alerts::check(&mut tx, &state.settings.catalog, &updated, Some(before)).await?;
-    commit(state, tx).await?;
+    commit(state, tx, id, &[current.category_id]).await?;
     Ok(updated)
 }
 
 #[tracing::instrument(skip(state))]
 pub async fn set_stock(state: &AppState, producer_id: Uuid, id: Uuid, stock: i32) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
-    own(&mut tx, producer_id, id).await?;
+    let current = own(&mut tx, producer_id, id).await?;
     let updated = db::set_stock(&mut *tx, id, stock).await?;
-    commit(state, tx).await?;
+    commit(state, tx, id, &[current.category_id]).await?;
     Ok(updated)
 }
 
@@ -419,7 +422,7 @@ async fn transition(
             "reason": reason,
         }))],
     };
-    state.catalog_cache.commit_audited(tx, entries).await?;
+    state.catalog_cache.commit_audited_scoped(tx, entries, &scope::of_product(id, &[current.category_id])).await?;
     Ok(updated)
 }
 
@@ -467,7 +470,7 @@ pub async fn decide_certification(state: &AppState, admin: &CurrentUser, id: Uui
         "from": status.as_str(),
         "to": to.as_str(),
     }));
-    state.catalog_cache.commit_audited(tx, vec![entry]).await?;
+    state.catalog_cache.commit_audited_scoped(tx, vec![entry], &scope::of_product(id, &[current.category_id])).await?;
     Ok(updated)
 }
 

@@ -100,12 +100,12 @@ pub async fn take_stock_if_unchanged(
 
 /// Reserves what a batch of orders takes, `taken` being (product as locked, units) with each
 /// product once. Fails unless every product had enough, since the caller locked them and
-/// counted; `Ok(changed)` says whether public reads must be invalidated (a product went out
-/// of stock).
+/// counted. Returns the catalog cache's scopes that the change retires (`cache::scope`): those
+/// of the products that went out of stock; none when every product is still in stock.
 pub async fn take_stocks(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     taken: &[(&Orderable, i32)],
-) -> crate::error::Result<bool> {
+) -> crate::error::Result<Vec<String>> {
     let ids: Vec<Uuid> = taken.iter().map(|(p, _)| p.id).collect();
     let qtys: Vec<i32> = taken.iter().map(|(_, q)| *q).collect();
     let after = db::take_stocks(tx, &ids, &qtys).await?;
@@ -113,18 +113,28 @@ pub async fn take_stocks(
         let moved = anyhow::anyhow!("stock moved under a lock: {} of {} products taken", after.len(), taken.len());
         return Err(crate::error::AppError::Internal(moved));
     }
-    Ok(taken.iter().any(|(p, q)| flips(p.stock, p.stock - q, p.min_order_qty)))
+    Ok(taken
+        .iter()
+        .filter(|(p, q)| flips(p.stock, p.stock - q, p.min_order_qty))
+        .flat_map(|(p, _)| cache::scope::of_product(p.id, &[p.category_id]))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect())
 }
 
-/// Returns reserved units; whether public reads must be invalidated.
+/// Returns reserved units. Returns the catalog cache's scopes that the change retires: the
+/// product's, if it came back into stock; else none.
 pub async fn return_stock(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     product_id: Uuid,
     qty: i32,
-) -> sqlx::Result<bool> {
+) -> sqlx::Result<Vec<String>> {
     let after = db::return_stock(tx, product_id, qty).await?;
-    let moq = db::min_order_qty(&mut **tx, product_id).await?;
-    Ok(flips(after - qty, after, moq))
+    Ok(if flips(after.stock - qty, after.stock, after.min_order_qty) {
+        cache::scope::of_product(product_id, &[after.category_id])
+    } else {
+        Vec::new()
+    })
 }
 
 /// Each product's origin county and category, as (product, origin adcode, category id): what
@@ -141,6 +151,26 @@ pub async fn category_names(db: impl PgExecutor<'_>, ids: &[i32]) -> sqlx::Resul
 /// Products' titles by id, for producers' sales reports.
 pub async fn product_titles(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
     db::product_titles(db, ids).await
+}
+
+/// Retires the cached public reads of these products (their pages, their categories' lists
+/// and boards, the lists across categories) after a commit that changed them and must not
+/// depend on Redis (money moved): a failure is logged, and stale entries live at most until
+/// their TTL.
+pub async fn retire_after_commit(state: &AppState, ids: &[Uuid]) {
+    let scopes: std::collections::BTreeSet<String> = match db::ledger_facts(&state.db, ids).await {
+        Ok(facts) => {
+            facts.into_iter().flat_map(|(id, _, category)| cache::scope::of_product(id, &[category])).collect()
+        }
+        Err(e) => {
+            tracing::warn!(error = ?e, "could not read the paid products' categories; retiring every cached read");
+            return state.catalog_cache.bump_after_commit().await;
+        }
+    };
+    let scopes: Vec<String> = scopes.into_iter().collect();
+    if let Err(e) = state.catalog_cache.invalidate_scopes(&scopes).await {
+        tracing::warn!(error = ?e, "catalog cache could not be invalidated after a commit");
+    }
 }
 
 /// Takes refunded units out of the sales count.

@@ -46,6 +46,15 @@ pub struct CatalogQuery {
 }
 
 impl CatalogQuery {
+    /// The cache scope of the list: its category's when it is filtered to one (every product
+    /// it can hold is of that category), else the scope of reads across categories.
+    pub fn cache_scope(&self) -> String {
+        match self.category {
+            Some(category) => super::cache::scope::category(category),
+            None => super::cache::scope::lists(),
+        }
+    }
+
     /// The cache key of this query as sent: only a valid query is ever filled, so a hit needs
     /// no checks (which would cost a database round trip each).
     pub fn cache_key(&self) -> String {
@@ -183,6 +192,11 @@ pub struct BoardRequest {
 }
 
 impl BoardQuery {
+    /// The cache scope of the board: its category's.
+    pub fn cache_scope(&self) -> String {
+        super::cache::scope::category(self.category)
+    }
+
     /// The cache key of this query as sent (only valid queries are ever filled).
     pub fn cache_key(&self) -> String {
         format!("board:{}", crate::digest::sha256_hex(&[format!("{self:?}").as_bytes()], 16))

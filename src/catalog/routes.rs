@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::alerts;
 use super::board::{self, PriceBoard};
-use super::cache::{CachedJson, cached};
+use super::cache::{CachedJson, cached, scope};
 use super::db::{PriceAlert, PriceChange};
 use super::listing::{self, PriceChangeInput, ProductInput, ProductPatch};
 use super::model::{Category, Product, ProductStatus, parse_stock};
@@ -28,7 +28,7 @@ use crate::text::{self, Text, limits};
 /// The product categories.
 #[utoipa::path(get, path = "/categories", tag = "catalog", responses((status = 200, body = Vec<Category>)))]
 pub async fn list_categories(State(state): State<AppState>, headers: HeaderMap) -> Result<CachedJson> {
-    cached(&state, &headers, "categories", || public::categories(&state)).await
+    cached(&state, &headers, "categories", scope::lists(), || public::categories(&state)).await
 }
 
 /// The public catalog: listed products of verified producers, filtered, sorted, a page at a time.
@@ -41,8 +41,8 @@ pub async fn list_products(
     headers: HeaderMap,
     Query(query): Query<CatalogQuery>,
 ) -> Result<CachedJson> {
-    let key = query.cache_key();
-    cached(&state, &headers, &key, || async { public::list(&state, query.parse(&state).await?).await }).await
+    let (key, scope) = (query.cache_key(), query.cache_scope());
+    cached(&state, &headers, &key, scope, || async { public::list(&state, query.parse(&state).await?).await }).await
 }
 
 /// A listed product with its tiers, origin, producer, certification and 30-day low.
@@ -55,7 +55,7 @@ pub async fn get_product(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<CachedJson> {
-    cached(&state, &headers, &format!("product:{id}"), || public::product(&state, id)).await
+    cached(&state, &headers, &format!("product:{id}"), scope::product(id), || public::product(&state, id)).await
 }
 
 /// Every price change of a listed product, newest first. Never edited, never deleted.
@@ -71,7 +71,7 @@ pub async fn price_history(
 ) -> Result<CachedJson> {
     let params = ListParams::new(page.limit, page.cursor.as_deref())?;
     let key = format!("history:{id}:{}:{}", params.limit, page.cursor.as_deref().unwrap_or(""));
-    cached(&state, &headers, &key, || public::price_history(&state, id, &params)).await
+    cached(&state, &headers, &key, scope::product(id), || public::price_history(&state, id, &params)).await
 }
 
 /// A category's price board: per unit, the count, min, median and max retail price over every
@@ -88,8 +88,8 @@ pub async fn price_board(
     headers: HeaderMap,
     Query(query): Query<BoardQuery>,
 ) -> Result<CachedJson> {
-    let key = query.cache_key();
-    cached(&state, &headers, &key, || async { board::load(&state, query.parse(&state).await?).await }).await
+    let (key, scope) = (query.cache_key(), query.cache_scope());
+    cached(&state, &headers, &key, scope, || async { board::load(&state, query.parse(&state).await?).await }).await
 }
 
 /// A verified producer's public profile.
@@ -102,7 +102,7 @@ pub async fn get_producer(
     headers: HeaderMap,
     Path(id): Path<Uuid>,
 ) -> Result<CachedJson> {
-    cached(&state, &headers, &format!("producer:{id}"), || public::producer(&state, id)).await
+    cached(&state, &headers, &format!("producer:{id}"), scope::lists(), || public::producer(&state, id)).await
 }
 
 // ---- producers ----------------------------------------------------------------------------

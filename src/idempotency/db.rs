@@ -31,6 +31,50 @@ pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, req
     .map(|r| r.rows_affected() == 1)
 }
 
+/// `claim_key` for many keys in one statement: the (account, key) pairs this claimed; a pair
+/// left out already has a row. The pairs are inserted in the order given, so callers that sort
+/// them take keys in one order and two batches cannot wait on each other's keys.
+#[tracing::instrument(skip_all, fields(n = keys.len()))]
+pub async fn claim_keys(
+    db: impl PgExecutor<'_>,
+    account_ids: &[Uuid],
+    keys: &[&str],
+    request_hashes: &[&str],
+) -> sqlx::Result<Vec<(Uuid, String)>> {
+    let rows = sqlx::query!(
+        r#"
+        insert into idempotency_keys (account_id, key, request_hash, state)
+        select t.account_id, t.key, t.request_hash, 'in_flight'
+        from unnest($1::uuid[], $2::text[], $3::text[]) with ordinality as t(account_id, key, request_hash, n)
+        order by t.n
+        on conflict (account_id, key) do nothing
+        returning account_id, key
+        "#,
+        account_ids as &[Uuid],
+        keys as &[&str],
+        request_hashes as &[&str],
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(|r| (r.account_id, r.key)).collect())
+}
+
+/// `release_key` for many keys in one statement.
+#[tracing::instrument(skip_all, fields(n = keys.len()))]
+pub async fn release_keys(db: impl PgExecutor<'_>, account_ids: &[Uuid], keys: &[&str]) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"
+        delete from idempotency_keys k using unnest($1::uuid[], $2::text[]) as t(account_id, key)
+        where k.account_id = t.account_id and k.key = t.key and k.state = 'in_flight'
+        "#,
+        account_ids as &[Uuid],
+        keys as &[&str],
+    )
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 #[tracing::instrument(skip(db))]
 pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<Option<IdempotencyRecord>> {
     sqlx::query_as!(

@@ -4,8 +4,14 @@
 //! request is 422 `idempotency_key_reused`; a duplicate while the first is still running is 409
 //! `idempotency_key_in_use`; a 5xx or a 429 frees the key. Below every area: orders and payments use it,
 //! and an order and its saved reply commit together (`finish_in`).
+//!
+//! Claiming a key is a commit of its own (a WAL flush), so work that has a transaction anyway
+//! can claim the key in it instead (`run_claiming`, `claim_all_in`): orders are placed that way,
+//! and a new key then costs one read and no commit.
 
 mod db;
+
+use std::future::Future;
 
 use axum::http::{HeaderMap, StatusCode};
 use uuid::Uuid;
@@ -82,12 +88,96 @@ pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) ->
             if db::reclaim_key(&state.db, account_id, key, hash, retention, in_flight).await? {
                 return Ok(Claim::Run);
             }
-            return Err(AppError::conflict("idempotency_key_in_use", msg!("idempotency_key_in_use")));
+            return Err(in_use());
         }
         let status = record.response_status.and_then(|s| StatusCode::from_u16(s as u16).ok()).unwrap_or(StatusCode::OK);
         return Ok(Claim::Replay(status, record.response_body.unwrap_or(serde_json::Value::Null)));
     }
-    Err(AppError::conflict("idempotency_key_in_use", msg!("idempotency_key_in_use")))
+    Err(in_use())
+}
+
+/// Runs a request whose work can claim the key in its own transaction and save its reply
+/// there, so that a new key costs no commit of its own: `work(false)` must claim the key with
+/// `claim_all_in` and answer 409 `idempotency_key_in_use` when it finds it taken, keeping
+/// nothing under the key unless it succeeds; `work(true)` runs with the key already claimed and
+/// saves its reply with `finish_in`.
+///
+/// A key that has a row already (a retry, a reuse, a request still running, an expired key)
+/// goes through `run` as before. So does a key that another request claimed between that look
+/// and the work. A client error of the work is saved as the key's reply, as `run` does, unless
+/// another request's reply got there first (then that one is sent); a server error or a 429
+/// leaves the key free.
+pub async fn run_claiming<T: Serialize, Fut: Future<Output = Result<T>>>(
+    state: &AppState,
+    account_id: Uuid,
+    key: &str,
+    hash: &str,
+    work: impl Fn(bool) -> Fut,
+) -> Result<Outcome<T>> {
+    if db::find_key(&state.db, account_id, key).await?.is_none() {
+        match work(false).await {
+            Ok(reply) => return Ok(Outcome::Done(Box::new(reply))),
+            Err(e) if e.code() == IN_USE => {}
+            Err(e) if kept_as_reply(&e) => {
+                return match claim(state, account_id, key, hash).await? {
+                    Claim::Replay(status, body) => Ok(Outcome::Replay(status, body)),
+                    Claim::Run => {
+                        settle_error(state, account_id, key, &e).await?;
+                        Err(e)
+                    }
+                };
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    run(state, account_id, key, hash, Save::ByTheWork, || work(true)).await
+}
+
+/// The code of the 409 for a key that another request holds.
+const IN_USE: &str = "idempotency_key_in_use";
+
+/// The 409 for a key that another request holds.
+pub fn in_use() -> AppError {
+    AppError::conflict(IN_USE, msg!("idempotency_key_in_use"))
+}
+
+/// Whether an error is saved as the key's reply: client errors are, except a 429 (an answer
+/// about when, not about the request).
+fn kept_as_reply(error: &AppError) -> bool {
+    error.status().is_client_error() && error.status() != StatusCode::TOO_MANY_REQUESTS
+}
+
+/// A key to claim in a transaction: (account, key, request hash).
+pub type KeyClaim<'a> = (Uuid, &'a str, &'a str);
+
+/// Claims keys inside the caller's transaction (for `run_claiming`'s work): which of them this
+/// transaction now holds, by position. A key given twice is claimed for its first position
+/// only. Keys are taken in (account, key) order, so that two transactions claiming overlapping
+/// keys cannot deadlock; a key that another transaction claimed and has not committed waits for
+/// it. Claim before taking any other lock.
+pub async fn claim_all_in(db: impl PgExecutor<'_>, claims: &[KeyClaim<'_>]) -> Result<Vec<bool>> {
+    let mut order: Vec<usize> = (0..claims.len()).collect();
+    order.sort_by_key(|&i| (claims[i].0, claims[i].1, i));
+    order.dedup_by_key(|&mut i| (claims[i].0, claims[i].1));
+    let accounts: Vec<Uuid> = order.iter().map(|&i| claims[i].0).collect();
+    let keys: Vec<&str> = order.iter().map(|&i| claims[i].1).collect();
+    let hashes: Vec<&str> = order.iter().map(|&i| claims[i].2).collect();
+    let claimed: std::collections::HashSet<(Uuid, String)> =
+        db::claim_keys(db, &accounts, &keys, &hashes).await?.into_iter().collect();
+    let mut held = vec![false; claims.len()];
+    for i in order {
+        held[i] = claimed.contains(&(claims[i].0, claims[i].1.to_string()));
+    }
+    Ok(held)
+}
+
+/// Frees keys claimed in the caller's transaction whose work was refused: nothing stays under
+/// them when it commits (`run_claiming` saves the refusal).
+pub async fn release_all_in(db: impl PgExecutor<'_>, keys: &[(Uuid, &str)]) -> Result<()> {
+    let accounts: Vec<Uuid> = keys.iter().map(|(a, _)| *a).collect();
+    let keys: Vec<&str> = keys.iter().map(|(_, k)| *k).collect();
+    db::release_keys(db, &accounts, &keys).await?;
+    Ok(())
 }
 
 /// What a request under a key came to.

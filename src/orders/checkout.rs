@@ -18,7 +18,7 @@ use super::buyer::Buyer;
 use super::db;
 use super::limits::admit_creation;
 use super::model::{Invoice, MAX_JSON_LINES, MAX_LINE_QTY, Order, ShippingAddress};
-use super::placing::{Placement, Placements, Wanted};
+use super::placing::{Placement, PlacementKey, Placements, Wanted};
 use crate::accounts::{self, model::Phone, model::Uscc};
 use crate::catalog::{self, Orderable};
 use crate::error::{AppError, FieldErrors, Result};
@@ -58,7 +58,7 @@ async fn check_shipping(state: &AppState, a: &ShippingAddress, errors: &mut Fiel
     errors.check("shipping_address.phone", Phone::parse(&a.phone));
     errors.check("shipping_address.detail", Text::parse(&a.detail, limits::ADDRESS));
     let known = match Adcode::parse(a.adcode) {
-        Ok(code) => regions::describe(&state.db, code.get()).await?.is_some(),
+        Ok(code) => regions::exists(&state.db, code).await?,
         Err(_) => false,
     };
     if !known {
@@ -97,7 +97,7 @@ pub async fn place_json(
     placements: &Placements,
     buyer: &Buyer,
     client: IpAddr,
-    key: &str,
+    key: PlacementKey,
     is_json: bool,
     body: &[u8],
 ) -> Result<Order> {
@@ -138,7 +138,7 @@ pub async fn place_json(
         invoice,
         from_cart: input.from_cart,
         approval_threshold_fen: approval_threshold(state, buyer).await?,
-        idempotency_key: Some(key.to_string()),
+        idempotency_key: Some(key),
     };
     placements.place(state, placement).await
 }
@@ -151,7 +151,7 @@ pub async fn place_bulk(
     placements: &Placements,
     buyer: &Buyer,
     client: IpAddr,
-    key: &str,
+    key: PlacementKey,
     csv: &[u8],
     po_number: Option<&str>,
 ) -> Result<Order> {
@@ -180,7 +180,7 @@ pub async fn place_bulk(
         invoice: Some(Invoice { title: org.legal_name.clone(), tax_id: Some(org.uscc.clone()) }),
         from_cart: false,
         approval_threshold_fen: approval_threshold(state, buyer).await?,
-        idempotency_key: Some(key.to_string()),
+        idempotency_key: Some(key),
     };
     placements.place(state, placement).await
 }

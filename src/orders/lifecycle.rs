@@ -26,15 +26,19 @@ async fn close_unpaid(
     note: Option<&str>,
 ) -> Result<()> {
     let group_to = if to == OrderStatus::Expired { GroupStatus::Expired } else { GroupStatus::Cancelled };
-    let mut public_changed = false;
+    let mut retired = std::collections::BTreeSet::new();
     // lines_of is ordered by product id: the same lock order as checkout.
     for line in db::lines_of(&mut *tx, order.id).await? {
-        public_changed |= catalog::return_stock(&mut tx, line.product_id, line.qty).await?;
+        retired.extend(catalog::return_stock(&mut tx, line.product_id, line.qty).await?);
     }
     db::set_order_status(&mut tx, order.id, to, None).await?;
     db::set_groups_status(&mut tx, order.id, GroupStatus::Pending, group_to).await?;
     db::insert_history(&mut tx, order.id, actor, Change::Order { from: Some(order.status), to }, note).await?;
-    if public_changed { state.catalog_cache.commit(tx).await } else { Ok(tx.commit().await?) }
+    if retired.is_empty() {
+        Ok(tx.commit().await?)
+    } else {
+        state.catalog_cache.commit_scoped(tx, &retired.into_iter().collect::<Vec<_>>()).await
+    }
 }
 
 /// The buyer cancels an order that is not paid yet; its stock comes back.

@@ -29,7 +29,7 @@ pub use model::PaidLine;
 pub use payment::{
     PayOutcome, PaymentMethod, extend_deadline, lock, mark_paid, order_of_own_group, paid_lines, pay_in, record_refund,
 };
-pub use placing::{Placement, Wanted, place_together};
+pub use placing::{Placement, PlacementKey, Wanted, place_together};
 pub use read::visible_order;
 
 /// The area's routes. Each call makes its own queue of orders to place (`placing`): one per

@@ -55,7 +55,19 @@ pub struct Placement {
     /// Whether orders of this buyer at or above this total wait for approval.
     pub approval_threshold_fen: Option<i64>,
     /// The idempotency key whose reply commits with the order.
-    pub idempotency_key: Option<String>,
+    pub idempotency_key: Option<PlacementKey>,
+}
+
+/// The idempotency key an order is placed under.
+#[derive(Debug, Clone)]
+pub struct PlacementKey {
+    pub key: String,
+    pub request_hash: String,
+    /// Whether the request claimed the key already (`idempotency::run`). If not, the batch
+    /// claims it in its own transaction, and answers 409 `idempotency_key_in_use` without
+    /// placing the order when another request holds it; a refused order keeps nothing under
+    /// its key (see `idempotency::run_claiming`).
+    pub claimed: bool,
 }
 
 /// The unit price a buyer of `qty` pays for `product`: the tier that quantity reaches. The
@@ -168,13 +180,15 @@ struct Accepted<'a> {
 /// Places the orders in one transaction: for each, in order, either its own refusal or the
 /// order as written. Fails as a whole only on a database error, and then nothing is placed.
 ///
-/// Locks, in the one order every placement uses (so two batches cannot deadlock): the buyer
-/// scopes' limit locks in key order, then the products in id order. Then each order, in
+/// Locks, in the one order every placement uses (so two batches cannot deadlock): the orders'
+/// unclaimed idempotency keys in key order, the buyer scopes' limit locks in key order, then
+/// the products in id order. Then each order, in
 /// arrival order, is checked against its scope's limits and the products as earlier orders of
 /// the batch left them, and the accepted ones are written and their stock taken together.
 #[tracing::instrument(skip_all, fields(orders = batch.len()))]
 async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result<Order>>> {
     let mut tx = state.db.begin().await?;
+    let key_taken = claim_keys(&mut tx, batch).await?;
     let scopes: Vec<Scope> = batch.iter().map(|p| Scope::of(&p.buyer)).collect();
     let mut held = limits::lock_and_count(&mut tx, &scopes).await?;
     let mut ids: Vec<Uuid> = batch.iter().flat_map(|p| p.wanted.iter().map(|w| w.product_id)).collect();
@@ -186,7 +200,11 @@ async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result
 
     let mut refusals: Vec<Option<AppError>> = Vec::with_capacity(batch.len());
     let mut accepted: Vec<Accepted> = Vec::new();
-    for (p, scope) in batch.iter().zip(&scopes) {
+    for ((p, scope), taken) in batch.iter().zip(&scopes).zip(&key_taken) {
+        if *taken {
+            refusals.push(Some(idempotency::in_use()));
+            continue;
+        }
         let units: i64 = p.wanted.iter().map(|w| i64::from(w.qty)).sum();
         let scope_held = held.get_mut(scope).expect("every scope of the batch was counted");
         let checked = limits::within_limits(&state.settings.orders, *scope, *scope_held, units)
@@ -210,6 +228,19 @@ async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result
         return Ok(refusals.into_iter().map(|r| Err(r.expect("nothing was accepted"))).collect());
     }
 
+    // Keys claimed here for refused orders keep nothing (`idempotency::run_claiming`).
+    let refused_keys: Vec<(Uuid, &str)> = batch
+        .iter()
+        .zip(&refusals)
+        .zip(&key_taken)
+        .filter(|((_, refusal), taken)| refusal.is_some() && !**taken)
+        .filter_map(|((p, _), _)| {
+            p.idempotency_key.as_ref().filter(|k| !k.claimed).map(|k| (p.buyer.account_id(), k.key.as_str()))
+        })
+        .collect();
+    if !refused_keys.is_empty() {
+        idempotency::release_all_in(&mut *tx, &refused_keys).await?;
+    }
     let orders = write(&mut tx, &accepted).await?;
     let taken: Vec<(&Orderable, i32)> = locked
         .values()
@@ -218,19 +249,19 @@ async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result
             (qty > 0).then_some((p, qty))
         })
         .collect();
-    let public_changed = catalog::take_stocks(&mut tx, &taken).await?;
+    let retired = catalog::take_stocks(&mut tx, &taken).await?;
     let replies: Vec<(Uuid, &str, &Order)> = accepted
         .iter()
         .zip(&orders)
         .filter_map(|(a, order)| {
-            a.placement.idempotency_key.as_deref().map(|k| (a.placement.buyer.account_id(), k, order))
+            a.placement.idempotency_key.as_ref().map(|k| (a.placement.buyer.account_id(), k.key.as_str(), order))
         })
         .collect();
     if !replies.is_empty() {
         idempotency::finish_all_in(&mut *tx, StatusCode::CREATED, &replies).await?;
     }
-    if public_changed {
-        state.catalog_cache.commit(tx).await?;
+    if !retired.is_empty() {
+        state.catalog_cache.commit_scoped(tx, &retired).await?;
     } else {
         tx.commit().await?;
     }
@@ -243,6 +274,29 @@ async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result
             None => Ok(orders.next().expect("one order per acceptance")),
         })
         .collect())
+}
+
+/// Claims the batch's unclaimed idempotency keys: for each order, whether its key is held by
+/// another request (or by an earlier order of the batch with the same key).
+async fn claim_keys(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, batch: &[Placement]) -> Result<Vec<bool>> {
+    let unclaimed: Vec<(usize, idempotency::KeyClaim)> = batch
+        .iter()
+        .enumerate()
+        .filter_map(|(i, p)| {
+            let k = p.idempotency_key.as_ref().filter(|k| !k.claimed)?;
+            Some((i, (p.buyer.account_id(), k.key.as_str(), k.request_hash.as_str())))
+        })
+        .collect();
+    let mut taken = vec![false; batch.len()];
+    if unclaimed.is_empty() {
+        return Ok(taken);
+    }
+    let claims: Vec<idempotency::KeyClaim> = unclaimed.iter().map(|(_, c)| *c).collect();
+    let held = idempotency::claim_all_in(&mut **tx, &claims).await?;
+    for ((i, _), held) in unclaimed.iter().zip(held) {
+        taken[*i] = !held;
+    }
+    Ok(taken)
 }
 
 /// Writes the accepted orders with their groups, lines and first history entries, and empties

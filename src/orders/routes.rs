@@ -19,7 +19,7 @@ use super::checkout::{self, OrderInput};
 use super::db::OrderFilter;
 use super::lifecycle;
 use super::model::{GroupStatus, Order, OrderStatus};
-use super::placing::Placements;
+use super::placing::{PlacementKey, Placements};
 use super::read::{self, ProducerGroup};
 use crate::accounts::ProducerMember;
 use crate::error::FieldErrors;
@@ -27,7 +27,7 @@ use crate::error::{PROBLEM_JSON as PROBLEM, Problem, Result};
 use crate::http::auth::{CurrentUser, Staff};
 use crate::http::extract::{ClientIp, Json, Path, Query, is_json};
 use crate::http::pagination::{ListParams, Page};
-use crate::idempotency::{self, Save};
+use crate::idempotency;
 use crate::state::AppState;
 use crate::text::{Text, limits};
 
@@ -98,8 +98,9 @@ pub async fn create_order(
     let key = idempotency::key_from(&headers)?;
     let hash = idempotency::request_hash(uri.path(), &body);
     let json = is_json(&headers);
-    let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_json(&state, &placements, &buyer, client, &key, json, &body)
+    let outcome = idempotency::run_claiming(&state, buyer.account_id(), &key, &hash, |claimed| {
+        let key = PlacementKey { key: key.clone(), request_hash: hash.clone(), claimed };
+        checkout::place_json(&state, &placements, &buyer, client, key, json, &body)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))
@@ -143,8 +144,9 @@ pub async fn create_bulk_order(
     fingerprint.extend_from_slice(uri.query().unwrap_or("").as_bytes());
     let hash = idempotency::request_hash(&String::from_utf8_lossy(&fingerprint), &body);
     let po = query.po_number.as_deref();
-    let outcome = idempotency::run(&state, buyer.account_id(), &key, &hash, Save::ByTheWork, || {
-        checkout::place_bulk(&state, &placements, &buyer, client, &key, &body, po)
+    let outcome = idempotency::run_claiming(&state, buyer.account_id(), &key, &hash, |claimed| {
+        let key = PlacementKey { key: key.clone(), request_hash: hash.clone(), claimed };
+        checkout::place_bulk(&state, &placements, &buyer, client, key, &body, po)
     })
     .await?;
     Ok(idempotency::reply(outcome, StatusCode::CREATED))

@@ -28,10 +28,32 @@ use crate::trail::{self, Actor, Entry};
 pub struct AfterCommit {
     /// Audit entries to append, in order, just before the commit.
     pub audit: Vec<Entry>,
-    /// An order was paid or refunded: public sales counts (and maybe stock) changed.
-    pub public_changed: bool,
+    /// What changed in the public catalog (sales counts, maybe stock).
+    pub public: PublicChange,
     /// An automatic refund to send to Stripe.
     pub refund: Option<Uuid>,
+}
+
+/// What a payment's transaction changed in the public catalog, for its cache.
+#[derive(Debug, Default)]
+pub enum PublicChange {
+    #[default]
+    Nothing,
+    /// These products' sales counts: their reads are retired (`catalog::retire_after_commit`).
+    Products(Vec<Uuid>),
+    /// Anything: every cached catalog read is retired (refunds, which may also return stock).
+    Everything,
+}
+
+impl PublicChange {
+    fn of_lines(lines: &[orders::PaidLine]) -> Self {
+        PublicChange::Products(lines.iter().map(|l| l.product_id).collect())
+    }
+
+    /// Everything, if `changed`.
+    pub fn everything_if(changed: bool) -> Self {
+        if changed { PublicChange::Everything } else { PublicChange::Nothing }
+    }
 }
 
 impl AfterCommit {
@@ -46,9 +68,16 @@ impl AfterCommit {
     /// Runs the follow-ups; Redis and Stripe failures here never undo the committed money
     /// (the cache entries expire; the refund job sends the refund again).
     async fn run(self, state: &AppState) {
-        if self.public_changed {
-            state.catalog_cache.bump_after_commit().await;
-            state.ledger_cache.bump_after_commit().await;
+        match self.public {
+            PublicChange::Nothing => {}
+            PublicChange::Products(ids) => {
+                crate::catalog::retire_after_commit(state, &ids).await;
+                state.ledger_cache.bump_after_commit().await;
+            }
+            PublicChange::Everything => {
+                state.catalog_cache.bump_after_commit().await;
+                state.ledger_cache.bump_after_commit().await;
+            }
         }
         if let Some(refund_id) = self.refund
             && let Err(e) = refunds::send_to_stripe(state, refund_id).await
@@ -79,7 +108,7 @@ pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIn
             db::settle_payment(tx, payment.id, PaymentStatus::Succeeded, amount, &pi.currency).await?;
             ledger::record_payment(tx, &payment, &order, &lines).await?;
             let paid = succeeded(STRIPE, &payment, amount, &pi.currency, &pi.id);
-            Ok(AfterCommit { audit: vec![paid], public_changed: true, refund: None })
+            Ok(AfterCommit { audit: vec![paid], public: PublicChange::of_lines(&lines), refund: None })
         }
         PayOutcome::AlreadyPaid { payment_ref } => {
             let reason = format!("the order was already paid ({})", payment_ref.unwrap_or_default());
@@ -130,7 +159,7 @@ async fn unapplied(
             "automatic": true,
         })),
     ];
-    Ok(AfterCommit { audit, public_changed: false, refund: Some(refund_id) })
+    Ok(AfterCommit { audit, public: PublicChange::Nothing, refund: Some(refund_id) })
 }
 
 /// An admin confirms that an enterprise's bank transfer arrived: the amount must be the order's
@@ -188,7 +217,8 @@ pub async fn confirm_bank_transfer(
         "received_on": received_on.to_string(),
     }));
     let paid = succeeded(admin.into(), &payment, amount, "cny", reference.as_str());
-    AfterCommit { audit: vec![confirmed, paid], public_changed: true, refund: None }.commit(state, tx).await?;
+    let public = PublicChange::of_lines(&lines);
+    AfterCommit { audit: vec![confirmed, paid], public, refund: None }.commit(state, tx).await?;
     Ok(db::find_payment(&state.db, payment.id).await?.ok_or(AppError::NotFound)?.into())
 }
 

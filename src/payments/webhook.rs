@@ -9,7 +9,7 @@ use sqlx::{Postgres, Transaction};
 use super::db;
 use super::model::STRIPE;
 use super::refunds;
-use super::settle::{self, AfterCommit};
+use super::settle::{self, AfterCommit, PublicChange};
 use crate::error::{AppError, Result};
 use crate::state::AppState;
 use crate::stripe::{Charge, EventObject, Refund, SignatureError, parse_event, verify_signature};
@@ -64,7 +64,7 @@ async fn refund_changed(tx: &mut Transaction<'_, Postgres>, refund: &Refund) -> 
         "failed" | "canceled" => (refunds::fail_in(tx, ours.id, &format!("Stripe: {}", refund.status)).await?, false),
         _ => (None, false),
     };
-    Ok(AfterCommit { audit: entry.into_iter().collect(), public_changed: completed, refund: None })
+    Ok(AfterCommit { audit: entry.into_iter().collect(), public: PublicChange::everything_if(completed), refund: None })
 }
 
 /// A charge's refunded total grew: completes our pending refunds of that payment, oldest first,
@@ -84,5 +84,5 @@ async fn charge_refunded(tx: &mut Transaction<'_, Postgres>, charge: &Charge) ->
         covered += refund.amount_fen;
         audit.extend(refunds::complete_in(tx, refund.id, None, STRIPE).await?);
     }
-    Ok(AfterCommit { public_changed: !audit.is_empty(), audit, refund: None })
+    Ok(AfterCommit { public: PublicChange::everything_if(!audit.is_empty()), audit, refund: None })
 }

@@ -37,6 +37,27 @@ pub async fn counties_of(db: impl PgExecutor<'_>, prefecture: Adcode) -> sqlx::R
     Ok(if children.is_empty() { vec![prefecture.get()] } else { children })
 }
 
+/// Codes known to exist, remembered for the life of the process. Divisions are reference data
+/// that migrations load and nothing deletes, so a code seen once stays valid; unknown codes are
+/// not remembered (they are asked each time, and may be added by a later migration). Saves
+/// every order's shipping check a query.
+static KNOWN: std::sync::LazyLock<std::sync::RwLock<std::collections::HashSet<i32>>> =
+    std::sync::LazyLock::new(Default::default);
+
+/// Whether `adcode` is a known division (of any level).
+#[tracing::instrument(skip(db))]
+pub async fn exists(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
+    let code = adcode.get();
+    if KNOWN.read().expect("the known-codes set is never poisoned").contains(&code) {
+        return Ok(true);
+    }
+    let found = db::find_level(db, code).await?.is_some();
+    if found {
+        KNOWN.write().expect("the known-codes set is never poisoned").insert(code);
+    }
+    Ok(found)
+}
+
 pub use db::Named;
 
 /// A division's name and its parent's, for display (county and prefecture of a product).

@@ -177,7 +177,7 @@ pub async fn tally_cached(
     let what = format!("tallies:v1:{by:?}:{filter:?}:{limit}");
     state
         .ledger_cache
-        .get_or_load(&what, || async {
+        .get_or_load(&what, &[], || async {
             let items = tally(state, by, filter, limit).await?;
             let reply = super::model::TallyReply { group_by: by, from: filter.from, to: filter.to, items };
             Ok(serde_json::to_vec(&reply).map_err(anyhow::Error::from)?)
@@ -192,6 +192,8 @@ pub async fn summary_cached(state: &AppState) -> Result<crate::cache::Cached> {
     let what = format!("tallies:v1:summary:{}", shanghai_today());
     state
         .ledger_cache
-        .get_or_load(&what, || async { Ok(serde_json::to_vec(&summary(state).await?).map_err(anyhow::Error::from)?) })
+        .get_or_load(&what, &[], || async {
+            Ok(serde_json::to_vec(&summary(state).await?).map_err(anyhow::Error::from)?)
+        })
         .await
 }

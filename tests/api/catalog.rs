@@ -220,6 +220,56 @@ async fn a_stampede_of_misses_on_one_key_loads_from_postgres_once() {
     assert_eq!(app.catalog_loads() - before, 1);
 }
 
+#[tokio::test]
+async fn a_write_to_one_product_retires_its_own_reads_and_keeps_the_others_cached() {
+    let app = TestApp::spawn().await;
+    let producer = app.verified_producer().await;
+    let apples = app.listed_product(&producer, &product_body("静宁苹果", 1000)).await;
+    let mut beef = product_body("临夏牛肉干", 4800);
+    beef["category_id"] = json!(1);
+    let beef = app.listed_product(&producer, &beef).await;
+    let reader = app.anonymous();
+    let paths = [
+        format!("/api/v1/products/{apples}"),
+        format!("/api/v1/products/{beef}"),
+        "/api/v1/products?category=2".to_string(),
+        "/api/v1/products?category=1".to_string(),
+        "/api/v1/price-board?category=1".to_string(),
+        "/api/v1/products".to_string(),
+    ];
+    let read_all = async || {
+        for path in &paths {
+            assert_eq!(reader.get(path).await.status(), 200, "{path}");
+        }
+    };
+    read_all().await;
+    let filled = app.catalog_loads();
+    read_all().await;
+    assert_eq!(app.catalog_loads(), filled, "every read is cached");
+    // A new price for the apples (category 2) retires the apples' page, category 2's list and
+    // the unfiltered list; the beef's page and category 1's list and board stay.
+    assert_eq!(app.as_(&producer).set_price(apples, &[(1, 1200)]).await.status(), 200);
+    for path in [&paths[1], &paths[3], &paths[4]] {
+        assert_eq!(reader.get(path).await.status(), 200, "{path}");
+    }
+    assert_eq!(app.catalog_loads(), filled, "the other category's reads and the other product's page stay cached");
+    assert_eq!(retail_price(&app, apples).await, 1200);
+    assert_eq!(app.catalog_loads(), filled + 1);
+    let list: Value = reader.get_json("/api/v1/products?category=2").await;
+    assert_eq!(list["items"][0]["retail_price_fen"], 1200);
+    let all: Value = reader.get_json("/api/v1/products").await;
+    assert!(all["items"].as_array().unwrap().iter().any(|p| p["retail_price_fen"] == 1200));
+    assert_eq!(app.catalog_loads(), filled + 3);
+    // Moving the beef to category 2 retires both categories' reads.
+    let moved =
+        app.as_(&producer).patch(&format!("/api/v1/producer/products/{beef}"), &json!({"category_id": 2})).await;
+    assert_eq!(moved.status(), 200);
+    let before = app.catalog_loads();
+    reader.get("/api/v1/products?category=1").await;
+    reader.get("/api/v1/products?category=2").await;
+    assert_eq!(app.catalog_loads(), before + 2);
+}
+
 /// Waits until `app`'s memory tier follows the generation bumps (the subscription starts with
 /// the server).
 async fn following(app: &TestApp) {

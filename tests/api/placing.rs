@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use tonggan::orders::model::ShippingAddress;
-use tonggan::orders::{Buyer, Placement, Wanted, place_together};
+use tonggan::orders::{Buyer, Placement, PlacementKey, Wanted, place_together};
 use uuid::Uuid;
 
 use crate::helpers::*;
@@ -81,6 +81,76 @@ async fn a_batch_with_refused_orders_places_the_others_and_answers_each_on_its_o
         let read: Value = parse(app.as_(buyer).get_order(placed["id"].as_str().unwrap().parse().unwrap()).await).await;
         assert_eq!(placed, read);
     }
+}
+
+fn keyed(buyer: Uuid, lines: &[(Uuid, i32)], key: &str, claimed: bool) -> Placement {
+    let key = PlacementKey { key: key.into(), request_hash: format!("hash-of-{key}"), claimed };
+    Placement { idempotency_key: Some(key), ..placement(buyer, lines) }
+}
+
+/// (state, status) of each of the account's idempotency keys.
+async fn keys_of(app: &TestApp, account: Uuid) -> BTreeMap<String, (String, Option<i32>)> {
+    let rows: Vec<(String, String, Option<i32>)> =
+        sqlx::query_as("select key, state, response_status from idempotency_keys where account_id = $1")
+            .bind(account)
+            .fetch_all(&app.db)
+            .await
+            .unwrap();
+    rows.into_iter().map(|(k, s, st)| (k, (s, st))).collect()
+}
+
+#[tokio::test]
+async fn a_batch_claims_its_orders_keys_and_keeps_a_key_only_with_its_order() {
+    let app = TestApp::spawn_with(|s| s.orders.jobs_enabled = false).await;
+    let producer = app.verified_producer().await;
+    let apples = app.stocked_product(&producer, 5, 1000).await;
+    let b = app.buyers(4).await;
+    // k-c already has a reply (an earlier request's); k-d was claimed by its own request, as
+    // `idempotency::run` does for a key it has seen before.
+    for (account, key, state) in [(b[2].id, "k-c", "done"), (b[3].id, "k-d", "in_flight")] {
+        sqlx::query("insert into idempotency_keys (account_id, key, request_hash, state) values ($1, $2, 'h', $3)")
+            .bind(account)
+            .bind(key)
+            .bind(state)
+            .execute(&app.db)
+            .await
+            .unwrap();
+    }
+    let before_c = keys_of(&app, b[2].id).await;
+    let batch = [
+        keyed(b[0].id, &[(apples, 2)], "k-a", false),
+        // Short: refused, and its key keeps nothing.
+        keyed(b[1].id, &[(apples, 9)], "k-b", false),
+        // The same account and key again in the same batch: the first holds it.
+        keyed(b[0].id, &[(apples, 1)], "k-a", false),
+        keyed(b[2].id, &[(apples, 1)], "k-c", false),
+        keyed(b[3].id, &[(apples, 1)], "k-d", true),
+    ];
+    let answers: Vec<(u16, &str)> = place_together(&app.state, &batch)
+        .await
+        .iter()
+        .map(|r| match r {
+            Ok(_) => (201, "placed"),
+            Err(e) => (e.status().as_u16(), e.code()),
+        })
+        .collect();
+    assert_eq!(
+        answers,
+        vec![
+            (201, "placed"),
+            (409, "insufficient_stock"),
+            (409, "idempotency_key_in_use"),
+            (409, "idempotency_key_in_use"),
+            (201, "placed")
+        ]
+    );
+    assert_eq!(app.stock_of(apples).await, 2);
+    assert_eq!(app.count("orders").await, 2);
+    let done = |status| ("done".to_string(), Some(status));
+    assert_eq!(keys_of(&app, b[0].id).await, BTreeMap::from([("k-a".to_string(), done(201))]));
+    assert_eq!(keys_of(&app, b[1].id).await, BTreeMap::new());
+    assert_eq!(keys_of(&app, b[2].id).await, before_c);
+    assert_eq!(keys_of(&app, b[3].id).await, BTreeMap::from([("k-d".to_string(), done(201))]));
 }
 
 #[tokio::test]
