@@ -108,7 +108,9 @@ for role in $roles; do
   dir="$out/$role"
   rm -rf "$dir"
   mkdir -p "$dir"
-  db="tonggan_fuzz_$role"
+  # A database of this run's own, so that two runs (a full one beside CI's bounded one) can
+  # share a Postgres.
+  db="tonggan_fuzz_$$_$role"
   log "$role: fresh database $db, $products demo products"
   psql "$admin_url" -q -c "drop database if exists $db with (force)" -c "create database $db"
   export DATABASE_URL="${DATABASE_URL%/*}/$db"

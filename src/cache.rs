@@ -153,7 +153,7 @@ impl Local {
         if !self.live.load(Ordering::Acquire) {
             return None;
         }
-        let current = self.generations().current(scopes)?;
+        let current = self.generations.read().expect("the generations lock is never poisoned").current(scopes)?;
         self.entries.get(key).filter(|(filed, _)| *filed == current).map(|(_, cached)| cached)
     }
 }

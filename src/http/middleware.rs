@@ -1,10 +1,12 @@
 //! Request metrics and the layers every request passes through.
 
 use std::any::Any;
+use std::collections::HashSet;
+use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, StatusCode};
+use axum::http::{HeaderName, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -15,17 +17,53 @@ pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Counts requests and times them by route template (not raw path, so ids do not explode
 /// the label space) and status.
+///
+/// The labels are `&'static str`s — routes and statuses interned once each, methods other than
+/// the standard ones counted as `other` — so a request allocates no label text.
 pub async fn track_metrics(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route =
-        req.extensions().get::<MatchedPath>().map(|p| p.as_str().to_owned()).unwrap_or_else(|| "unmatched".to_owned());
-    let method = req.method().to_string();
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |p| interned(p.as_str()));
+    let method = method_label(req.method());
     let response = next.run(req).await;
-    let status = response.status().as_u16().to_string();
+    let status = interned(response.status().as_str());
     let labels = [("method", method), ("route", route), ("status", status)];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(start.elapsed().as_secs_f64());
     response
+}
+
+/// A standard method's name; `other` for the rest (a client can invent any number of them).
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
+    }
+}
+
+/// The text as a `&'static str`, kept once per distinct value. Only for bounded sets: route
+/// templates and status codes.
+fn interned(text: &str) -> &'static str {
+    static SEEN: LazyLock<RwLock<HashSet<&'static str>>> = LazyLock::new(Default::default);
+    if let Some(seen) = SEEN.read().expect("the label set is never poisoned").get(text) {
+        return seen;
+    }
+    let mut seen = SEEN.write().expect("the label set is never poisoned");
+    match seen.get(text) {
+        Some(kept) => kept,
+        None => {
+            let kept: &'static str = Box::leak(text.to_owned().into_boxed_str());
+            seen.insert(kept);
+            kept
+        }
+    }
 }
 
 /// Unknown routes answer with a problem document like everything else.

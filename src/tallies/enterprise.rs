@@ -103,8 +103,11 @@ fn checked_target(body: &TargetBody) -> Result<(i32, i64, Option<i32>, Option<i6
             (amount, None, None)
         }
         (None, Some(percent), Some(budget)) => {
+            // The bounds are checked on the number as sent, not on its rounded hundredths:
+            // 100.00000000000001 is over 100 (the fuzzer sent it), though it rounds to 100.00.
             let bp = (percent * 100.0).round();
-            if !(1.0..=10_000.0).contains(&bp) || (percent * 100.0 - bp).abs() > 1e-6 {
+            let in_bounds = percent > 0.0 && percent <= 100.0;
+            if !in_bounds || !(1.0..=10_000.0).contains(&bp) || (percent * 100.0 - bp).abs() > 1e-6 {
                 errors.add("percent", msg!("target-percent"));
             }
             if budget <= 0 {
@@ -234,6 +237,8 @@ mod tests {
         assert!(checked_target(&body(None, Some(12.345), Some(100))).is_err());
         assert!(checked_target(&body(None, Some(0.0), Some(100))).is_err());
         assert!(checked_target(&body(None, Some(100.01), Some(100))).is_err());
+        assert!(checked_target(&body(None, Some(100.00000000000001), Some(100))).is_err());
+        assert_eq!(checked_target(&body(None, Some(100.0), Some(100))).unwrap(), (2026, 100, Some(10_000), Some(100)));
         assert!(checked_target(&body(None, None, None)).is_err());
         assert!(checked_target(&body(Some(0), None, None)).is_err());
     }

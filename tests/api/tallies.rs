@@ -621,6 +621,8 @@ async fn only_the_owner_sets_the_target_and_members_read_its_progress() {
         (json!({"percent": 5}), "budget_fen"),
         (json!({"percent": 0, "budget_fen": 100}), "percent"),
         (json!({"percent": 12.345, "budget_fen": 100}), "percent"),
+        // Over 100, though it rounds to 100.00 (found by the fuzzer).
+        (json!({"percent": 100.00000000000001, "budget_fen": 100}), "percent"),
         (json!({"percent": 5, "budget_fen": -1}), "budget_fen"),
         (json!({"year": 1999, "amount_fen": 100}), "year"),
         (json!({"amount_fen": 100, "colour": "red"}), "colour"),
