@@ -105,6 +105,8 @@ fn checked_target(body: &TargetBody) -> Result<(i32, i64, Option<i32>, Option<i6
         (None, Some(percent), Some(budget)) => {
             // The bounds are checked on the number as sent, not on its rounded hundredths:
             // 100.00000000000001 is over 100 (the fuzzer sent it), though it rounds to 100.00.
+            // serde_json's `float_roundtrip` makes the number read the one sent: its default
+            // parser may land a unit in the last place off, here on exactly 100.
             let bp = (percent * 100.0).round();
             let in_bounds = percent > 0.0 && percent <= 100.0;
             if !in_bounds || !(1.0..=10_000.0).contains(&bp) || (percent * 100.0 - bp).abs() > 1e-6 {
