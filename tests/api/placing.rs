@@ -30,6 +30,17 @@ fn placement(buyer: Uuid, lines: &[(Uuid, i32)]) -> Placement {
     }
 }
 
+/// Each order's answer: 201, or its refusal's status and code.
+fn answers(results: &[tonggan::error::Result<tonggan::orders::model::Order>]) -> Vec<(u16, &'static str)> {
+    results
+        .iter()
+        .map(|r| match r {
+            Ok(_) => (201, "placed"),
+            Err(e) => (e.status().as_u16(), e.code()),
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn a_batch_with_refused_orders_places_the_others_and_answers_each_on_its_own() {
     let app = TestApp::spawn_with(|s| {
@@ -50,15 +61,8 @@ async fn a_batch_with_refused_orders_places_the_others_and_answers_each_on_its_o
         placement(buyers[3].id, &[(apples, 4)]),
     ];
     let results = place_together(&app.state, &batch).await;
-    let answers: Vec<(u16, &str)> = results
-        .iter()
-        .map(|r| match r {
-            Ok(_) => (201, "placed"),
-            Err(e) => (e.status().as_u16(), e.code()),
-        })
-        .collect();
     assert_eq!(
-        answers,
+        answers(&results),
         vec![
             (201, "placed"),
             (409, "insufficient_stock"),
@@ -126,16 +130,8 @@ async fn a_batch_claims_its_orders_keys_and_keeps_a_key_only_with_its_order() {
         keyed(b[2].id, &[(apples, 1)], "k-c", false),
         keyed(b[3].id, &[(apples, 1)], "k-d", true),
     ];
-    let answers: Vec<(u16, &str)> = place_together(&app.state, &batch)
-        .await
-        .iter()
-        .map(|r| match r {
-            Ok(_) => (201, "placed"),
-            Err(e) => (e.status().as_u16(), e.code()),
-        })
-        .collect();
     assert_eq!(
-        answers,
+        answers(&place_together(&app.state, &batch).await),
         vec![
             (201, "placed"),
             (409, "insufficient_stock"),
