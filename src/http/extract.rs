@@ -52,6 +52,13 @@ pub fn parse_json<T: DeserializeOwned>(is_json: bool, bytes: &[u8]) -> Result<T,
     if !is_json {
         return Err(AppError::UnsupportedMediaType);
     }
+    // serde's derived structs also read a JSON array of their fields in order, so `[]` would be
+    // a body whose fields are all left out. Every body of this API is an object (the document
+    // says so): an array is refused as a wrong type, as a number or a string already is.
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        let detail = "invalid type: sequence, expected a JSON object";
+        return Err(FieldErrors::single("body", msg!("field-invalid-type", detail = detail)));
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(de) {
         Ok(value) => Ok(value),

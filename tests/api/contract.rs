@@ -143,6 +143,32 @@ async fn request_schemas_carry_the_rules_the_server_enforces() {
     assert_eq!(limit["schema"]["maximum"], 500);
 }
 
+/// serde's derived structs would read `[]` as a body with every field left out; the document
+/// says every body is an object, and the fuzzer sent `[]` to `PUT /enterprise/settings`, which
+/// cleared the approval threshold.
+#[tokio::test]
+async fn a_json_array_where_the_body_object_belongs_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let enterprise = app.verified_enterprise().await;
+    let owner = app.as_(&enterprise);
+    assert_eq!(owner.set_approval_threshold(50_000).await.status(), 200);
+    for body in [json!([]), json!([null])] {
+        let problem =
+            assert_problem(owner.put("/api/v1/enterprise/settings", &body).await, 422, "validation_failed").await;
+        assert!(problem.errors.contains_key("body"), "{problem:?}");
+    }
+    let threshold: Option<i64> =
+        sqlx::query_scalar("select approval_threshold_fen from enterprise_settings where organization_id = $1")
+            .bind(enterprise.org)
+            .fetch_one(&app.db)
+            .await
+            .unwrap();
+    assert_eq!(threshold, Some(50_000));
+    let buyer = app.as_(&app.consumer().await);
+    assert_problem(buyer.order_keyed("k-array", &json!([])).await, 422, "validation_failed").await;
+    assert_eq!(app.count("orders").await, 0);
+}
+
 /// JSON Schema's `integer` is any number whose fractional part is zero: `7.0` is the integer 7,
 /// and the body fields the document calls integers take it. `7.5` is still refused.
 #[tokio::test]
