@@ -104,14 +104,18 @@ pub struct ProducerOrgRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EnterpriseRegistration {
+    #[serde(deserialize_with = "crate::http::shape::object")]
     organization: EnterpriseOrgRequest,
+    #[serde(deserialize_with = "crate::http::shape::object")]
     owner: AccountRequest,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProducerRegistration {
+    #[serde(deserialize_with = "crate::http::shape::object")]
     organization: ProducerOrgRequest,
+    #[serde(deserialize_with = "crate::http::shape::object")]
     owner: AccountRequest,
 }
 
@@ -149,12 +153,14 @@ pub struct NewMember {
     #[schema(pattern = r"^\+?[0-9](?:[ -]*[0-9]){6,14}[ -]*$")]
     phone: Option<String>,
     /// enterprise: purchaser | approver; producer: staff.
+    #[serde(deserialize_with = "crate::http::shape::name")]
     pub role: MemberRole,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MemberRoleChange {
+    #[serde(deserialize_with = "crate::http::shape::name")]
     pub role: MemberRole,
 }
 

@@ -60,7 +60,9 @@ pub struct ProductInput {
     #[schema(minimum = 1, maximum = 1000000)]
     min_order_qty: i64,
     #[schema(min_items = 1, max_items = 10)]
+    #[serde(deserialize_with = "crate::http::shape::objects")]
     tiers: Vec<Tier>,
+    #[serde(default, deserialize_with = "crate::http::shape::opt_object")]
     certification: Option<CertificationInput>,
 }
 
@@ -98,8 +100,10 @@ pub struct ProductPatch {
     #[schema(minimum = 1, maximum = 1000000)]
     min_order_qty: Option<i64>,
     #[schema(min_items = 1, max_items = 10)]
+    #[serde(default, deserialize_with = "crate::http::shape::opt_objects")]
     tiers: Option<Vec<Tier>>,
     /// Replaces the certification; its verification starts over.
+    #[serde(default, deserialize_with = "crate::http::shape::opt_object")]
     certification: Option<CertificationInput>,
 }
 
@@ -508,6 +512,7 @@ pub async fn patch(
 #[serde(deny_unknown_fields)]
 pub struct PriceChangeInput {
     #[schema(min_items = 1, max_items = 10)]
+    #[serde(deserialize_with = "crate::http::shape::objects")]
     tiers: Vec<Tier>,
     #[schema(max_length = 500, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     reason: Option<String>,

@@ -7,4 +7,5 @@ pub mod health;
 pub mod middleware;
 pub mod openapi;
 pub mod pagination;
+pub mod shape;
 pub mod whole;

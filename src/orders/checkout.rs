@@ -41,14 +41,17 @@ pub struct LineInput {
 pub struct OrderInput {
     /// Either `lines` (1 to 200) or `from_cart: true`.
     #[schema(min_items = 1, max_items = 200)]
+    #[serde(default, deserialize_with = "crate::http::shape::opt_objects")]
     lines: Option<Vec<LineInput>>,
     #[serde(default)]
     from_cart: bool,
+    #[serde(deserialize_with = "crate::http::shape::object")]
     shipping_address: ShippingAddress,
     /// Enterprise orders only: the buyer's purchase-order number.
     #[schema(max_length = 64, pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$")]
     po_number: Option<String>,
     /// Enterprise orders only; `tax_id` defaults to the enterprise's USCC.
+    #[serde(default, deserialize_with = "crate::http::shape::opt_object")]
     invoice: Option<Invoice>,
 }
 

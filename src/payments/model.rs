@@ -154,6 +154,7 @@ impl From<PaymentRow> for Payment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartPayment {
+    #[serde(deserialize_with = "crate::http::shape::name")]
     pub method: Method,
 }
 
@@ -208,6 +209,7 @@ pub struct RefundLineInput {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefundRequest {
+    #[serde(default, deserialize_with = "crate::http::shape::opt_objects")]
     pub lines: Option<Vec<RefundLineInput>>,
     pub full: Option<bool>,
     /// Admins only, with `full`: refund one group (one producer's part) of the order in full.

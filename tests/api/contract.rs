@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, parse};
+use crate::helpers::{self, TestApp, assert_problem, parse};
 
 async fn document() -> Value {
     let app = TestApp::spawn().await;
@@ -167,6 +167,68 @@ async fn a_json_array_where_the_body_object_belongs_is_refused_and_changes_nothi
     let buyer = app.as_(&app.consumer().await);
     assert_problem(buyer.order_keyed("k-array", &json!([])).await, 422, "validation_failed").await;
     assert_eq!(app.count("orders").await, 0);
+}
+
+/// The same holds inside a body: an object nested in it (an address, an invoice, an order
+/// line, a price tier, a registration's organization) written as an array of its fields is
+/// refused at its own path, and nothing is created.
+#[tokio::test]
+async fn an_array_where_a_nested_object_belongs_is_refused_at_its_path_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let producer = app.verified_producer().await;
+    let product = app.stocked_product(&producer, 5, 1000).await;
+    let buyer = app.as_(&app.consumer().await);
+    let orders = app.count("orders").await;
+    let address = json!(["李明", "13800000000", 120101, "天津市和平区南京路1号"]);
+    let line = json!({"product_id": product, "qty": 1});
+    for (i, (body, field)) in [
+        (json!({"lines": [line], "shipping_address": address}), "shipping_address"),
+        (json!({"lines": [line], "shipping_address": helpers::address(), "invoice": []}), "invoice"),
+        (json!({"lines": [line, [product, 1]], "shipping_address": helpers::address()}), "lines[1]"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let problem =
+            assert_problem(buyer.order_keyed(&format!("k-nested-{i}"), &body).await, 422, "validation_failed").await;
+        assert!(problem.errors.contains_key(field), "{field}: {problem:?}");
+    }
+    assert_eq!(app.count("orders").await, orders);
+
+    let products = app.count("products").await;
+    let mut body = helpers::product_body("静宁苹果", 1000);
+    body["tiers"] = json!([[1, 1000]]);
+    let problem =
+        assert_problem(app.as_(&producer).post("/api/v1/producer/products", &body).await, 422, "validation_failed")
+            .await;
+    assert!(problem.errors.contains_key("tiers[0]"), "{problem:?}");
+    assert_eq!(app.count("products").await, products);
+
+    let organizations = app.count("organizations").await;
+    let email = helpers::unique_email("nested");
+    let mut body = helpers::enterprise_body(&email, &helpers::valid_uscc());
+    body["organization"] = json!(body["organization"].as_object().unwrap().values().cloned().collect::<Vec<_>>());
+    let problem =
+        assert_problem(app.post("/api/v1/auth/register/enterprise", &body).await, 422, "validation_failed").await;
+    assert!(problem.errors.contains_key("organization"), "{problem:?}");
+    assert_eq!(app.count("organizations").await, organizations);
+}
+
+/// A unit enum derived by serde also reads a one-entry object naming its variant; the document
+/// says a role is a string, so `{"purchaser": null}` is refused like any other wrong type.
+#[tokio::test]
+async fn an_object_where_a_name_belongs_is_refused_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let enterprise = app.verified_enterprise().await;
+    let accounts = app.count("accounts").await;
+    let (_, mut body) = helpers::member_body("purchaser");
+    body["role"] = json!({"purchaser": null});
+    let problem =
+        assert_problem(app.as_(&enterprise).post_member(enterprise.org, &body).await, 422, "validation_failed").await;
+    assert!(problem.errors.contains_key("role"), "{problem:?}");
+    assert_eq!(app.count("accounts").await, accounts);
+    body["role"] = json!("purchaser");
+    assert_eq!(app.as_(&enterprise).post_member(enterprise.org, &body).await.status(), 201);
 }
 
 /// JSON Schema's `integer` is any number whose fractional part is zero: `7.0` is the integer 7,
