@@ -119,6 +119,8 @@ pub struct OrdersSettings {
     pub jobs_interval_secs: u64,
     pub idempotency_retention_hours: u32,
     pub idempotency_in_flight_secs: u32,
+    /// How many order batches one instance places at once, each on its own connection.
+    pub placement_batches: usize,
     /// Limits against stock hoarding (docs/orders.md): unpaid orders hold stock for
     /// `payment_window_secs` (an approval, `approval_hold_secs`), so these bound how much of the
     /// catalog one consumer, or one enterprise with all its members, can keep off the shelf.

@@ -33,7 +33,7 @@ pub fn app(state: AppState) -> Router {
         .merge(regions::router())
         .merge(accounts::router())
         .merge(catalog::router())
-        .merge(orders::router())
+        .merge(orders::router(&state.settings.orders))
         .merge(payments::router())
         .merge(tallies::router())
         .merge(audit::router())

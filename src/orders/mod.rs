@@ -20,6 +20,7 @@ use sqlx::PgExecutor;
 use utoipa_axum::{router::OpenApiRouter, routes};
 use uuid::Uuid;
 
+use crate::config::OrdersSettings;
 use crate::state::AppState;
 
 pub use buyer::{Buyer, buyer_of};
@@ -34,7 +35,7 @@ pub use read::visible_order;
 
 /// The area's routes. Each call makes its own queue of orders to place (`placing`): one per
 /// router, so one per instance.
-pub fn router() -> OpenApiRouter<AppState> {
+pub fn router(settings: &OrdersSettings) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(routes::get_cart))
         .routes(routes!(routes::put_cart_item, routes::delete_cart_item))
@@ -49,7 +50,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(routes::producer_groups))
         .routes(routes!(routes::ship_group))
         .routes(routes!(routes::admin_orders))
-        .layer(axum::Extension(placing::Placements::default()))
+        .layer(axum::Extension(placing::Placements::new(settings.placement_batches)))
 }
 
 /// The titles order lines were bought under (what the receipt shows, whatever the product is

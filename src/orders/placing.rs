@@ -80,16 +80,16 @@ pub fn unit_price(product: &Orderable, qty: i32) -> Result<i64> {
 
 /// An instance's queue of orders waiting to be placed. One per router (so one per instance),
 /// cheap to clone.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Placements {
     inner: Arc<Queue>,
 }
 
-#[derive(Default)]
 struct Queue {
     waiting: Mutex<Vec<Job>>,
-    /// Held by the request that is placing a batch; the others wait for it or for their answer.
-    placing: tokio::sync::Mutex<()>,
+    /// One permit per batch being placed. A request holding one places a batch; the others wait
+    /// for a permit or for their answer.
+    placing: tokio::sync::Semaphore,
 }
 
 struct Job {
@@ -98,12 +98,22 @@ struct Job {
 }
 
 impl Placements {
+    /// A queue that places up to `batches` batches at once, each in its own transaction on its
+    /// own connection. Batches on different products run side by side; batches on the same
+    /// products queue on the rows' locks, but the later one has claimed its keys and locked its
+    /// buyers' limits by the time the earlier one commits. Every batch takes its locks in the
+    /// same order (`place_batch`), so batches cannot deadlock.
+    pub fn new(batches: usize) -> Self {
+        let queue = Queue { waiting: Mutex::default(), placing: tokio::sync::Semaphore::new(batches.max(1)) };
+        Placements { inner: Arc::new(queue) }
+    }
+
     /// Places the order with whatever else is waiting, and answers when its batch committed.
     ///
-    /// The first waiting request to get the queue's lock takes everything queued and places it
-    /// in a spawned task (so that the batch finishes even if that request is cancelled); the
-    /// others wait for their answer, or for the lock if their order is still queued when the
-    /// batch ends.
+    /// A waiting request that gets a permit takes everything queued (up to `MAX_BATCH`) and
+    /// places it in a spawned task (so that the batch finishes even if that request is
+    /// cancelled); the others wait for their answer, or for a permit if their order is still
+    /// queued when one is given back.
     #[tracing::instrument(skip_all)]
     pub async fn place(&self, state: &AppState, placement: Placement) -> Result<Order> {
         let (answer, mut answered) = oneshot::channel();
@@ -112,7 +122,7 @@ impl Placements {
             tokio::select! {
                 biased;
                 result = &mut answered => return result.unwrap_or_else(|_| Err(unanswered())),
-                _placing = self.inner.placing.lock() => {
+                _permit = self.inner.placing.acquire() => {
                     let jobs: Vec<Job> = {
                         let mut waiting = self.inner.waiting.lock().expect("the placement queue is never poisoned");
                         let n = waiting.len().min(MAX_BATCH);
