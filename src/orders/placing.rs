@@ -339,13 +339,12 @@ async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, accepted: &[Accep
             carts.push(p.buyer.account_id());
         }
     }
-    db::insert_placed(tx, &orders, &groups, &lines).await?;
+    // The database stamps created_at; the orders as written make the reply (and its replay).
+    let mut rows: HashMap<Uuid, OrderRow> =
+        db::insert_placed(tx, &orders, &groups, &lines).await?.into_iter().map(|r| (r.id, r)).collect();
     if !carts.is_empty() {
         db::clear_carts(tx, &carts).await?;
     }
-    // The database stamps created_at; read it back so the reply (and its replay) is exact.
-    let mut rows: HashMap<Uuid, OrderRow> =
-        db::find_orders(&mut **tx, &orders.ids).await?.into_iter().map(|r| (r.id, r)).collect();
     accepted
         .iter()
         .map(|a| {
