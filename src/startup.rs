@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use axum::routing::get;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
@@ -17,7 +17,6 @@ use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveHeadersLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -79,18 +78,7 @@ fn with_layers(router: Router<AppState>, settings: &Settings) -> Router<AppState
                 axum::http::header::AUTHORIZATION,
             ]))
             .layer(SetRequestIdLayer::new(middleware::REQUEST_ID.clone(), MakeRequestUuid))
-            .layer(
-                TraceLayer::new_for_http()
-                    .make_span_with(|req: &Request<_>| {
-                        let request_id = req
-                            .headers()
-                            .get(&middleware::REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        tracing::info_span!("request", method = %req.method(), uri = %req.uri(), request_id)
-                    })
-                    .on_response(tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO)),
-            )
+            .layer(axum::middleware::from_fn(middleware::access_log))
             .layer(PropagateRequestIdLayer::new(middleware::REQUEST_ID.clone()))
             .layer(middleware::catch_panic())
             .layer(axum::middleware::from_fn(middleware::problem_for_bare_errors))
