@@ -353,7 +353,8 @@ impl Settings {
         self.check_stripe(environment)
     }
 
-    /// A zero limit would refuse every order: a typo, never an intent.
+    /// A zero limit would refuse every order: a typo, never an intent. Placement batches need
+    /// connections to spare.
     fn check_order_limits(&self) -> anyhow::Result<()> {
         let o = &self.orders;
         for (name, value) in [
@@ -367,6 +368,12 @@ impl Settings {
         ] {
             anyhow::ensure!(value > 0, "orders.{name} must be positive");
         }
+        // Each batch being placed holds a pooled connection until it commits; the requests
+        // feeding the queue need connections too.
+        anyhow::ensure!(
+            o.placement_batches >= 1 && o.placement_batches < self.database.max_connections as usize,
+            "orders.placement_batches must be at least 1 and below database.max_connections"
+        );
         Ok(())
     }
 

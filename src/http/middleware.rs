@@ -73,8 +73,9 @@ fn interned(text: &str) -> &'static str {
 ///
 /// Kept lean rather than taken from tower-http's `TraceLayer`, whose span recorded method and
 /// URI as well (formatted twice per request), whose id was quoted and escaped character by
-/// character, and whose response body was wrapped to enter the span on every poll: that was
-/// about a tenth of `/livez`'s time (issue 12, `perf`).
+/// character, and whose response body was wrapped to enter the span on every poll. Logging was
+/// about a tenth of `/livez`'s samples in `perf` (issue 12); most of what is left is
+/// formatting the line itself.
 pub async fn access_log(req: Request, next: Next) -> Response {
     let start = Instant::now();
     let method = req.method().clone();

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use serde_json::Value;
+use tonggan::config::Environment;
 use tonggan::orders::model::ShippingAddress;
 use tonggan::orders::{Buyer, Placement, PlacementKey, Wanted, place_together};
 use uuid::Uuid;
@@ -204,4 +205,19 @@ async fn orders_queued_behind_a_locked_product_are_placed_together_and_each_answ
     assert_eq!(by_status, BTreeMap::from([(201, 7), (409, 3)]));
     assert_eq!(app.stock_of(apples).await, 0);
     assert_eq!(app.count("orders").await, 7);
+}
+
+/// Each batch being placed holds a connection until it commits: none at all, or as many as the
+/// pool has, is refused at start-up rather than starving every other query.
+#[test]
+fn placement_batches_must_leave_connections_for_everything_else() {
+    let mut s = base_settings();
+    // config/test.toml runs the suite with two batches at once.
+    assert_eq!(s.orders.placement_batches, 2);
+    assert!(s.check(Environment::Test).is_ok());
+    for refused in [0, s.database.max_connections as usize] {
+        s.orders.placement_batches = refused;
+        let error = s.check(Environment::Test).unwrap_err().to_string();
+        assert!(error.contains("orders.placement_batches must be at least 1"), "{refused}: {error}");
+    }
 }
