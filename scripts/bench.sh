@@ -93,6 +93,15 @@ measure() { # name url wrk-args...: warm up, measure, append a row to $results
   printf '%s\t%s\t%s\t%s\t%s\n' "$name" "$rps" "$p50" "$p99" "$errors" >> "$results"
   echo "bench: $name $rps req/s" >&2
 }
+# Before each write scenario, and before pgbench: a checkpoint, and the kernel's dirty pages
+# written out. Seeding (100,000 products, a million ledger lines) and each write scenario
+# leave hundreds of megabytes to write back; a commit's WAL flush waiting behind that
+# writeback cost the order scenarios (and pgbench) up to half their rate, differently from run
+# to run. Each write scenario and its baseline now start from the same settled disk.
+settle() {
+  psql "$admin_url" -qc checkpoint >/dev/null 2>&1 || echo "bench: no checkpoint (needs a superuser or pg_checkpoint)" >&2
+  sync
+}
 run() { # name url [paths-file | wrk-args...]
   local name=$1 url=$2
   shift 2
@@ -178,8 +187,10 @@ seq 1 "$buyers" | xargs -P 4 -I{} sh -c "curl -fsS -c - -o /dev/null -H 'content
 echo "bench: $(wc -l < "$work/cookies.txt") of $buyers bench buyers signed in" >&2
 export WRK_COOKIES="$work/cookies.txt"
 export WRK_BODIES="$work/hot_bodies.jsonl"
+settle
 measure place_order_3_lines "$base" -t2 -c"$order_clients" --latency -s bench/place_order.lua
 export WRK_BODIES="$work/spread_bodies.jsonl"
+settle
 measure place_order_spread "$base" -t2 -c"$order_clients" --latency -s bench/place_order.lua
 # ---- Stripe webhook deliveries: signed payment_intent.succeeded events for distinct orders --
 # Payable orders (one line each, spread over many products) with open Stripe payments, made
@@ -228,6 +239,7 @@ for n, line in enumerate(open(sys.argv[1])):
 PY
 export WRK_EVENTS="$work/events.tsv"
 hook_clients=${BENCH_WEBHOOK_CLIENTS:-16}
+settle
 measure stripe_webhook_paid "$base" -t2 -c"$hook_clients" --latency -s bench/stripe_webhook.lua
 paid=$(psql "$DATABASE_URL" -qAtc "select count(*) from payments where payment_intent_id like 'pi_bench_%' and status = 'succeeded'")
 echo "bench: $paid orders paid by the webhook, of $events prepared" >&2
@@ -239,6 +251,7 @@ fi
 pgbench_url="${DATABASE_URL%/*}/tonggan_pgbench"
 psql "$admin_url" -qc "drop database if exists tonggan_pgbench" -c "create database tonggan_pgbench"
 pgbench -q -i -s "$order_clients" "$pgbench_url" >/dev/null 2>&1
+settle
 pg_out=$(pgbench -c "$order_clients" -j 2 -T "$seconds" -b tpcb-like "$pgbench_url" 2>/dev/null)
 pg_tps=$(awk '/^tps/ {print $3; exit}' <<<"$pg_out")
 pg_lat=$(awk '/latency average/ {print $4}' <<<"$pg_out")

@@ -339,13 +339,13 @@ impl ReadCache {
 
     /// Retires every cached read. Called by every write that does not say what it changed,
     /// after its commit (and before, so that a write fails cleanly while Redis is unreachable).
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn invalidate(&self) -> Result<()> {
         self.bump(None).await
     }
 
     /// Retires the cached reads of these scopes (and only those).
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn invalidate_scopes(&self, scopes: &[String]) -> Result<()> {
         self.bump(Some(scopes)).await
     }

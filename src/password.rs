@@ -53,7 +53,7 @@ impl PasswordHasher {
         }
     }
 
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn hash(&self, password: &str) -> Result<String> {
         let slot = self.slot().await?;
         let argon2 = self.argon2.clone();
@@ -72,7 +72,7 @@ impl PasswordHasher {
 
     /// Whether `password` matches `hash`; with no hash (unknown account) it still does the
     /// work and answers false.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
         let known = hash.is_some();
         let hash = hash.unwrap_or(&self.dummy_hash).to_string();

@@ -64,7 +64,7 @@ return {0, 0}
 static HIT_SCRIPT: LazyLock<redis::Script> = LazyLock::new(|| redis::Script::new(HIT));
 
 /// Counts one hit on every counter if none is at its limit; see the module documentation.
-#[tracing::instrument(skip_all, fields(counters = counters.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(counters = counters.len()))]
 pub async fn hit(redis: &ConnectionManager, window: Duration, counters: &[Counter]) -> redis::RedisResult<Verdict> {
     let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
     let mut invocation = HIT_SCRIPT.prepare_invoke();

@@ -126,7 +126,7 @@ impl LoginThrottle {
 
     /// Counts an attempt; 429 with the seconds until the window ends (rounded up) when any of
     /// its counters is at its limit, without counting it.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn attempt(&self, attempt: LoginAttempt<'_>) -> Result<()> {
         self.counters.count(&self.counters_of(attempt), self.settings.window_secs).await
     }
@@ -134,7 +134,7 @@ impl LoginThrottle {
     /// A successful login clears the failures of its device, or of its email from unknown
     /// clients, and takes back its attempt from the address's counter (one address may be
     /// trying many accounts, so the address's other failures stay).
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn record_success(&self, attempt: LoginAttempt<'_>) -> Result<()> {
         match attempt {
             LoginAttempt::KnownDevice { device } => self.counters.clear(&self.device_key(device)).await,
@@ -162,7 +162,7 @@ impl SignupThrottle {
 
     /// Counts a sign-up attempt from `client`; 429 `too_many_attempts` once the address has
     /// made `max_per_client` within the window (refused attempts are not counted).
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn attempt(&self, client: IpAddr) -> Result<()> {
         let key = self.counters.key(&format!("signup:client:{client}"));
         self.counters.count(&[Counter { key, max: self.settings.max_per_client }], self.settings.window_secs).await

@@ -176,7 +176,7 @@ fn canonical(value: &Value, out: &mut String) {
 /// The entry's time is the database's clock read after the chain's lock is taken, so entries
 /// in `seq` order are also in time order (whichever instance wrote them), and a time range is
 /// a range of the chain.
-#[tracing::instrument(skip_all, fields(action = entry.action, target = %entry.target_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(action = entry.action, target = %entry.target_id))]
 pub async fn append(conn: &mut PgConnection, entry: Entry) -> Result<i64> {
     let at = sqlx::query_scalar!(r#"select clock_timestamp() as "at!" from pg_advisory_xact_lock($1)"#, CHAIN_LOCK)
         .fetch_one(&mut *conn)

@@ -41,7 +41,7 @@ pub struct NewOrganization<'a> {
     pub households: Option<i32>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_account(db: impl PgExecutor<'_>, new: &NewAccount<'_>) -> sqlx::Result<Account> {
     sqlx::query_as!(
         Account,
@@ -61,7 +61,7 @@ pub async fn insert_account(db: impl PgExecutor<'_>, new: &NewAccount<'_>) -> sq
     .await
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_organization(db: impl PgExecutor<'_>, new: &NewOrganization<'_>) -> sqlx::Result<Organization> {
     query_organization!(
         r#"
@@ -85,7 +85,7 @@ pub async fn insert_organization(db: impl PgExecutor<'_>, new: &NewOrganization<
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn insert_membership(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
@@ -115,7 +115,7 @@ pub struct Credentials {
 
 /// Whether an account has this email and an organization this USCC: what the unique
 /// constraints would refuse, asked before a password is hashed for nothing.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn taken(db: impl PgExecutor<'_>, email: &str, uscc: Option<&str>) -> sqlx::Result<(bool, bool)> {
     let row = sqlx::query!(
         r#"
@@ -130,7 +130,7 @@ pub async fn taken(db: impl PgExecutor<'_>, email: &str, uscc: Option<&str>) -> 
     Ok((row.email, row.uscc))
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_credentials_by_email(db: impl PgExecutor<'_>, email: &str) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as!(
         Credentials,
@@ -141,7 +141,7 @@ pub async fn find_credentials_by_email(db: impl PgExecutor<'_>, email: &str) -> 
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Credentials>> {
     sqlx::query_as!(
         Credentials,
@@ -152,7 +152,7 @@ pub async fn find_credentials_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_account(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Account>> {
     sqlx::query_as!(
         Account,
@@ -166,7 +166,7 @@ pub async fn find_account(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Opt
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn memberships_of(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<Membership>> {
     sqlx::query_as!(
         Membership,
@@ -182,7 +182,7 @@ pub async fn memberships_of(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::
     .await
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn update_password(db: impl PgExecutor<'_>, account_id: Uuid, password_hash: &str) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update accounts set password_hash = $2, updated_at = now() where id = $1"#,
@@ -194,13 +194,13 @@ pub async fn update_password(db: impl PgExecutor<'_>, account_id: Uuid, password
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_organization(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<Organization>> {
     query_organization!("select ", " from organizations where id = $1", id).fetch_optional(db).await
 }
 
 /// The organization, locked until the transaction ends, so that status changes serialize.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<Organization>> {
     query_organization!("select ", " from organizations where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
@@ -208,14 +208,14 @@ pub async fn lock_organization(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> 
 /// The organization's status, with the row share-locked until the transaction ends: a status
 /// change (which locks it `for update`) waits for the transaction, or the transaction waits
 /// for the change and then reads the new status.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn share_lock_status(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<OrgStatus>> {
     sqlx::query_scalar!(r#"select status as "status: OrgStatus" from organizations where id = $1 for share"#, id)
         .fetch_optional(&mut **tx)
         .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn membership_role(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
@@ -230,7 +230,7 @@ pub async fn membership_role(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_members(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Member>> {
     sqlx::query_as!(
         Member,
@@ -247,7 +247,7 @@ pub async fn list_members(db: impl PgExecutor<'_>, organization_id: Uuid) -> sql
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_member(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
@@ -268,7 +268,7 @@ pub async fn find_member(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn update_member_role(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
@@ -286,7 +286,7 @@ pub async fn update_member_role(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn delete_membership(db: impl PgExecutor<'_>, organization_id: Uuid, account_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         r#"delete from memberships where organization_id = $1 and account_id = $2"#,
@@ -300,7 +300,7 @@ pub async fn delete_membership(db: impl PgExecutor<'_>, organization_id: Uuid, a
 
 /// A removed member's account can no longer sign in; it stays for the record (and its email
 /// stays taken) because orders and audit entries will point at it.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(r#"update accounts set status = 'disabled', updated_at = now() where id = $1"#, account_id)
         .execute(db)
@@ -308,7 +308,7 @@ pub async fn disable_account(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx:
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn member_account_ids(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(r#"select account_id from memberships where organization_id = $1"#, organization_id)
         .fetch_all(db)
@@ -316,7 +316,7 @@ pub async fn member_account_ids(db: impl PgExecutor<'_>, organization_id: Uuid) 
 }
 
 /// One page of organizations in id (creation) order, after the cursor's id.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_organizations(
     db: impl PgExecutor<'_>,
     kind: Option<OrgKind>,
@@ -343,7 +343,7 @@ pub async fn list_organizations(
     .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_organization_status(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -364,7 +364,7 @@ pub async fn set_organization_status(
     .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn insert_review(
     tx: &mut Transaction<'_, Postgres>,
     organization_id: Uuid,
@@ -402,7 +402,7 @@ pub async fn legal_names(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<
 }
 
 /// Consumer accounts in one statement (the ledger seed's shoppers), all with one password hash.
-#[tracing::instrument(skip_all, fields(rows = emails.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(rows = emails.len()))]
 pub async fn bulk_insert_consumers(
     db: impl PgExecutor<'_>,
     emails: &[String],
@@ -426,7 +426,7 @@ pub async fn bulk_insert_consumers(
 }
 
 /// Active consumer accounts, oldest first: who the ledger seed's consumer orders are from.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn consumer_ids(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(r#"select id from accounts where role = 'consumer' and status = 'active' order by id"#)
         .fetch_all(db)
@@ -443,7 +443,7 @@ pub struct EnterpriseBuyer {
 }
 
 /// Verified enterprises with their owners, oldest first.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn enterprise_buyers(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<EnterpriseBuyer>> {
     sqlx::query_as!(
         EnterpriseBuyer,
@@ -459,7 +459,7 @@ pub async fn enterprise_buyers(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Ente
 }
 
 /// The first admin account, who the seeded bank transfers and refunds are attributed to.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn first_admin(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Uuid>> {
     sqlx::query_scalar!(r#"select id from accounts where role = 'admin' and status = 'active' order by id limit 1"#)
         .fetch_optional(db)

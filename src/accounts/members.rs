@@ -12,7 +12,7 @@ use crate::state::AppState;
 
 /// The organization, if `user` may read its members: any member, or platform staff.
 /// Everyone else gets 404, so that organization ids cannot be probed.
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn readable_by(state: &AppState, user: &CurrentUser, organization_id: Uuid) -> Result<Organization> {
     let organization = db::find_organization(&state.db, organization_id).await?.ok_or(AppError::NotFound)?;
     if user.is_staff() {
@@ -29,7 +29,7 @@ pub async fn list(state: &AppState, user: &CurrentUser, organization_id: Uuid) -
 }
 
 /// The organization, if `user` is its owner and it is not rejected or suspended.
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn managed_by(state: &AppState, user: &CurrentUser, organization_id: Uuid) -> Result<Organization> {
     let organization = db::find_organization(&state.db, organization_id).await?.ok_or(AppError::NotFound)?;
     match db::membership_role(&state.db, organization_id, user.account_id).await? {
@@ -58,7 +58,7 @@ fn check_grantable(organization: &Organization, role: MemberRole) -> Result<()> 
 
 /// Adds a member account with a role the organization's kind allows; every bad field of the
 /// request (account details and role) is reported at once.
-#[tracing::instrument(skip_all, fields(organization = %organization.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(organization = %organization.id))]
 pub async fn add(state: &AppState, organization: &Organization, request: &NewMember) -> Result<Member> {
     let role = request.role;
     let form = match (AccountForm::try_from(request), check_grantable(organization, role)) {
@@ -92,7 +92,7 @@ async fn changeable_member(db: &sqlx::PgPool, organization_id: Uuid, account_id:
     Ok(member)
 }
 
-#[tracing::instrument(skip(state, organization), fields(organization = %organization.id))]
+#[tracing::instrument(level = "debug", skip(state, organization), fields(organization = %organization.id))]
 pub async fn change_role(
     state: &AppState,
     organization: &Organization,
@@ -109,7 +109,7 @@ pub async fn change_role(
 /// Removes a member: the membership goes, the account is disabled and its sessions end.
 /// Sessions are ended before the commit, so a Redis failure leaves the member in place
 /// rather than removed-but-signed-in.
-#[tracing::instrument(skip(state, organization), fields(organization = %organization.id))]
+#[tracing::instrument(level = "debug", skip(state, organization), fields(organization = %organization.id))]
 pub async fn remove(state: &AppState, organization: &Organization, account_id: Uuid) -> Result<()> {
     let (db, sessions) = (&state.db, &state.sessions);
     changeable_member(db, organization.id, account_id).await?;

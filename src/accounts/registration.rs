@@ -20,7 +20,7 @@ use crate::state::AppState;
 
 /// Counts a sign-up attempt from `client` (before its form is even read); 429 beyond the
 /// address's allowance.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn admit(state: &AppState, client: IpAddr) -> Result<()> {
     state.signup_throttle.attempt(client).await
 }
@@ -36,7 +36,7 @@ pub(super) async fn refuse_taken(db: impl PgExecutor<'_>, email: &Email, uscc: O
     Err(AppError::unique_conflict(constraint).expect("a constraint the error table names"))
 }
 
-#[tracing::instrument(skip_all, fields(email = form.email.as_str()))]
+#[tracing::instrument(level = "debug", skip_all, fields(email = form.email.as_str()))]
 pub async fn register_consumer(state: &AppState, form: AccountForm) -> Result<Account> {
     refuse_taken(&state.db, &form.email, None).await?;
     let hash = state.hasher.hash(form.password.expose()).await?;
@@ -44,7 +44,7 @@ pub async fn register_consumer(state: &AppState, form: AccountForm) -> Result<Ac
     Ok(account)
 }
 
-#[tracing::instrument(skip_all, fields(email = owner.email.as_str(), kind = org.kind.as_str()))]
+#[tracing::instrument(level = "debug", skip_all, fields(email = owner.email.as_str(), kind = org.kind.as_str()))]
 pub async fn register_organization(
     state: &AppState,
     org: OrganizationForm,
@@ -95,7 +95,7 @@ pub async fn register_organization(
 /// A platform admin or auditor, created from the command line (never through the API). Takes
 /// any executor so that the command can create the account and its audit entry in one
 /// transaction.
-#[tracing::instrument(skip(db, hasher, password))]
+#[tracing::instrument(level = "debug", skip(db, hasher, password))]
 pub async fn create_staff(
     db: impl PgExecutor<'_>,
     hasher: &PasswordHasher,

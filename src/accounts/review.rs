@@ -41,7 +41,7 @@ impl Decision {
 }
 
 /// One page of organizations by kind and status, oldest first (admins and auditors).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn list(
     state: &AppState,
     kind: Option<OrgKind>,
@@ -64,7 +64,7 @@ pub struct Decided {
 
 /// Applies the decision inside `tx` and records who took it. The caller commits, ending the
 /// members' sessions before and after the commit (see `workflows::organization_review`).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn apply(
     tx: &mut Transaction<'_, Postgres>,
     admin_id: Uuid,

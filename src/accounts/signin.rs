@@ -41,7 +41,7 @@ fn attempt_of<'a>(
 /// login is worthless). Unknown emails and wrong passwords cost the same and answer the same;
 /// a malformed email or an overlong password, which no account can have, is refused before
 /// any hashing.
-#[tracing::instrument(skip(state, password, device_cookie))]
+#[tracing::instrument(level = "debug", skip(state, password, device_cookie))]
 pub async fn login(
     state: &AppState,
     email: &str,
@@ -72,7 +72,7 @@ pub async fn login(
 }
 
 /// The signed-in account and its memberships (`/me`); 401 once the account is disabled.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn profile(state: &AppState, account_id: Uuid) -> Result<(Account, Vec<Membership>)> {
     let account = db::find_account(&state.db, account_id).await?.ok_or(AppError::Unauthenticated)?;
     let memberships = db::memberships_of(&state.db, account_id).await?;
@@ -81,7 +81,7 @@ pub async fn profile(state: &AppState, account_id: Uuid) -> Result<(Account, Vec
 
 /// Changes the password after checking the current one, ends every session of the account
 /// (a stolen session must not survive the change) and returns a new session for this client.
-#[tracing::instrument(skip(state, current, new))]
+#[tracing::instrument(level = "debug", skip(state, current, new))]
 pub async fn change_password(
     state: &AppState,
     account_id: Uuid,

@@ -14,7 +14,7 @@ use crate::trail;
 const PAGE: i64 = 1000;
 
 /// Walks the whole chain.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn verify(state: &AppState) -> Result<Verification> {
     let mut last: Option<(i64, Vec<u8>)> = None;
     let mut checked = 0;

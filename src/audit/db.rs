@@ -49,7 +49,7 @@ pub struct Filter {
 }
 
 /// Entries matching `f`, newest first, before `before` (a seq).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list(db: impl PgExecutor<'_>, f: &Filter, before: Option<i64>, limit: i64) -> sqlx::Result<Vec<EntryRow>> {
     sqlx::query_as!(
         EntryRow,
@@ -77,7 +77,7 @@ pub async fn list(db: impl PgExecutor<'_>, f: &Filter, before: Option<i64>, limi
 }
 
 /// Up to `limit` entries after `after` (a seq), oldest first: one page of the chain's walk.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn chain_after(db: impl PgExecutor<'_>, after: i64, limit: i64) -> sqlx::Result<Vec<EntryRow>> {
     sqlx::query_as!(
         EntryRow,

@@ -24,7 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Entries, newest first, by actor, action, target and time. `target_id` only means something
 /// with its kind (ids of different kinds may look alike), so it needs `target_kind` (422).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 async fn list(state: &AppState, q: &AuditQuery, page: &ListParams<i64>) -> Result<Page<AuditEntry>> {
     let given = |v: &Option<String>| v.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
     let filter = db::Filter {

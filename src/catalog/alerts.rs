@@ -23,7 +23,7 @@ pub struct Before {
 }
 
 /// Raises the alerts that `row`'s current retail price deserves; `before` is None at creation.
-#[tracing::instrument(skip_all, fields(product = %row.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(product = %row.id))]
 pub async fn check(
     tx: &mut Transaction<'_, Postgres>,
     settings: &CatalogSettings,
@@ -53,7 +53,7 @@ pub fn exceeds(price: i64, reference: i64, pct: u32) -> bool {
 }
 
 /// A page of open (or resolved) alerts, oldest first.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn list(state: &AppState, resolved: bool, page: &ListParams) -> Result<Page<PriceAlert>> {
     let rows = db::list_alerts(&state.db, resolved, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |a| a.id))
@@ -61,7 +61,7 @@ pub async fn list(state: &AppState, resolved: bool, page: &ListParams) -> Result
 
 /// Resolves an open alert; 409 when it is already resolved. Audit-logged as
 /// `price_alert.resolve` in the same transaction.
-#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+#[tracing::instrument(level = "debug", skip(state, admin), fields(admin = %admin.account_id))]
 pub async fn resolve(state: &AppState, admin: &CurrentUser, id: Uuid, note: Option<&str>) -> Result<PriceAlert> {
     let mut tx = state.db.begin().await?;
     let Some(alert) = db::resolve_alert(&mut *tx, id, admin.account_id, note).await? else {

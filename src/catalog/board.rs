@@ -72,7 +72,7 @@ const START: (i64, Uuid) = (0, Uuid::nil());
 /// The board for a checked request: the statistics in one statement, the cheapest offers of
 /// every unit in another, then the producers' and counties' names (by primary key, through
 /// their areas).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn load(state: &AppState, request: BoardRequest) -> Result<PriceBoard> {
     let stats = db::board_stats(&state.db, request.category.id, request.unit.as_deref()).await?;
     let units: Vec<String> = stats.iter().map(|s| s.unit.clone()).collect();

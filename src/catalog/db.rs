@@ -33,12 +33,12 @@ const PRODUCT_COLUMNS: &str = "id, producer_id, category_id, title, description,
      images, min_order_qty, tiers, retail_price_fen, status, review_reason, cert_number, cert_issuer, \
      cert_valid_from, cert_valid_until, cert_status, sales_count, created_at, updated_at";
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_categories(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Category>> {
     sqlx::query_as!(Category, r#"select id, slug, name from categories order by sort_order, id"#).fetch_all(db).await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_category(db: impl PgExecutor<'_>, id: i32) -> sqlx::Result<Option<Category>> {
     sqlx::query_as!(Category, r#"select id, slug, name from categories where id = $1"#, id).fetch_optional(db).await
 }
@@ -62,7 +62,7 @@ pub struct ProductFields {
     pub search_grams: Vec<String>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn insert_product(
     tx: &mut Transaction<'_, Postgres>,
     producer_id: Uuid,
@@ -123,7 +123,7 @@ pub struct ProductChanges {
 
 /// Writes only the columns an edit changes (each `coalesce`s to the stored value), and the
 /// status: a column the request did not touch keeps whatever concurrent writers put there.
-#[tracing::instrument(skip_all, fields(product = %id))]
+#[tracing::instrument(level = "debug", skip_all, fields(product = %id))]
 pub async fn update_product(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -168,19 +168,19 @@ pub async fn update_product(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
     query_product!("select ", " from products where id = $1", id).fetch_optional(db).await
 }
 
 /// The product, locked until the transaction ends, so that edits, reviews and price changes
 /// of one product serialize.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_product(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
     query_product!("select ", " from products where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_status(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -198,7 +198,7 @@ pub async fn set_status(
     .await
 }
 
-#[tracing::instrument(skip(tx, tiers))]
+#[tracing::instrument(level = "debug", skip(tx, tiers))]
 pub async fn set_tiers(tx: &mut Transaction<'_, Postgres>, id: Uuid, tiers: &[Tier]) -> sqlx::Result<ProductRow> {
     query_product!(
         "update products set tiers = $2, retail_price_fen = $3, updated_at = now() where id = $1 returning ",
@@ -211,14 +211,14 @@ pub async fn set_tiers(tx: &mut Transaction<'_, Postgres>, id: Uuid, tiers: &[Ti
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn set_stock(db: impl PgExecutor<'_>, id: Uuid, stock: i32) -> sqlx::Result<ProductRow> {
     query_product!("update products set stock = $2, updated_at = now() where id = $1 returning ", "", id, stock)
         .fetch_one(db)
         .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_cert_status(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -235,7 +235,7 @@ pub async fn set_cert_status(
 }
 
 /// Shows or hides all of a producer's products when its organization is verified, suspended...
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, active: bool) -> sqlx::Result<u64> {
     sqlx::query!(
         r#"update products set producer_active = $2 where producer_id = $1 and producer_active <> $2"#,
@@ -247,7 +247,7 @@ pub async fn set_producer_active(db: impl PgExecutor<'_>, producer_id: Uuid, act
     .map(|r| r.rows_affected())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_for_producer(
     db: impl PgExecutor<'_>,
     producer_id: Uuid,
@@ -271,7 +271,7 @@ pub async fn list_for_producer(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_by_status(
     db: impl PgExecutor<'_>,
     status: ProductStatus,
@@ -310,7 +310,7 @@ pub struct PriceChange {
     pub reason: Option<String>,
 }
 
-#[tracing::instrument(skip(tx, old, new))]
+#[tracing::instrument(level = "debug", skip(tx, old, new))]
 pub async fn insert_price_change(
     tx: &mut Transaction<'_, Postgres>,
     product_id: Uuid,
@@ -339,7 +339,7 @@ pub async fn insert_price_change(
 }
 
 /// A page of a product's price history, newest first.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn price_history(
     db: impl PgExecutor<'_>,
     product_id: Uuid,
@@ -366,7 +366,7 @@ pub async fn price_history(
 
 /// The lowest retail price in effect at any moment of the last 30 days: the current price,
 /// every price set within the window, and the one in effect when the window opened.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn lowest_price_30d(db: impl PgExecutor<'_>, product_id: Uuid) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
         r#"
@@ -386,7 +386,7 @@ pub async fn lowest_price_30d(db: impl PgExecutor<'_>, product_id: Uuid) -> sqlx
 }
 
 /// Retail prices of the publicly listed products of a category and unit, except one.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn peer_prices(
     db: impl PgExecutor<'_>,
     category_id: i32,
@@ -425,7 +425,7 @@ pub struct UnitStats {
 /// `percentile_cont` interpolates in double precision, exact for prices below 2^52 fen (the
 /// ladder caps prices at `MAX_UNIT_PRICE_FEN`), so `floor` gives the mean of the two middle
 /// prices rounded down, as `board::median` does for the price alerts.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn board_stats(
     db: impl PgExecutor<'_>,
     category_id: i32,
@@ -464,7 +464,7 @@ pub struct BoardOfferRow {
 /// For each of `units`, up to `limit` public products of the category that come after
 /// `after` (retail price, id) in (retail price, id) order: the cheapest offers, a page at a
 /// time. One index range scan of `products_public_board_idx` per unit, stopped at `limit`.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn board_cheapest(
     db: impl PgExecutor<'_>,
     category_id: i32,
@@ -510,7 +510,7 @@ pub struct PriceAlert {
     pub resolution_note: Option<String>,
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn insert_alert(
     tx: &mut Transaction<'_, Postgres>,
     product_id: Uuid,
@@ -536,7 +536,7 @@ pub async fn insert_alert(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_alerts(
     db: impl PgExecutor<'_>,
     resolved: bool,
@@ -561,7 +561,7 @@ pub async fn list_alerts(
 }
 
 /// Resolves an open alert; None when there is no such alert or it is already resolved.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn resolve_alert(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -584,7 +584,7 @@ pub async fn resolve_alert(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn alert_exists(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(r#"select exists (select 1 from price_alerts where id = $1) as "exists!""#, id)
         .fetch_one(db)
@@ -620,7 +620,7 @@ pub enum Sort {
 
 /// One page of the public catalog. Filters are added only when given, so each query plan fits
 /// what was asked.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn public_list(db: impl PgExecutor<'_>, q: &PublicQuery) -> sqlx::Result<Vec<ProductRow>> {
     // Runtime SQL on purpose: the filters and the sort column are chosen per request.
     let mut b: QueryBuilder<Postgres> = QueryBuilder::new(format!(
@@ -679,14 +679,14 @@ pub async fn public_list(db: impl PgExecutor<'_>, q: &PublicQuery) -> sqlx::Resu
     b.build_query_as().fetch_all(db).await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn public_product(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<ProductRow>> {
     query_product!("select ", " from products where id = $1 and status = 'listed' and producer_active", id)
         .fetch_optional(db)
         .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn count_public_for_producer(db: impl PgExecutor<'_>, producer_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"select count(*) as "count!" from products where producer_id = $1 and status = 'listed' and producer_active"#,
@@ -726,7 +726,7 @@ pub struct ProductBatch {
 }
 
 /// Inserts a batch in one statement.
-#[tracing::instrument(skip_all, fields(rows = b.ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(rows = b.ids.len()))]
 pub async fn bulk_insert_products(db: impl PgExecutor<'_>, b: &ProductBatch) -> sqlx::Result<u64> {
     // The nullable columns' arrays are `Vec<Option<_>>`, which the macros' parameter check
     // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.
@@ -787,7 +787,7 @@ pub struct PriceChangeBatch {
     pub new_retail: Vec<i64>,
 }
 
-#[tracing::instrument(skip_all, fields(rows = b.product_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(rows = b.product_ids.len()))]
 pub async fn bulk_insert_price_changes(db: impl PgExecutor<'_>, b: &PriceChangeBatch) -> sqlx::Result<u64> {
     let ids: Vec<Uuid> = b.changed_at.iter().map(|_| Uuid::now_v7()).collect();
     // `as _`: arrays of `Option<_>`, see bulk_insert_products.
@@ -829,7 +829,7 @@ pub struct Orderable {
 
 /// The products, locked in id order (so that two baskets with the same products in opposite
 /// order queue up instead of deadlocking), with their stock as of the lock.
-#[tracing::instrument(skip(tx, ids))]
+#[tracing::instrument(level = "debug", skip(tx, ids))]
 pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
     sqlx::query_as!(
         Orderable,
@@ -845,7 +845,7 @@ pub async fn lock_orderable(tx: &mut Transaction<'_, Postgres>, ids: &[Uuid]) ->
     .await
 }
 
-#[tracing::instrument(skip(db, ids))]
+#[tracing::instrument(level = "debug", skip(db, ids))]
 pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<Orderable>> {
     sqlx::query_as!(
         Orderable,
@@ -863,7 +863,7 @@ pub async fn orderable(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Ve
 
 /// Takes `qty` from stock if there is that much; the stock after, or None when short.
 /// `stock >= qty` here and `check (stock >= 0)` on the table both stand against overselling.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<Option<i32>> {
     sqlx::query_scalar!(
         r#"update products set stock = stock - $2 where id = $1 and stock >= $2 returning stock"#,
@@ -876,7 +876,7 @@ pub async fn take_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) 
 
 /// Takes `qtys[i]` from the stock of `ids[i]` (ids distinct) where there is that much; the
 /// products taken from, with their stock after. A product missing from the answer was short.
-#[tracing::instrument(skip_all, fields(n = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
 pub async fn take_stocks(
     tx: &mut Transaction<'_, Postgres>,
     ids: &[Uuid],
@@ -909,7 +909,7 @@ pub struct Returned {
 /// (2,147,483,647) instead of failing: the producer may have raised the stock while the units
 /// were out, and an integer overflow here would make the order impossible to expire, cancel or
 /// refund. Units beyond that limit are not real stock anyway.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<Returned> {
     sqlx::query_as!(
         Returned,
@@ -924,7 +924,7 @@ pub async fn return_stock(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32
     .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<()> {
     sqlx::query!(r#"update products set sales_count = sales_count + $2 where id = $1"#, id, i64::from(qty))
         .execute(&mut **tx)
@@ -933,7 +933,7 @@ pub async fn add_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -
 }
 
 /// Takes refunded units out of the sales count (never below zero).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn remove_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update products set sales_count = greatest(sales_count - $2, 0) where id = $1"#,
@@ -947,7 +947,7 @@ pub async fn remove_sales(tx: &mut Transaction<'_, Postgres>, id: Uuid, qty: i32
 
 /// Takes stock only if the product is still listed, with the same ladder and minimum order it
 /// was priced with, and has enough: the stock after, or None when anything changed.
-#[tracing::instrument(skip(tx, tiers))]
+#[tracing::instrument(level = "debug", skip(tx, tiers))]
 pub async fn take_stock_if_unchanged(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -972,7 +972,7 @@ pub async fn take_stock_if_unchanged(
 }
 
 /// Where each product comes from and what it is, as the ledger snapshots it.
-#[tracing::instrument(skip_all, fields(n = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
 pub async fn ledger_facts(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, i32, i32)>> {
     let rows = sqlx::query!(r#"select id, origin_adcode, category_id from products where id = any($1)"#, ids)
         .fetch_all(db)
@@ -1002,7 +1002,7 @@ pub struct SeedProduct {
 }
 
 /// Every listed product of an active producer, in id order.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn seed_products(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<SeedProduct>> {
     sqlx::query_as!(
         SeedProduct,

@@ -292,7 +292,7 @@ async fn commit(state: &AppState, tx: Transaction<'_, Postgres>, id: Uuid, categ
 /// producer's status is read again here under a share lock, which makes the suspension wait
 /// for this insert (and then hide the new product too) or this insert wait for the suspension
 /// (and then refuse).
-#[tracing::instrument(skip(state, fields))]
+#[tracing::instrument(level = "debug", skip(state, fields))]
 pub async fn create(state: &AppState, producer_id: Uuid, actor: Uuid, fields: ProductFields) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     match accounts::share_lock_status(&mut tx, producer_id).await? {
@@ -326,7 +326,7 @@ async fn own(tx: &mut Transaction<'_, Postgres>, producer_id: Uuid, id: Uuid) ->
 /// (title, description, category, origin, and what they get for the price: images, unit, spec,
 /// minimum order) sends a listed product back to review, so that an approved listing cannot
 /// be swapped for another behind its approval; prices and stock do not.
-#[tracing::instrument(skip(state, checked))]
+#[tracing::instrument(level = "debug", skip(state, checked))]
 async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checked: Checked) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = own(&mut tx, producer_id, id).await?;
@@ -353,7 +353,7 @@ async fn edit(state: &AppState, producer_id: Uuid, actor: Uuid, id: Uuid, checke
     Ok(updated)
 }
 
-#[tracing::instrument(skip(state, ladder))]
+#[tracing::instrument(level = "debug", skip(state, ladder))]
 pub async fn set_prices(
     state: &AppState,
     producer_id: Uuid,
@@ -375,7 +375,7 @@ pub async fn set_prices(
     Ok(updated)
 }
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn set_stock(state: &AppState, producer_id: Uuid, id: Uuid, stock: i32) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = own(&mut tx, producer_id, id).await?;
@@ -454,7 +454,7 @@ pub async fn reject(state: &AppState, admin: &CurrentUser, id: Uuid, reason: &st
 
 /// Marks the product's certification verified or revoked; audit-logged as
 /// `certification.verify` / `certification.revoke` with the certificate's number and issuer.
-#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+#[tracing::instrument(level = "debug", skip(state, admin), fields(admin = %admin.account_id))]
 pub async fn decide_certification(state: &AppState, admin: &CurrentUser, id: Uuid, verify: bool) -> Result<ProductRow> {
     let mut tx = state.db.begin().await?;
     let current = db::lock_product(&mut tx, id).await?.ok_or(AppError::NotFound)?;
@@ -485,7 +485,7 @@ pub async fn create_from(state: &AppState, producer_id: Uuid, actor: Uuid, input
 }
 
 /// One of the producer's own products; 404 for anyone else's.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn own_product(state: &AppState, producer_id: Uuid, id: Uuid) -> Result<ProductRow> {
     match db::find_product(&state.db, id).await? {
         Some(row) if row.producer_id == producer_id => Ok(row),
@@ -538,7 +538,7 @@ pub async fn change_prices(
 }
 
 /// A page of the producer's own products, in every status (or one).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn for_producer(
     state: &AppState,
     producer_id: Uuid,
@@ -550,7 +550,7 @@ pub async fn for_producer(
 }
 
 /// A page of products in one status (the admin review queue), oldest first.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn by_status(state: &AppState, status: ProductStatus, page: &ListParams) -> Result<Page<ProductRow>> {
     let rows = db::list_by_status(&state.db, status, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |r| r.id))

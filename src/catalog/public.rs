@@ -110,13 +110,13 @@ pub struct ProducerProfile {
     since: chrono::DateTime<chrono::Utc>,
 }
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn categories(state: &AppState) -> Result<Vec<Category>> {
     Ok(db::list_categories(&state.db).await?)
 }
 
 /// One page of the public catalog for a checked query.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn list(state: &AppState, query: PublicQuery) -> Result<Page<PublicItem>> {
     let mut q = query.clone();
     q.limit += 1;
@@ -134,7 +134,7 @@ pub async fn list(state: &AppState, query: PublicQuery) -> Result<Page<PublicIte
 }
 
 /// A listed product in full; 404 unless it is public.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn product(state: &AppState, id: Uuid) -> Result<PublicProduct> {
     let row = db::public_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let low = db::lowest_price_30d(&state.db, id).await?.unwrap_or(row.retail_price_fen);
@@ -171,7 +171,7 @@ pub async fn product(state: &AppState, id: Uuid) -> Result<PublicProduct> {
 }
 
 /// A page of a public product's price history, newest first; 404 unless it is public.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn price_history(state: &AppState, id: Uuid, page: &ListParams) -> Result<Page<PriceChange>> {
     db::public_product(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let rows = db::price_history(&state.db, id, page.after(), page.fetch()).await?;
@@ -179,7 +179,7 @@ pub async fn price_history(state: &AppState, id: Uuid, page: &ListParams) -> Res
 }
 
 /// A verified producer's public profile; 404 for any other organization.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn producer(state: &AppState, id: Uuid) -> Result<ProducerProfile> {
     let producer = accounts::public_producer(&state.db, id).await?.ok_or(AppError::NotFound)?;
     let place = regions::describe(&state.db, producer.region_adcode).await?;

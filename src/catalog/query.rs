@@ -62,7 +62,7 @@ impl CatalogQuery {
     }
 
     /// Checks every parameter, reporting all bad ones at once.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn parse(self, state: &AppState) -> Result<PublicQuery> {
         let mut errors = FieldErrors::new();
         let (limit, after) = match pagination::parse::<(Option<i64>, Uuid)>(self.limit, self.cursor.as_deref()) {
@@ -203,7 +203,7 @@ impl BoardQuery {
     }
 
     /// Checks every parameter, reporting all bad ones at once.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn parse(self, state: &AppState) -> Result<BoardRequest> {
         let mut errors = FieldErrors::new();
         let (limit, after) = match pagination::parse::<(i64, Uuid)>(self.limit, self.cursor.as_deref()) {

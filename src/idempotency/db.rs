@@ -15,7 +15,7 @@ pub struct IdempotencyRecord {
 }
 
 /// Claims the key for this request; false when a row for it already exists.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, request_hash: &str) -> sqlx::Result<bool> {
     sqlx::query!(
         r#"
@@ -34,7 +34,7 @@ pub async fn claim_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str, req
 /// `claim_key` for many keys in one statement: the (account, key) pairs this claimed; a pair
 /// left out already has a row. The pairs are inserted in the order given, so callers that sort
 /// them take keys in one order and two batches cannot wait on each other's keys.
-#[tracing::instrument(skip_all, fields(n = keys.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = keys.len()))]
 pub async fn claim_keys(
     db: impl PgExecutor<'_>,
     account_ids: &[Uuid],
@@ -60,7 +60,7 @@ pub async fn claim_keys(
 }
 
 /// `release_key` for many keys in one statement.
-#[tracing::instrument(skip_all, fields(n = keys.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = keys.len()))]
 pub async fn release_keys(db: impl PgExecutor<'_>, account_ids: &[Uuid], keys: &[&str]) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
@@ -75,7 +75,7 @@ pub async fn release_keys(db: impl PgExecutor<'_>, account_ids: &[Uuid], keys: &
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<Option<IdempotencyRecord>> {
     sqlx::query_as!(
         IdempotencyRecord,
@@ -89,7 +89,7 @@ pub async fn find_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> s
 
 /// Takes over a key whose row is past its life (or a crashed in-flight request's): true when
 /// this request now holds it.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn reclaim_key(
     db: impl PgExecutor<'_>,
     account_id: Uuid,
@@ -117,7 +117,7 @@ pub async fn reclaim_key(
     .map(|r| r.rows_affected() == 1)
 }
 
-#[tracing::instrument(skip(db, body))]
+#[tracing::instrument(level = "debug", skip(db, body))]
 pub async fn finish_key(
     db: impl PgExecutor<'_>,
     account_id: Uuid,
@@ -138,7 +138,7 @@ pub async fn finish_key(
 }
 
 /// `finish_key` for many keys at once: `keys[i]` of `account_ids[i]` gets `bodies[i]`.
-#[tracing::instrument(skip_all, fields(n = keys.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = keys.len()))]
 pub async fn finish_keys(
     db: impl PgExecutor<'_>,
     account_ids: &[Uuid],
@@ -162,7 +162,7 @@ pub async fn finish_keys(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -> sqlx::Result<()> {
     sqlx::query!(
         r#"delete from idempotency_keys where account_id = $1 and key = $2 and state = 'in_flight'"#,
@@ -176,7 +176,7 @@ pub async fn release_key(db: impl PgExecutor<'_>, account_id: Uuid, key: &str) -
 
 /// Deletes up to `batch` keys created before the retention (their replies can no longer be
 /// asked for: an expired key is reclaimed, not replayed). Oldest first, by the created index.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn purge_expired(db: impl PgExecutor<'_>, retention_hours: i32, batch: i64) -> sqlx::Result<u64> {
     sqlx::query!(
         r#"

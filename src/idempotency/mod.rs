@@ -59,7 +59,7 @@ pub fn request_hash(path: &str, body: &[u8]) -> String {
     crate::digest::sha256_hex(&[path.as_bytes(), &[0], body], 32)
 }
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn claim(state: &AppState, account_id: Uuid, key: &str, hash: &str) -> Result<Claim> {
     let settings: &OrdersSettings = &state.settings.orders;
     for _ in 0..2 {
@@ -281,7 +281,7 @@ pub async fn finish_all_in<T: Serialize>(
 /// client can retry. So is it on a 429: "too many, try again after `Retry-After`" is an answer
 /// about when, not about the request, and a retry with the same key after the wait must run
 /// rather than replay the refusal for the key's whole retention.
-#[tracing::instrument(skip(state, error))]
+#[tracing::instrument(level = "debug", skip(state, error))]
 pub async fn settle_error(state: &AppState, account_id: Uuid, key: &str, error: &AppError) -> Result<()> {
     if error.status().is_server_error() || error.status() == StatusCode::TOO_MANY_REQUESTS {
         db::release_key(&state.db, account_id, key).await?;
@@ -317,7 +317,7 @@ fn bounded(mut problem: serde_json::Value) -> serde_json::Value {
 
 /// Deletes keys past `orders.idempotency_retention_hours` (run by the jobs loop on every
 /// instance; `skip locked` keeps instances off each other's rows). Returns how many went.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn purge_expired(state: &AppState) -> Result<u64> {
     let retention = state.settings.orders.idempotency_retention_hours as i32;
     let mut purged = 0;

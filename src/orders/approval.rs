@@ -32,7 +32,7 @@ impl NoteInput {
 
 /// The approver (or owner) acting on an enterprise order awaiting approval. Other members of
 /// the enterprise get 403 for their own orders and 404 for the rest; everyone else 404.
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn approver_of(state: &AppState, user: &CurrentUser, id: Uuid) -> Result<Buyer> {
     let buyer = buyer_of(state, user).await?;
     let order = db::find_order(&state.db, id).await?.ok_or(AppError::NotFound)?;
@@ -64,7 +64,7 @@ pub struct EnterpriseSettings {
 }
 
 /// Sets the enterprise's approval threshold (owner only).
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn set_threshold(
     state: &AppState,
     user: &CurrentUser,

@@ -53,7 +53,7 @@ impl Buyer {
 
 /// The buyer behind a session: 403 for producers and staff, and for members of an enterprise
 /// that is not verified (or is suspended).
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn buyer_of(state: &AppState, user: &CurrentUser) -> Result<Buyer> {
     match user.role {
         AccountRole::Consumer => Ok(Buyer::Consumer { account_id: user.account_id }),

@@ -40,7 +40,7 @@ pub struct Cart {
 }
 
 /// The cart, each line priced from the tier its quantity reaches, as checkout would price it.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn priced(state: &AppState, account_id: Uuid) -> Result<Cart> {
     let items = db::cart_items(&state.db, account_id).await?;
     let ids: Vec<Uuid> = items.iter().map(|(id, _)| *id).collect();
@@ -86,7 +86,7 @@ pub struct CartQty {
 
 /// Puts a public product in the cart with this quantity (replacing any earlier quantity); 422
 /// `cart_full` for a new product when the cart already holds `MAX_CART_ITEMS`.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn put(state: &AppState, account_id: Uuid, product_id: Uuid, body: CartQty) -> Result<Cart> {
     if body.qty <= 0 || body.qty > MAX_LINE_QTY {
         return Err(FieldErrors::single("qty", msg!("range", min = 1, max = MAX_LINE_QTY)));
@@ -103,7 +103,7 @@ pub async fn put(state: &AppState, account_id: Uuid, product_id: Uuid, body: Car
 }
 
 /// Takes a product out of the cart; 404 when it was not in it.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn remove(state: &AppState, account_id: Uuid, product_id: Uuid) -> Result<Cart> {
     if !db::delete_cart_item(&state.db, account_id, product_id).await? {
         return Err(AppError::NotFound);

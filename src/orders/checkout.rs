@@ -94,7 +94,7 @@ async fn invoice_for(
 
 /// Places an order from a JSON body (explicit lines or the cart), every field checked first.
 /// Counts as an order creation of the account and of the `client` address (429 past the rate).
-#[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
+#[tracing::instrument(level = "debug", skip_all, fields(buyer = %buyer.account_id()))]
 pub async fn place_json(
     state: &AppState,
     placements: &Placements,
@@ -148,7 +148,7 @@ pub async fn place_json(
 
 /// Places an enterprise's bulk order from CSV, shipped to its registered address with an
 /// invoice made out to it. Counts as an order creation, as `place_json` does.
-#[tracing::instrument(skip_all, fields(buyer = %buyer.account_id()))]
+#[tracing::instrument(level = "debug", skip_all, fields(buyer = %buyer.account_id()))]
 pub async fn place_bulk(
     state: &AppState,
     placements: &Placements,

@@ -72,7 +72,7 @@ pub struct NewGroups {
 /// orders as written, in no particular order. One round trip instead of five (four inserts and
 /// a read-back of the stamped `created_at`) matters because a batch holds its products' row
 /// locks until it commits.
-#[tracing::instrument(skip_all, fields(orders = o.ids.len(), lines = lines.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = o.ids.len(), lines = lines.len()))]
 pub async fn insert_placed(
     tx: &mut Transaction<'_, Postgres>,
     o: &NewOrders,
@@ -142,13 +142,13 @@ pub async fn insert_placed(
 }
 
 /// Empties the carts of these accounts (orders placed from the cart).
-#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = account_ids.len()))]
 pub async fn clear_carts(tx: &mut Transaction<'_, Postgres>, account_ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query!(r#"delete from cart_items where account_id = any($1)"#, account_ids).execute(&mut **tx).await?;
     Ok(())
 }
 
-#[tracing::instrument(skip(tx, note))]
+#[tracing::instrument(level = "debug", skip(tx, note))]
 pub async fn insert_history(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,
@@ -176,19 +176,19 @@ pub async fn insert_history(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_order(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     query_order!("select ", " from orders where id = $1", id).fetch_optional(db).await
 }
 
 /// The order, locked: every status change of an order goes through this lock, so expiry,
 /// cancellation and payment serialize and each sees the other's result.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_order(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<OrderRow>> {
     query_order!("select ", " from orders where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_order_status(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -211,7 +211,7 @@ pub async fn set_order_status(
 }
 
 /// How the order was paid: method, reference and amount.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_payment(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -233,7 +233,7 @@ pub async fn set_payment(
 
 /// Adds a completed refund to the order's refunded amount (the table's check keeps it within
 /// what was paid).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn add_refunded(tx: &mut Transaction<'_, Postgres>, id: Uuid, amount_fen: i64) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update orders set refunded_fen = refunded_fen + $2, updated_at = now() where id = $1"#,
@@ -246,7 +246,7 @@ pub async fn add_refunded(tx: &mut Transaction<'_, Postgres>, id: Uuid, amount_f
 }
 
 /// Moves an unpaid order's deadline (a bank transfer's longer window).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn extend_unpaid_deadline(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -265,7 +265,7 @@ pub async fn extend_unpaid_deadline(
     Ok(())
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_group_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, status: GroupStatus) -> sqlx::Result<()> {
     sqlx::query!(r#"update order_groups set status = $2 where id = $1"#, id, status.as_str())
         .execute(&mut **tx)
@@ -273,7 +273,7 @@ pub async fn set_group_status(tx: &mut Transaction<'_, Postgres>, id: Uuid, stat
     Ok(())
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn all_groups_refunded(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(r#"select bool_and(status = 'refunded') from order_groups where order_id = $1"#, order_id)
         .fetch_one(&mut **tx)
@@ -282,7 +282,7 @@ pub async fn all_groups_refunded(tx: &mut Transaction<'_, Postgres>, order_id: U
 }
 
 /// The order's lines with their groups' producers and statuses, in product order.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn lines_with_groups(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<PaidLine>> {
     let rows = sqlx::query!(
         r#"
@@ -311,7 +311,7 @@ pub async fn lines_with_groups(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx:
 }
 
 /// Moves every group of the order that is in `from` to `to`.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn set_groups_status(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,
@@ -329,7 +329,7 @@ pub async fn set_groups_status(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn lines_of(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<OrderLine>> {
     sqlx::query_as!(
         OrderLine,
@@ -354,7 +354,7 @@ pub struct OrderFilter {
 }
 
 /// A page of orders, newest first: a buyer's own, an enterprise's, or (admins) any.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_orders(
     db: impl PgExecutor<'_>,
     f: &OrderFilter,
@@ -389,7 +389,7 @@ pub async fn list_orders(
 /// `(expires_at, id)` in that order from just after `after`: the expiry job walks the due
 /// orders once per run, so an order it cannot expire is passed over instead of coming first
 /// in every batch.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_due_for_expiry(
     tx: &mut Transaction<'_, Postgres>,
     after: Option<(DateTime<Utc>, Uuid)>,
@@ -412,17 +412,17 @@ pub async fn lock_due_for_expiry(
     Ok(rows.into_iter().map(|r| (r.expires_at, r.id)).collect())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_group(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
     query_group!("select ", " from order_groups where id = $1", id).fetch_optional(db).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<GroupRow>> {
     query_group!("select ", " from order_groups where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn ship_group(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -442,7 +442,7 @@ pub async fn ship_group(
     .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn complete_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<GroupRow> {
     query_group!("update order_groups set status = 'completed', completed_at = now() where id = $1 returning ", "", id)
         .fetch_one(&mut **tx)
@@ -450,7 +450,7 @@ pub async fn complete_group(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sql
 }
 
 /// Whether every group of the order is completed.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn all_groups_completed(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<bool> {
     sqlx::query_scalar!(r#"select bool_and(status = 'completed') from order_groups where order_id = $1"#, order_id)
         .fetch_one(&mut **tx)
@@ -459,7 +459,7 @@ pub async fn all_groups_completed(tx: &mut Transaction<'_, Postgres>, order_id: 
 }
 
 /// Shipped groups whose buyer has not confirmed within `days`, locked, skipping held ones.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_due_for_completion(
     tx: &mut Transaction<'_, Postgres>,
     days: i32,
@@ -479,7 +479,7 @@ pub async fn lock_due_for_completion(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_groups_for_producer(
     db: impl PgExecutor<'_>,
     producer_id: Uuid,
@@ -506,7 +506,7 @@ pub async fn list_groups_for_producer(
 
 // ---- carts --------------------------------------------------------------------------------
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn cart_items(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Result<Vec<(Uuid, i32)>> {
     let rows = sqlx::query!(
         r#"select product_id, qty from cart_items where account_id = $1 order by added_at, product_id"#,
@@ -517,7 +517,7 @@ pub async fn cart_items(db: impl PgExecutor<'_>, account_id: Uuid) -> sqlx::Resu
     Ok(rows.into_iter().map(|r| (r.product_id, r.qty)).collect())
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn put_cart_item(
     tx: &mut Transaction<'_, Postgres>,
     account_id: Uuid,
@@ -547,7 +547,7 @@ pub async fn put_cart_item(
     .map(|r| r.rows_affected() == 1)
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product_id: Uuid) -> sqlx::Result<bool> {
     sqlx::query!(r#"delete from cart_items where account_id = $1 and product_id = $2"#, account_id, product_id)
         .execute(db)
@@ -557,7 +557,7 @@ pub async fn delete_cart_item(db: impl PgExecutor<'_>, account_id: Uuid, product
 
 // ---- enterprise settings ------------------------------------------------------------------
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn approval_threshold(db: impl PgExecutor<'_>, organization_id: Uuid) -> sqlx::Result<Option<i64>> {
     sqlx::query_scalar!(
         r#"select approval_threshold_fen from enterprise_settings where organization_id = $1"#,
@@ -568,7 +568,7 @@ pub async fn approval_threshold(db: impl PgExecutor<'_>, organization_id: Uuid) 
     .map(Option::flatten)
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn set_approval_threshold(
     db: impl PgExecutor<'_>,
     organization_id: Uuid,
@@ -596,14 +596,14 @@ pub struct HistoryRow {
     pub change: StatusChange,
 }
 
-#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = order_ids.len()))]
 pub async fn groups_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<GroupRow>> {
     query_group!("select ", " from order_groups where order_id = any($1) order by order_id, producer_id", order_ids)
         .fetch_all(db)
         .await
 }
 
-#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = order_ids.len()))]
 pub async fn lines_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
     sqlx::query_as!(
         OrderLine,
@@ -618,13 +618,13 @@ pub async fn lines_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sql
 }
 
 /// The titles order lines were bought under, as (line id, title) pairs.
-#[tracing::instrument(skip_all, fields(lines = line_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(lines = line_ids.len()))]
 pub async fn line_titles(db: impl PgExecutor<'_>, line_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, String)>> {
     let rows = sqlx::query!(r#"select id, title from order_lines where id = any($1)"#, line_ids).fetch_all(db).await?;
     Ok(rows.into_iter().map(|r| (r.id, r.title)).collect())
 }
 
-#[tracing::instrument(skip_all, fields(groups = group_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(groups = group_ids.len()))]
 pub async fn lines_of_groups(db: impl PgExecutor<'_>, group_ids: &[Uuid]) -> sqlx::Result<Vec<OrderLine>> {
     sqlx::query_as!(
         OrderLine,
@@ -638,7 +638,7 @@ pub async fn lines_of_groups(db: impl PgExecutor<'_>, group_ids: &[Uuid]) -> sql
     .await
 }
 
-#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = order_ids.len()))]
 pub async fn history_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> sqlx::Result<Vec<HistoryRow>> {
     let rows = sqlx::query!(
         r#"
@@ -666,7 +666,7 @@ pub async fn history_of_orders(db: impl PgExecutor<'_>, order_ids: &[Uuid]) -> s
 }
 
 /// The shipping address of each order.
-#[tracing::instrument(skip_all, fields(orders = order_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = order_ids.len()))]
 pub async fn shipping_addresses(
     db: impl PgExecutor<'_>,
     order_ids: &[Uuid],
@@ -693,7 +693,7 @@ pub struct Held {
 /// id) until the transaction ends, so that two orders cannot both count the same room under a
 /// limit. The locks are taken in key order, one after another, so that two batches with
 /// overlapping scopes queue instead of deadlocking.
-#[tracing::instrument(skip_all, fields(n = ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = ids.len()))]
 pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scopes: &[&str], ids: &[Uuid]) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
@@ -713,7 +713,7 @@ pub async fn lock_open_orders(tx: &mut Transaction<'_, Postgres>, scopes: &[&str
 
 /// What each of these consumers' own unpaid orders hold (through `orders_open_consumer_idx`,
 /// one row per open order); a consumer without any is left out.
-#[tracing::instrument(skip_all, fields(n = account_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = account_ids.len()))]
 pub async fn open_orders_of_consumers(
     db: impl PgExecutor<'_>,
     account_ids: &[Uuid],
@@ -737,7 +737,7 @@ pub async fn open_orders_of_consumers(
 
 /// What each of these enterprises' unpaid orders hold, all members' together (through
 /// `orders_open_organization_idx`); an enterprise without any is left out.
-#[tracing::instrument(skip_all, fields(n = organization_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = organization_ids.len()))]
 pub async fn open_orders_of_enterprises(
     db: impl PgExecutor<'_>,
     organization_ids: &[Uuid],

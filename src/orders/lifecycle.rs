@@ -42,7 +42,7 @@ async fn close_unpaid(
 }
 
 /// The buyer cancels an order that is not paid yet; its stock comes back.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn cancel(state: &AppState, order_id: Uuid, actor: Uuid) -> Result<()> {
     let mut tx = state.db.begin().await?;
     let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
@@ -54,7 +54,7 @@ pub async fn cancel(state: &AppState, order_id: Uuid, actor: Uuid) -> Result<()>
 
 /// Expires one order if it is still unpaid and past its deadline; false when there was
 /// nothing to do (paid, cancelled or expired meanwhile).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn expire(state: &AppState, order_id: Uuid) -> Result<bool> {
     let mut tx = state.db.begin().await?;
     let Some(order) = db::lock_order(&mut tx, order_id).await? else { return Ok(false) };
@@ -78,7 +78,7 @@ const EXPIRY_BATCH: i64 = 100;
 /// everyone: its failure is logged and the run moves on, and each run walks the due orders
 /// once in `(expires_at, id)` order, so the failing order is tried once per run, not first in
 /// every batch. Only a failure to list due orders ends the run with an error.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn expire_due(state: &AppState) -> Result<usize> {
     let mut done = 0;
     let mut failed = 0;
@@ -112,7 +112,7 @@ pub async fn expire_due(state: &AppState) -> Result<usize> {
 /// fresh payment window. An order whose approval hold has run out is refused even if the
 /// expiry job has not reached it yet: approving would bring it back to life with a new
 /// deadline, holding stock past the hold the buyer was promised and the job would have ended.
-#[tracing::instrument(skip(state, note))]
+#[tracing::instrument(level = "debug", skip(state, note))]
 pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
     let mut tx = state.db.begin().await?;
     let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
@@ -131,7 +131,7 @@ pub async fn approve(state: &AppState, order_id: Uuid, actor: Uuid, note: Option
 }
 
 /// An approver turns an order down: it is cancelled and its stock comes back.
-#[tracing::instrument(skip(state, note))]
+#[tracing::instrument(level = "debug", skip(state, note))]
 pub async fn reject(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<&str>) -> Result<()> {
     let mut tx = state.db.begin().await?;
     let order = db::lock_order(&mut tx, order_id).await?.ok_or(AppError::NotFound)?;
@@ -142,7 +142,7 @@ pub async fn reject(state: &AppState, order_id: Uuid, actor: Uuid, note: Option<
 }
 
 /// A producer ships one of its paid groups.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn ship(
     state: &AppState,
     producer_id: Uuid,
@@ -186,7 +186,7 @@ async fn complete(tx: &mut Transaction<'_, Postgres>, group: &GroupRow, actor: O
 }
 
 /// The buyer confirms receipt of one group.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn confirm_receipt(state: &AppState, order_id: Uuid, group_id: Uuid, actor: Uuid) -> Result<()> {
     let mut tx = state.db.begin().await?;
     // Order first, then group: the same lock order as payment and automatic completion.
@@ -208,7 +208,7 @@ pub async fn confirm_receipt(state: &AppState, order_id: Uuid, group_id: Uuid, a
 
 /// Completes groups shipped longer ago than the configured number of days. As with expiry, each
 /// group is locked and rechecked before it changes; the batch query's locks end when it commits.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn complete_due(state: &AppState) -> Result<usize> {
     let days = state.settings.orders.auto_complete_days as i32;
     let mut tx = state.db.begin().await?;

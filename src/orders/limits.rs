@@ -75,7 +75,7 @@ impl Scope {
 /// in every transaction that places orders, before any product row is locked, so the lock
 /// order is always scopes (in key order), then products (in id order); the locks are held
 /// until the orders commit or roll back, so that parallel placements count each other.
-#[tracing::instrument(skip_all, fields(scopes = scopes.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(scopes = scopes.len()))]
 pub(super) async fn lock_and_count(
     tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
     scopes: &[Scope],
@@ -150,7 +150,7 @@ pub(super) fn within_limits(settings: &OrdersSettings, scope: Scope, held: Held,
 /// refuses it (429 `too_many_orders`, `Retry-After` until the window that refused ends) and
 /// counts nothing. Called for every creation that runs, that is after the idempotency key was
 /// claimed: a replayed key is not a new creation.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn admit_creation(state: &AppState, account_id: Uuid, client: IpAddr) -> Result<()> {
     let settings = &state.settings.orders;
     let prefix = &state.settings.redis.key_prefix;

@@ -44,7 +44,7 @@ pub enum PayOutcome {
 /// the order and its groups become paid, sales counts grow, the history says by what. The
 /// order row is locked, so payment, expiry and cancellation serialize: an order is never both
 /// expired and paid, and never paid twice.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn pay_in(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,
@@ -83,7 +83,7 @@ pub async fn pay_in(
 /// Marks an order paid in a transaction of its own (tests and tools; payments use `pay_in`).
 /// Paying a paid order again changes nothing; an order that expired or was cancelled first
 /// cannot be paid (409 `order_not_payable`: the payment must be refunded).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn mark_paid(state: &AppState, order_id: Uuid, payment_ref: &str) -> Result<OrderRow> {
     let mut tx = state.db.begin().await?;
     let total = db::find_order(&mut *tx, order_id).await?.ok_or(AppError::NotFound)?.total_fen;
@@ -129,7 +129,7 @@ pub async fn paid_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> R
 /// refunded becomes `refunded` (it can no longer be shipped), and the order too when all its
 /// groups are. `units` are (line, qty) pairs; `fully_refunded_groups` the groups now refunded
 /// in full.
-#[tracing::instrument(skip(tx, units))]
+#[tracing::instrument(level = "debug", skip(tx, units))]
 pub async fn record_refund(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,

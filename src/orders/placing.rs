@@ -114,7 +114,7 @@ impl Placements {
     /// places it in a spawned task (so that the batch finishes even if that request is
     /// cancelled); the others wait for their answer, or for a permit if their order is still
     /// queued when one is given back.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn place(&self, state: &AppState, placement: Placement) -> Result<Order> {
         let (answer, mut answered) = oneshot::channel();
         self.inner.waiting.lock().expect("the placement queue is never poisoned").push(Job { placement, answer });
@@ -146,7 +146,7 @@ fn unanswered() -> AppError {
 }
 
 /// Places a batch from the queue and answers each order.
-#[tracing::instrument(skip_all, fields(orders = jobs.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = jobs.len()))]
 async fn place_jobs(state: &AppState, jobs: Vec<Job>) {
     metrics::histogram!("order_placement_batch_size").record(jobs.len() as f64);
     let (placements, answers): (Vec<Placement>, Vec<_>) = jobs.into_iter().map(|j| (j.placement, j.answer)).unzip();
@@ -195,7 +195,7 @@ struct Accepted<'a> {
 /// the products in id order. Then each order, in
 /// arrival order, is checked against its scope's limits and the products as earlier orders of
 /// the batch left them, and the accepted ones are written and their stock taken together.
-#[tracing::instrument(skip_all, fields(orders = batch.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = batch.len()))]
 async fn place_batch(state: &AppState, batch: &[Placement]) -> Result<Vec<Result<Order>>> {
     let mut tx = state.db.begin().await?;
     let key_taken = claim_keys(&mut tx, batch).await?;

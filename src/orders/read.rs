@@ -72,7 +72,7 @@ pub async fn visible_order(state: &AppState, buyer: &Buyer, order_id: Uuid) -> R
 }
 
 /// A page of full orders for `filter`, newest first.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn orders_page(state: &AppState, filter: &OrderFilter, page: &ListParams) -> Result<Page<Order>> {
     let rows = db::list_orders(&state.db, filter, page.after(), page.fetch()).await?;
     let rows = page.by_id(rows, |r| r.id);
@@ -117,7 +117,7 @@ pub async fn producer_groups(state: &AppState, groups: Vec<GroupRow>) -> Result<
 }
 
 /// A page of the producer's paid (and later) groups, newest first.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn producer_groups_page(
     state: &AppState,
     producer_id: Uuid,

@@ -52,7 +52,7 @@ pub struct PaidOrderLines {
 }
 
 /// Writes the orders, groups and lines of a batch, three statements in the caller's transaction.
-#[tracing::instrument(skip_all, fields(orders = b.ids.len(), lines = b.lines.ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(orders = b.ids.len(), lines = b.lines.ids.len()))]
 pub async fn insert_paid_orders(tx: &mut Transaction<'_, Postgres>, b: &PaidOrders) -> sqlx::Result<()> {
     // The nullable columns' arrays are `Vec<Option<_>>`, which the macros' parameter check
     // (expecting `Vec<_>` for an array) does not accept: `as _` binds them unchecked.

@@ -65,7 +65,7 @@ pub struct NewPayment<'a> {
 }
 
 /// Inserts an open payment unless the order already has one (then None).
-#[tracing::instrument(skip_all, fields(order = %p.order_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(order = %p.order_id))]
 pub async fn insert_open_payment(
     tx: &mut Transaction<'_, Postgres>,
     p: &NewPayment<'_>,
@@ -91,7 +91,7 @@ pub async fn insert_open_payment(
 }
 
 /// The order's open payment, locked.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_open_payment(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<Option<PaymentRow>> {
     query_payment!("select ", " from payments where order_id = $1 and status = 'open' for update", order_id)
         .fetch_optional(&mut **tx)
@@ -99,7 +99,7 @@ pub async fn lock_open_payment(tx: &mut Transaction<'_, Postgres>, order_id: Uui
 }
 
 /// The order's payment that paid it, if any.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_succeeded_payment(
     tx: &mut Transaction<'_, Postgres>,
     order_id: Uuid,
@@ -109,7 +109,7 @@ pub async fn lock_succeeded_payment(
         .await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_payment_by_intent(
     tx: &mut Transaction<'_, Postgres>,
     payment_intent_id: &str,
@@ -119,13 +119,13 @@ pub async fn lock_payment_by_intent(
         .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_payment(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<PaymentRow>> {
     query_payment!("select ", " from payments where id = $1", id).fetch_optional(db).await
 }
 
 /// Another method was chosen: the open payment stops being the order's open one.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn supersede(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update payments set status = 'superseded', updated_at = now() where id = $1 and status = 'open'"#,
@@ -137,7 +137,7 @@ pub async fn supersede(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Re
 }
 
 /// Once an order is paid, its other open payment (the method the buyer did not use) is over.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn supersede_others(tx: &mut Transaction<'_, Postgres>, order_id: Uuid, paid_by: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update payments set status = 'superseded', updated_at = now() where order_id = $1 and id <> $2 and status = 'open'"#,
@@ -151,7 +151,7 @@ pub async fn supersede_others(tx: &mut Transaction<'_, Postgres>, order_id: Uuid
 
 /// Stores the PaymentIntent Stripe made for the payment; a payment keeps the first one it got.
 /// Returns the payment as stored.
-#[tracing::instrument(skip(db, client_secret))]
+#[tracing::instrument(level = "debug", skip(db, client_secret))]
 pub async fn set_intent(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -176,7 +176,7 @@ pub async fn set_intent(
 
 /// Records the money that arrived and what became of it: `succeeded` (it paid the order) or
 /// `unapplied` (it could not, and goes back).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn settle_payment(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -202,7 +202,7 @@ pub async fn settle_payment(
 
 /// The admin's record of a bank transfer that arrived. The unique index on `bank_reference`
 /// refuses a reference that already confirmed another payment.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn confirm_transfer(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -238,7 +238,7 @@ pub struct PaidLineRow {
 
 /// Records what each line of a newly paid order was paid (the lines of its ledger batch, with
 /// their groups).
-#[tracing::instrument(skip_all, fields(payment = %payment_id, lines = b.order_line_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(payment = %payment_id, lines = b.order_line_ids.len()))]
 pub async fn insert_paid_lines(
     tx: &mut Transaction<'_, Postgres>,
     payment_id: Uuid,
@@ -267,7 +267,7 @@ pub async fn insert_paid_lines(
 }
 
 /// The order's paid lines, locked (refunds of one order serialize on them).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_paid_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<Vec<PaidLineRow>> {
     sqlx::query_as!(
         PaidLineRow,
@@ -283,7 +283,7 @@ pub async fn lock_paid_lines(tx: &mut Transaction<'_, Postgres>, order_id: Uuid)
 
 /// Adds (or, with negative numbers, takes back) refunded units and money on paid lines. The
 /// table's check refuses more than was paid: `paid_lines_refund_within_paid`.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn add_refunded(
     tx: &mut Transaction<'_, Postgres>,
     line_ids: &[Uuid],
@@ -306,7 +306,7 @@ pub async fn add_refunded(
 }
 
 /// The order's groups whose every paid unit went back through completed refunds.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn fully_refunded_groups(tx: &mut Transaction<'_, Postgres>, order_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
     sqlx::query_scalar!(
         r#"
@@ -338,7 +338,7 @@ pub struct NewRefund<'a> {
     pub automatic: bool,
 }
 
-#[tracing::instrument(skip_all, fields(refund = %r.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(refund = %r.id))]
 pub async fn insert_refund(tx: &mut Transaction<'_, Postgres>, r: &NewRefund<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
@@ -358,7 +358,7 @@ pub async fn insert_refund(tx: &mut Transaction<'_, Postgres>, r: &NewRefund<'_>
     Ok(())
 }
 
-#[tracing::instrument(skip_all, fields(refund = %refund_id))]
+#[tracing::instrument(level = "debug", skip_all, fields(refund = %refund_id))]
 pub async fn insert_refund_lines(
     tx: &mut Transaction<'_, Postgres>,
     refund_id: Uuid,
@@ -381,7 +381,7 @@ pub async fn insert_refund_lines(
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn refund_lines(db: impl PgExecutor<'_>, refund_id: Uuid) -> sqlx::Result<Vec<RefundLine>> {
     sqlx::query_as!(
         RefundLine,
@@ -393,7 +393,7 @@ pub async fn refund_lines(db: impl PgExecutor<'_>, refund_id: Uuid) -> sqlx::Res
 }
 
 /// The lines of several refunds, as (refund, line) pairs.
-#[tracing::instrument(skip_all, fields(n = refund_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = refund_ids.len()))]
 pub async fn lines_of_refunds(db: impl PgExecutor<'_>, refund_ids: &[Uuid]) -> sqlx::Result<Vec<(Uuid, RefundLine)>> {
     let rows = sqlx::query!(
         r#"
@@ -410,17 +410,17 @@ pub async fn lines_of_refunds(db: impl PgExecutor<'_>, refund_ids: &[Uuid]) -> s
         .collect())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_refund(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<RefundRow>> {
     query_refund!("select ", " from refunds where id = $1", id).fetch_optional(db).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_refund(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> sqlx::Result<Option<RefundRow>> {
     query_refund!("select ", " from refunds where id = $1 for update", id).fetch_optional(&mut **tx).await
 }
 
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_refund_by_stripe_id(
     tx: &mut Transaction<'_, Postgres>,
     stripe_refund_id: &str,
@@ -431,7 +431,7 @@ pub async fn lock_refund_by_stripe_id(
 }
 
 /// The payment's pending refunds already sent to Stripe, oldest first, locked.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn lock_pending_stripe_refunds(
     tx: &mut Transaction<'_, Postgres>,
     payment_id: Uuid,
@@ -447,7 +447,7 @@ pub async fn lock_pending_stripe_refunds(
 }
 
 /// What Stripe already gave back for the payment (completed refunds).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn refunded_through_stripe(tx: &mut Transaction<'_, Postgres>, payment_id: Uuid) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         r#"select coalesce(sum(amount_fen), 0)::bigint as "sum!" from refunds where payment_id = $1 and status = 'succeeded'"#,
@@ -457,7 +457,7 @@ pub async fn refunded_through_stripe(tx: &mut Transaction<'_, Postgres>, payment
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn set_stripe_refund_id(db: impl PgExecutor<'_>, id: Uuid, stripe_refund_id: &str) -> sqlx::Result<()> {
     sqlx::query!(
         r#"update refunds set stripe_refund_id = coalesce(stripe_refund_id, $2) where id = $1"#,
@@ -470,7 +470,7 @@ pub async fn set_stripe_refund_id(db: impl PgExecutor<'_>, id: Uuid, stripe_refu
 }
 
 /// Completes a pending refund; None when it was not pending (done already, or failed).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn complete_refund(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -490,7 +490,7 @@ pub async fn complete_refund(
 }
 
 /// Fails a pending refund; None when it was not pending.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn fail_refund(tx: &mut Transaction<'_, Postgres>, id: Uuid, why: &str) -> sqlx::Result<Option<RefundRow>> {
     query_refund!(
         r#"
@@ -507,7 +507,7 @@ pub async fn fail_refund(tx: &mut Transaction<'_, Postgres>, id: Uuid, why: &str
 
 /// Pending Stripe refunds that never reached Stripe (the call failed or the process died),
 /// created more than `older_than_secs` ago: the retry job sends them again with the same key.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn unsent_stripe_refunds(
     db: impl PgExecutor<'_>,
     older_than_secs: f64,
@@ -527,14 +527,14 @@ pub async fn unsent_stripe_refunds(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn refunds_of_order(db: impl PgExecutor<'_>, order_id: Uuid) -> sqlx::Result<Vec<RefundRow>> {
     query_refund!("select ", " from refunds where order_id = $1 order by id", order_id).fetch_all(db).await
 }
 
 /// Records a Stripe event as processed; false when it was processed before. Concurrent
 /// deliveries of one event wait here for the first one's transaction and then find its row.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn record_event(tx: &mut Transaction<'_, Postgres>, id: &str, kind: &str) -> sqlx::Result<bool> {
     sqlx::query!(r#"insert into stripe_events (id, kind) values ($1, $2) on conflict (id) do nothing"#, id, kind)
         .execute(&mut **tx)
@@ -565,7 +565,7 @@ pub struct LedgerBuyer<'a> {
     pub district_adcode: Option<i32>,
 }
 
-#[tracing::instrument(skip_all, fields(order = %who.order_id, rows = b.order_line_ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(order = %who.order_id, rows = b.order_line_ids.len()))]
 pub async fn insert_ledger_rows(
     tx: &mut Transaction<'_, Postgres>,
     who: &LedgerBuyer<'_>,
@@ -607,7 +607,7 @@ pub async fn insert_ledger_rows(
 /// A completed refund's negative rows, one per refunded line (`line_ids`, with the new rows'
 /// `ids`): each copies the snapshot of its line's payment row, so that a refund is counted
 /// against the same buyer, producer, county and category as the payment.
-#[tracing::instrument(skip(tx, ids, line_ids))]
+#[tracing::instrument(level = "debug", skip(tx, ids, line_ids))]
 pub async fn insert_refund_ledger_rows(
     tx: &mut Transaction<'_, Postgres>,
     refund_id: Uuid,
@@ -647,7 +647,7 @@ pub struct ListFilter {
     pub to: Option<DateTime<Utc>>,
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_payments(
     db: impl PgExecutor<'_>,
     f: &ListFilter,
@@ -678,7 +678,7 @@ pub async fn list_payments(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_refunds(
     db: impl PgExecutor<'_>,
     f: &ListFilter,
@@ -708,7 +708,7 @@ pub async fn list_refunds(
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list_ledger(
     db: impl PgExecutor<'_>,
     order: Option<Uuid>,

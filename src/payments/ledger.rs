@@ -22,7 +22,7 @@ use crate::{accounts, catalog, orders, regions};
 
 /// Appends the rows of a payment that just paid `order`, and records what each line was paid
 /// (the ceiling of its refunds). Runs in the payment's transaction.
-#[tracing::instrument(skip_all, fields(order = %order.id, payment = %payment.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(order = %order.id, payment = %payment.id))]
 pub async fn record_payment(
     tx: &mut Transaction<'_, Postgres>,
     payment: &PaymentRow,
@@ -73,7 +73,7 @@ pub async fn record_payment(
 }
 
 /// Appends a completed refund's negative rows, one per refunded line.
-#[tracing::instrument(skip(tx, lines))]
+#[tracing::instrument(level = "debug", skip(tx, lines))]
 pub async fn record_refund(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, lines: &[RefundLine]) -> Result<()> {
     let line_ids: Vec<Uuid> = lines.iter().map(|l| l.line_id).collect();
     let ids: Vec<Uuid> = lines.iter().map(|_| Uuid::now_v7()).collect();
@@ -87,7 +87,7 @@ pub async fn record_refund(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, 
 }
 
 /// Ledger rows, oldest first, by order, producer and time (admins and auditors).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn list(state: &AppState, q: &LedgerQuery, page: &ListParams) -> Result<Page<LedgerRow>> {
     let rows = db::list_ledger(&state.db, q.order, q.producer, q.from, q.to, page.after(), page.fetch()).await?;
     Ok(page.by_id(rows, |r| r.id))
@@ -104,7 +104,7 @@ const BATCH: usize = 1000;
 ///
 /// The task holds one pooled connection while it reads and borrows another for each batch's
 /// names.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub fn rows(
     state: &AppState,
     from: DateTime<Utc>,

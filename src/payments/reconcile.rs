@@ -38,7 +38,7 @@ pub struct MoneyDifference {
 
 /// (2) The ledger equals paid order lines minus completed refunds, line by line, for orders
 /// paid between two Shanghai days (inclusive).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn line_differences(
     db: impl PgExecutor<'_>,
     from: Option<NaiveDate>,
@@ -95,7 +95,7 @@ pub async fn line_differences(
 /// (3) Paid orders equal the money recorded for them (Stripe's amounts received, confirmed
 /// transfers) minus completed refunds, order by order, for orders paid between two Shanghai
 /// days; also money recorded as paying an order that is not paid.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn money_differences(
     db: impl PgExecutor<'_>,
     from: Option<NaiveDate>,
@@ -147,7 +147,7 @@ pub async fn money_differences(
 
 /// Producers whose completed refunds reach `min_ratio_bp` of what they sold, once they sold at
 /// least `min_sold_fen`, highest ratio first: (producer, sold, refunded).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn refund_ratios(
     db: impl PgExecutor<'_>,
     min_sold_fen: i64,

@@ -89,7 +89,7 @@ impl Units {
 /// completes it); Stripe refunds are sent after the commit. Returns the refund as it stands.
 /// A refused request appends nothing to the audit trail; a replayed `Idempotency-Key` never
 /// gets here.
-#[tracing::instrument(skip(state, body))]
+#[tracing::instrument(level = "debug", skip(state, body))]
 pub async fn request(state: &AppState, who: Requester, order_id: Uuid, body: RefundRequest) -> Result<Refund> {
     let reason = Text::parse(&body.reason, limits::REASON).map_err(|m| FieldErrors::single("reason", m))?;
     let bank_reference = match (&body.bank_reference, who) {
@@ -274,7 +274,7 @@ pub async fn open_automatic(
 /// refund is no longer pending, so repeated events and replies complete it once. Returns the
 /// completion's audit entry (done by `actor`), for the caller to append before it commits;
 /// None when nothing changed.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn complete_in(
     tx: &mut Transaction<'_, Postgres>,
     refund_id: Uuid,
@@ -309,7 +309,7 @@ pub async fn complete_in(
 
 /// Fails a pending refund inside `tx`: its units can be refunded again. Only Stripe fails
 /// refunds; returns the `refund.fail` audit entry, None when the refund was not pending.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn fail_in(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, why: &str) -> Result<Option<Entry>> {
     let Some(refund) = db::fail_refund(tx, refund_id, why).await? else {
         return Ok(None);
@@ -335,7 +335,7 @@ pub async fn fail_in(tx: &mut Transaction<'_, Postgres>, refund_id: Uuid, why: &
 /// Asks Stripe for a pending refund (the refund's id is the idempotency key, so a repeat is
 /// safe) and applies Stripe's answer: succeeded completes it, failed or canceled fails it,
 /// anything else waits for Stripe's event.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn send_to_stripe(state: &AppState, refund_id: Uuid) -> Result<()> {
     let refund = db::find_refund(&state.db, refund_id).await?.ok_or(AppError::NotFound)?;
     if refund.status != RefundStatus::Pending {
@@ -376,7 +376,7 @@ async fn apply_stripe_status(state: &AppState, refund_id: Uuid, status: &str) ->
 
 /// Sends again the Stripe refunds that never reached Stripe (a failed call, a crash); run by
 /// the background jobs on every instance (the idempotency key makes a double send harmless).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn retry_unsent(state: &AppState) -> Result<usize> {
     let ids = db::unsent_stripe_refunds(&state.db, 30.0, 50).await?;
     let mut sent = 0;
@@ -391,7 +391,7 @@ pub async fn retry_unsent(state: &AppState) -> Result<usize> {
 
 /// An admin records the outgoing transfer of a pending bank-transfer refund (audit-logged as
 /// the admin's `refund.complete`).
-#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+#[tracing::instrument(level = "debug", skip(state, admin), fields(admin = %admin.account_id))]
 pub async fn complete_bank_refund(
     state: &AppState,
     admin: &CurrentUser,
@@ -446,7 +446,7 @@ async fn with_lines(state: &AppState, rows: Vec<super::model::RefundRow>) -> Res
 }
 
 /// The refunds of an order its buyer may see (the same rule as the order itself).
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn of_order(state: &AppState, user: &CurrentUser, order_id: Uuid) -> Result<Vec<Refund>> {
     let buyer = orders::buyer_of(state, user).await?;
     orders::visible_order(state, &buyer, order_id).await?;
@@ -455,7 +455,7 @@ pub async fn of_order(state: &AppState, user: &CurrentUser, order_id: Uuid) -> R
 }
 
 /// Refunds, oldest first, by order, status and time (admins and auditors).
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn list(state: &AppState, q: &RefundQuery, page: &ListParams) -> Result<Page<Refund>> {
     let filter = db::ListFilter { order: q.order, producer: q.producer, from: q.from, to: q.to };
     let rows = db::list_refunds(&state.db, &filter, q.status, page.after(), page.fetch()).await?;

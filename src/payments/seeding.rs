@@ -77,7 +77,7 @@ pub struct LedgerRows {
 
 /// Writes a batch in the caller's transaction, after the orders it pays: payments, paid lines,
 /// refunds with their lines, then the ledger in one statement (so the tallies fold it once).
-#[tracing::instrument(skip_all, fields(payments = b.ids.len(), ledger = b.ledger.ids.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(payments = b.ids.len(), ledger = b.ledger.ids.len()))]
 pub async fn insert_settled(tx: &mut Transaction<'_, Postgres>, b: &SettledPayments) -> sqlx::Result<()> {
     sqlx::query!(
         r#"

@@ -88,7 +88,7 @@ impl AfterCommit {
 }
 
 /// A PaymentIntent succeeded (from a verified webhook event, inside its transaction).
-#[tracing::instrument(skip_all, fields(payment_intent = %pi.id))]
+#[tracing::instrument(level = "debug", skip_all, fields(payment_intent = %pi.id))]
 pub async fn intent_succeeded(tx: &mut Transaction<'_, Postgres>, pi: &PaymentIntent) -> Result<AfterCommit> {
     let Some(payment) = db::lock_payment_by_intent(tx, &pi.id).await? else {
         tracing::warn!(payment_intent = %pi.id, amount = pi.amount, "succeeded PaymentIntent of no payment of ours; acknowledged");
@@ -167,7 +167,7 @@ async fn unapplied(
 /// (409 `bank_reference_used`), and the order must still await this transfer (409
 /// `order_already_paid`, `order_not_payable`, `bank_transfer_not_started`). Audit-logged as the
 /// admin's `bank_transfer.confirm` and the money's `payment.succeeded`.
-#[tracing::instrument(skip(state, admin, body), fields(admin = %admin.account_id))]
+#[tracing::instrument(level = "debug", skip(state, admin, body), fields(admin = %admin.account_id))]
 pub async fn confirm_bank_transfer(
     state: &AppState,
     admin: &CurrentUser,

@@ -19,7 +19,7 @@ use crate::orders::{self, Buyer, model::OrderRow, model::OrderStatus};
 use crate::state::AppState;
 use crate::stripe::StripeError;
 
-#[tracing::instrument(skip(state, user), fields(account = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(account = %user.account_id))]
 pub async fn start(state: &AppState, user: &CurrentUser, order_id: Uuid, method: Method) -> Result<PaymentStarted> {
     let buyer = orders::buyer_of(state, user).await?;
     orders::visible_order(state, &buyer, order_id).await?;

@@ -16,7 +16,7 @@ use crate::stripe::{Charge, EventObject, Refund, SignatureError, parse_event, ve
 
 /// Checks the signature against the raw body (400 `invalid_signature`, nothing changes), then
 /// processes the event once.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn receive(state: &AppState, signature: Option<&str>, body: &[u8]) -> Result<()> {
     use secrecy::ExposeSecret;
     let now = chrono::Utc::now().timestamp();

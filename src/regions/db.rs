@@ -2,7 +2,7 @@ use sqlx::PgExecutor;
 
 use super::model::Region;
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn list(db: impl PgExecutor<'_>, level: Option<&str>, parent: Option<i32>) -> sqlx::Result<Vec<Region>> {
     sqlx::query_as!(
         Region,
@@ -20,7 +20,7 @@ pub async fn list(db: impl PgExecutor<'_>, level: Option<&str>, parent: Option<i
 }
 
 /// The level and province of a division, or None when no such code is known.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_level(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<(String, i32)>> {
     // A prefecture-level city with no counties below it (嘉峪关市) counts as a county.
     let row = sqlx::query!(
@@ -46,7 +46,7 @@ pub struct Named {
     pub parent_name: Option<String>,
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Option<Named>> {
     sqlx::query_as!(
         Named,
@@ -61,14 +61,14 @@ pub async fn describe(db: impl PgExecutor<'_>, adcode: i32) -> sqlx::Result<Opti
     .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn children(db: impl PgExecutor<'_>, parent: i32) -> sqlx::Result<Vec<i32>> {
     sqlx::query_scalar!(r#"select adcode from regions where parent_adcode = $1 order by adcode"#, parent)
         .fetch_all(db)
         .await
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sqlx::Result<Vec<(i32, String)>> {
     let rows = sqlx::query!(
         r#"select adcode, name from regions where level = 'county' and province_adcode = $1 order by adcode"#,
@@ -81,7 +81,7 @@ pub async fn counties_in_province(db: impl PgExecutor<'_>, province: i32) -> sql
 
 /// Each county's prefecture: its parent, or itself for a prefecture-level city without counties
 /// (嘉峪关市), which is both.
-#[tracing::instrument(skip_all, fields(n = adcodes.len()))]
+#[tracing::instrument(level = "debug", skip_all, fields(n = adcodes.len()))]
 pub async fn prefectures_of(db: impl PgExecutor<'_>, adcodes: &[i32]) -> sqlx::Result<Vec<(i32, i32)>> {
     let rows = sqlx::query!(
         r#"

@@ -45,7 +45,7 @@ static KNOWN: std::sync::LazyLock<std::sync::RwLock<std::collections::HashSet<i3
     std::sync::LazyLock::new(Default::default);
 
 /// Whether `adcode` is a known division (of any level).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn exists(db: impl PgExecutor<'_>, adcode: Adcode) -> sqlx::Result<bool> {
     let code = adcode.get();
     if KNOWN.read().expect("the known-codes set is never poisoned").contains(&code) {

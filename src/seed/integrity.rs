@@ -16,7 +16,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use sqlx::{PgPool, Postgres, Transaction};
 
 /// Whether this connection's role may skip foreign-key triggers.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn can_load_unchecked(pool: &PgPool) -> anyhow::Result<bool> {
     let mut tx = pool.begin().await?;
     let allowed = sqlx::query("set local session_replication_role = replica").execute(&mut *tx).await.is_ok();
@@ -43,7 +43,7 @@ struct ForeignKey {
 
 /// Checks every foreign key of `tables` over all their rows; an error names each violated
 /// constraint and how many rows break it. Hash anti-joins: seconds for millions of rows.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn verify_foreign_keys(pool: &PgPool, tables: &[&str]) -> anyhow::Result<()> {
     // A catalog query whose shape the macros cannot check usefully; names are quoted by
     // Postgres itself (quote_ident, regclass output), so the statements built below are safe.

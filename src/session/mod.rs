@@ -133,7 +133,7 @@ impl SessionStore {
 
     /// Starts a session and returns its id, which only the cookie carries. Beyond
     /// `session.max_per_account` live sessions, the account's oldest end.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn create(&self, account_id: Uuid, role: AccountRole, issued_at_us: i64) -> redis::RedisResult<String> {
         let mut bytes = [0u8; 32];
         rand::rng().fill_bytes(&mut bytes);
@@ -165,7 +165,7 @@ impl SessionStore {
 
     /// The live session for `session_id`, renewing its idle timeout; None when it is unknown,
     /// idle too long or past its absolute lifetime.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn load(&self, session_id: &str) -> redis::RedisResult<Option<SessionData>> {
         let key = Self::key_for(&self.prefix, session_id);
         let mut conn = self.redis.clone();
@@ -193,7 +193,7 @@ impl SessionStore {
     }
 
     /// Ends one session.
-    #[tracing::instrument(skip_all)]
+    #[tracing::instrument(level = "debug", skip_all)]
     pub async fn destroy(&self, session_id: &str, account_id: Uuid) -> redis::RedisResult<()> {
         let key = Self::key_for(&self.prefix, session_id);
         let index = Self::index_key_for(&self.prefix, account_id);
@@ -202,7 +202,7 @@ impl SessionStore {
     }
 
     /// Ends every session of an account, including any whose login is still in flight.
-    #[tracing::instrument(skip(self))]
+    #[tracing::instrument(level = "debug", skip(self))]
     pub async fn revoke_all(&self, account_id: Uuid) -> redis::RedisResult<()> {
         let mut conn = self.redis.clone();
         redis::Script::new(REVOKE_ALL)

@@ -13,7 +13,7 @@ use crate::{accounts, payments};
 /// Entries per list.
 const LIMIT: i64 = 100;
 
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn report(state: &AppState) -> Result<Anomalies> {
     let t = &state.settings.tallies;
     let (shared, large_orders, ratios) = tokio::try_join!(

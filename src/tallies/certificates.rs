@@ -56,7 +56,7 @@ async fn figures(
 
 /// Issues a certificate for a year (the owner or an approver): 422 `nothing_to_certify` when
 /// the enterprise bought nothing that year, 422 naming `year` for a future year.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn issue(state: &AppState, member: &EnterpriseMember, year: Option<i32>) -> Result<CertificateIssued> {
     if !matches!(member.role, MemberRole::Owner | MemberRole::Approver) {
         return Err(AppError::forbidden("forbidden", msg!("certificate-issuers-only")));
@@ -104,7 +104,7 @@ pub async fn issue(state: &AppState, member: &EnterpriseMember, year: Option<i32
 
 /// The certified figures under a code, and whether the enterprise's figures for the certified
 /// period still equal them. Anything that is not a known code is 404.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn verify(state: &AppState, code: &str) -> Result<Certificate> {
     let code = code.to_ascii_lowercase();
     if code.len() != 32 || !code.bytes().all(|b| b.is_ascii_hexdigit()) {

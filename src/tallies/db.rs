@@ -95,7 +95,7 @@ macro_rules! query_tally {
 }
 
 /// A page of groups: at most `limit`.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn tally(db: impl PgExecutor<'_>, by: Dimension, f: &TallyFilter, limit: i64) -> sqlx::Result<Vec<Group>> {
     query_tally!(by, f, Some(limit)).fetch_all(db).await
 }
@@ -110,7 +110,7 @@ pub fn stream_tally<'e>(
 }
 
 /// Amount, orders and buyers with a positive net amount between two days (inclusive).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn period_totals(
     db: impl PgExecutor<'_>,
     from: Option<NaiveDate>,
@@ -141,7 +141,7 @@ pub async fn period_totals(
 }
 
 /// Enterprises, producers and origin counties with a positive net amount, all time.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn reached(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64, i64)> {
     let row = sqlx::query!(
         r#"
@@ -161,7 +161,7 @@ pub async fn reached(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, i64, i64)> {
 /// Facts whose amount, quantity, day or any dimension differs from the fold of their ledger
 /// rows, or that exist on one side only, for orders paid between two days. One pass over each
 /// table (a full outer join of the grouped ledger with the facts).
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn fact_differences(
     db: impl PgExecutor<'_>,
     from: Option<NaiveDate>,
@@ -200,7 +200,7 @@ pub async fn fact_differences(
 
 /// Empties the facts and folds the whole ledger again, in the caller's transaction (which
 /// locks the facts against writes: payments wait, readers see the old facts until it commits).
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn rebuild_facts(tx: &mut sqlx::PgConnection) -> sqlx::Result<u64> {
     sqlx::query!("lock table tally_facts in exclusive mode").execute(&mut *tx).await?;
     sqlx::query!("delete from tally_facts").execute(&mut *tx).await?;
@@ -232,7 +232,7 @@ pub struct TargetRow {
 }
 
 /// Sets (or replaces) an enterprise's target for a year.
-#[tracing::instrument(skip(tx))]
+#[tracing::instrument(level = "debug", skip(tx))]
 pub async fn upsert_target(tx: &mut PgConnection, t: &TargetRow, set_by: Uuid) -> sqlx::Result<()> {
     sqlx::query!(
         r#"
@@ -255,7 +255,7 @@ pub async fn upsert_target(tx: &mut PgConnection, t: &TargetRow, set_by: Uuid) -
     Ok(())
 }
 
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn find_target(db: impl PgExecutor<'_>, enterprise: Uuid, year: i32) -> sqlx::Result<Option<TargetRow>> {
     sqlx::query_as!(
         TargetRow,
@@ -269,7 +269,7 @@ pub async fn find_target(db: impl PgExecutor<'_>, enterprise: Uuid, year: i32) -
 }
 
 /// Every enterprise's target for a year.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn targets_of_year(db: impl PgExecutor<'_>, year: i32) -> sqlx::Result<Vec<TargetRow>> {
     sqlx::query_as!(
         TargetRow,
@@ -296,7 +296,7 @@ pub struct CertificateRow {
     pub issued_at: DateTime<Utc>,
 }
 
-#[tracing::instrument(skip(tx, c))]
+#[tracing::instrument(level = "debug", skip(tx, c))]
 pub async fn insert_certificate(
     tx: &mut PgConnection,
     code_sha256: &str,
@@ -327,7 +327,7 @@ pub async fn insert_certificate(
     Ok(())
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn find_certificate(db: impl PgExecutor<'_>, code_sha256: &str) -> sqlx::Result<Option<CertificateRow>> {
     sqlx::query_as!(
         CertificateRow,
@@ -341,7 +341,7 @@ pub async fn find_certificate(db: impl PgExecutor<'_>, code_sha256: &str) -> sql
 }
 
 /// An enterprise's certificates, newest first.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn certificates_of(db: impl PgExecutor<'_>, enterprise: Uuid) -> sqlx::Result<Vec<IssuedCertificate>> {
     sqlx::query_as!(
         IssuedCertificate,
@@ -371,7 +371,7 @@ pub struct SharedRow {
 /// Buyers and the producers they bought from (net positive) sharing a phone (digits only), an
 /// address (case and spaces ignored) or a legal name. Reads the accounts' and orders' contact
 /// columns directly: this report joins every pair that traded, which no per-row function could.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn shared_contacts(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<SharedRow>> {
     sqlx::query_as!(
         SharedRow,
@@ -425,7 +425,7 @@ pub async fn shared_contacts(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Resul
 
 /// Paid orders (net positive) at least `factor` times their buyer's median paid order, among
 /// buyers with at least `min_orders` of them; the largest multiples first.
-#[tracing::instrument(skip(db))]
+#[tracing::instrument(level = "debug", skip(db))]
 pub async fn large_orders(
     db: impl PgExecutor<'_>,
     factor: i64,

@@ -25,7 +25,7 @@ pub fn shanghai_today() -> NaiveDate {
 
 /// Totals grouped by `by` over the facts `filter` selects, largest amount first, at most
 /// `limit` groups, each with its display name.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn tally(state: &AppState, by: Dimension, filter: &TallyFilter, limit: i64) -> Result<Vec<TallyRow>> {
     let groups = db::tally(&state.db, by, filter, limit).await?;
     named(state, by, groups).await
@@ -39,7 +39,7 @@ const BATCH: usize = 1000;
 /// with one lookup; it stays at most two batches ahead of the reader, so memory does not grow
 /// with the number of groups (a year's buyers are hundreds of thousands), and it stops when the
 /// reader goes away. An error ends the stream with that error.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub fn rows(
     state: &AppState,
     by: Dimension,
@@ -118,7 +118,7 @@ fn stringify<K: ToString>(pairs: Vec<(K, String)>) -> Vec<(String, String)> {
 }
 
 /// All-time, this year's, this month's and today's totals, and how far purchasing reached.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn summary(state: &AppState) -> Result<Summary> {
     let today = shanghai_today();
     let year_start = NaiveDate::from_ymd_opt(today.year(), 1, 1).expect("January 1st exists");
@@ -144,7 +144,7 @@ pub async fn summary(state: &AppState) -> Result<Summary> {
 }
 
 /// A producer's own sales over a range: by month, by product and by buyer kind.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn producer_sales(
     state: &AppState,
     producer: Uuid,
@@ -167,7 +167,7 @@ pub async fn producer_sales(
 /// is therefore a sound validity token for tallies too, with the same guarantees (no reader is
 /// served figures older than an acknowledged payment; entries die with their TTL if Redis
 /// missed a bump). A stampede on one key reaches Postgres once.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn tally_cached(
     state: &AppState,
     by: Dimension,
@@ -187,7 +187,7 @@ pub async fn tally_cached(
 
 /// The summary rendered as JSON, through the read cache (see [`tally_cached`]); keyed by the
 /// Shanghai day, so "today" moves on at midnight without a payment.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn summary_cached(state: &AppState) -> Result<crate::cache::Cached> {
     let what = format!("tallies:v1:summary:{}", shanghai_today());
     state

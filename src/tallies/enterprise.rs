@@ -30,7 +30,7 @@ pub fn year_or_current(year: Option<i32>) -> Result<i32> {
 
 /// Totals by year (all years) and by month, county and category within `year`, the target
 /// and progress, and the certificates issued.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn assistance(state: &AppState, member: &EnterpriseMember, year: i32) -> Result<EnterpriseAssistance> {
     let enterprise = accounts::find_organization(&state.db, member.enterprise_id).await?.ok_or(AppError::NotFound)?;
     let all = TallyFilter { enterprise: Some(member.enterprise_id), ..Default::default() };
@@ -145,7 +145,7 @@ fn checked_target(body: &TargetBody) -> Result<(i32, i64, Option<i32>, Option<i6
 
 /// Sets the enterprise's target for a year (its owner only), audit-logged in the same
 /// transaction.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn set_target(state: &AppState, member: &EnterpriseMember, body: &TargetBody) -> Result<Target> {
     if member.role != MemberRole::Owner {
         return Err(AppError::forbidden("forbidden", msg!("owner-sets-target")));
@@ -173,7 +173,7 @@ pub async fn set_target(state: &AppState, member: &EnterpriseMember, body: &Targ
 }
 
 /// Enterprises with a target for the year and their pro-rata progress, furthest behind first.
-#[tracing::instrument(skip(state))]
+#[tracing::instrument(level = "debug", skip(state))]
 pub async fn targets(state: &AppState, q: &TargetsQuery) -> Result<Vec<TargetStatus>> {
     let year = year_or_current(q.year)?;
     let limit = q.limit.unwrap_or(100);

@@ -284,7 +284,7 @@ impl IntoResponse for Download {
 
 /// Every group of a tally over the range and filters, largest amount first, as a CSV or XLSX
 /// download; the export is audit-logged before anything is sent.
-#[tracing::instrument(skip(state, user), fields(user = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(user = %user.account_id))]
 pub async fn tallies(state: &AppState, user: &CurrentUser, export: &TalliesExport, format: Format) -> Result<Download> {
     let filename = export.range.filename(&format!("tallies_{}", export.group_by.as_str()), format);
     let action = match format {
@@ -302,7 +302,7 @@ pub async fn tallies(state: &AppState, user: &CurrentUser, export: &TalliesExpor
 
 /// The ledger rows whose money moved in the range, as a CSV or XLSX download, in time order or
 /// grouped; the export is audit-logged before anything is sent.
-#[tracing::instrument(skip(state, user), fields(user = %user.account_id))]
+#[tracing::instrument(level = "debug", skip(state, user), fields(user = %user.account_id))]
 pub async fn ledger(state: &AppState, user: &CurrentUser, export: &LedgerExport, format: Format) -> Result<Download> {
     let filename = export.range.filename("ledger", format);
     let action = match format {

@@ -15,7 +15,7 @@ pub const MAX_DIFFERENCES: i64 = 1000;
 
 /// Checks the three identities for orders paid between two Shanghai days (inclusive; open
 /// ends mean all time). Runs the three comparisons concurrently, each one pass over its tables.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn run(pool: &PgPool, from: Option<NaiveDate>, to: Option<NaiveDate>) -> Result<Reconciliation> {
     let fetch = MAX_DIFFERENCES + 1;
     let (mut tallies, mut ledger, mut payments) = tokio::try_join!(
@@ -34,7 +34,7 @@ pub async fn run(pool: &PgPool, from: Option<NaiveDate>, to: Option<NaiveDate>) 
 
 /// Rebuilds the materialized tallies from the ledger (`tonggan reconcile --rebuild`), in one
 /// transaction: readers see the old facts until it commits; payments wait for it.
-#[tracing::instrument(skip(pool))]
+#[tracing::instrument(level = "debug", skip(pool))]
 pub async fn rebuild(pool: &PgPool) -> Result<u64> {
     let mut tx = pool.begin().await?;
     let rows = db::rebuild_facts(&mut tx).await?;

@@ -16,7 +16,7 @@ use crate::trail::{self, Entry};
 /// ends suspended members' sessions before the commit (a Redis failure changes nothing and the
 /// admin sees the error) and again after it (a login that began meanwhile cannot survive).
 /// The audit entry is appended last, so a refused decision leaves none.
-#[tracing::instrument(skip(state, admin), fields(admin = %admin.account_id))]
+#[tracing::instrument(level = "debug", skip(state, admin), fields(admin = %admin.account_id))]
 pub async fn decide(
     state: &AppState,
     admin: &CurrentUser,

@@ -51,3 +51,33 @@ async fn a_client_error_that_echoes_a_huge_value_is_stored_cut_to_size() {
     assert!(problem.errors.values().flatten().all(|m| m.chars().count() <= 257), "{:?}", problem.errors.keys());
     assert_eq!(app.count("orders").await, 0);
 }
+
+#[tokio::test]
+async fn a_stored_order_reply_is_compressed_with_lz4_and_replays_unchanged() {
+    let app = TestApp::spawn().await;
+    let producer = app.verified_producer().await;
+    let mut lines = Vec::new();
+    for _ in 0..10 {
+        lines.push(json!({"product_id": app.stocked_product(&producer, 100, 1000).await, "qty": 1}));
+    }
+    let buyer = app.as_(&app.consumer().await);
+    let body = json!({"lines": lines,
+        "shipping_address": {"recipient": "李明", "phone": "13800000000", "adcode": 120101, "detail": "南京路1号"}});
+    let first = buyer.order_keyed("big", &body).await;
+    assert_eq!(first.status(), 201);
+    let placed: Value = first.json().await.unwrap();
+    // Ten lines make a reply past Postgres's compression threshold (about 2 KB), so it is stored
+    // compressed, and with lz4 (migration 20261128000400) rather than the default pglz.
+    let (method, size): (Option<String>, i32) = sqlx::query_as(
+        "select pg_column_compression(response_body), length(response_body::text) from idempotency_keys where key = 'big'",
+    )
+    .fetch_one(&app.db)
+    .await
+    .unwrap();
+    assert!(size > 2048, "the reply is {size} bytes: too small to be compressed");
+    assert_eq!(method.as_deref(), Some("lz4"));
+    let again = buyer.order_keyed("big", &body).await;
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.json::<Value>().await.unwrap(), placed);
+    assert_eq!(app.count("orders").await, 1);
+}
